@@ -1,0 +1,177 @@
+"""Continual-learning metrics from a tidy results table.
+
+The input has one row per evaluation: grouping columns (any of ``run``, ``seed``, ``variant``),
+the task trained last (``trained_task``, or a step index), the task evaluated (``eval_task``) and
+``accuracy``. With T tasks trained in ``task_order``, the accuracy matrix is
+
+    ``R[i, j]`` = accuracy on task j after training through task i (i, j in 0 .. T-1).
+
+Each task is trained once; a missing evaluation is NaN in R and makes the metrics that need it NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+
+__all__ = [
+    "GROUP_COLUMNS",
+    "accuracy_matrix",
+    "bootstrap_ci",
+    "continual_metrics",
+    "metrics_from_matrix",
+]
+
+#: columns that identify one training sequence, when present
+GROUP_COLUMNS = ("variant", "seed", "run")
+
+
+def _task_order(results: pd.DataFrame, task_order: Sequence[Any] | None, eval_column: str) -> list:
+    order = sorted(results[eval_column].unique()) if task_order is None else list(task_order)
+    if len(order) < 2:
+        raise ValueError(f"continual metrics need at least 2 tasks, got {order}")
+    return order
+
+
+def accuracy_matrix(
+    results: pd.DataFrame,
+    task_order: Sequence[Any] | None = None,
+    trained: str = "trained_task",
+    evaluated: str = "eval_task",
+    value: str = "accuracy",
+) -> np.ndarray:
+    """``R[i, j]``, shape [T, T], of one training sequence (rows of a single run).
+
+    ``task_order`` defaults to the sorted task labels. Raises ValueError for a missing column, a
+    task outside ``task_order`` or a duplicated (trained, evaluated) pair.
+    """
+    for column in (trained, evaluated, value):
+        if column not in results.columns:
+            raise ValueError(
+                f"results: column {column!r} is missing (have {list(results.columns)})"
+            )
+    order = _task_order(results, task_order, evaluated)
+    position = {task: k for k, task in enumerate(order)}
+    for column in (trained, evaluated):
+        unknown = set(results[column]) - set(position)
+        if unknown:
+            raise ValueError(
+                f"results: column {column!r} has tasks {sorted(unknown)} not in {order}"
+            )
+    if results.duplicated([trained, evaluated]).any():
+        raise ValueError(
+            f"results: duplicated ({trained}, {evaluated}) rows; group by run/seed/variant first"
+        )
+    matrix = np.full((len(order), len(order)), np.nan)
+    rows = results[trained].map(position).to_numpy()
+    cols = results[evaluated].map(position).to_numpy()
+    matrix[rows, cols] = results[value].to_numpy(dtype=float)
+    return matrix
+
+
+def metrics_from_matrix(r: np.ndarray, baseline: np.ndarray | None = None) -> dict[str, float]:
+    """ACC, BWT, FWT, forgetting and learning accuracy of an accuracy matrix ``R`` [T, T].
+
+    - ``ACC = (1/T) sum_j R[T-1, j]``;
+    - ``BWT = 1/(T-1) sum_{j<T-1} (R[T-1, j] - R[j, j])`` (Lopez-Paz & Ranzato 2017, GEM, eq. 3;
+      divided by T-1 as in the paper, not by T as in its released code);
+    - ``FWT = 1/(T-1) sum_{j>=1} (R[j-1, j] - b_j)`` with ``b`` the accuracies of an untrained
+      model (same paper); NaN without ``baseline``;
+    - ``forgetting = 1/(T-1) sum_{j<T-1} f_j``, ``f_j = max_{l in 0..T-2} R[l, j] - R[T-1, j]``
+      (Chaudhry et al. 2018, RWalk, eq. 9: the max runs over all earlier steps);
+    - ``learning_accuracy = (1/T) sum_j R[j, j]``.
+    """
+    r = np.asarray(r, dtype=float)
+    if r.ndim != 2 or r.shape[0] != r.shape[1] or r.shape[0] < 2:
+        raise ValueError(f"accuracy matrix must be [T, T] with T >= 2, got shape {r.shape}")
+    t = r.shape[0]
+    last = r[-1]
+    diagonal = np.diag(r)
+    fwt = float("nan")
+    if baseline is not None:
+        b = np.asarray(baseline, dtype=float)
+        if b.shape != (t,):
+            raise ValueError(f"baseline must have one accuracy per task ({t}), got shape {b.shape}")
+        fwt = float(np.mean(np.diag(r, k=1) - b[1:]))
+    return {
+        "ACC": float(last.mean()),
+        "BWT": float(np.mean(last[:-1] - diagonal[:-1])),
+        "FWT": fwt,
+        "forgetting": float(np.mean(r[:-1, :-1].max(axis=0) - last[:-1])),
+        "learning_accuracy": float(diagonal.mean()),
+    }
+
+
+def continual_metrics(
+    results: pd.DataFrame,
+    task_order: Sequence[Any] | None = None,
+    baseline: Mapping[Any, float] | pd.Series | None = None,
+    trained: str = "trained_task",
+    evaluated: str = "eval_task",
+    value: str = "accuracy",
+) -> pd.DataFrame:
+    """Per-sequence metrics as a tidy table: the grouping columns present (``variant``, ``seed``,
+    ``run``), then ``metric`` and ``value``. ``baseline`` maps each task to the accuracy of an
+    untrained model (for FWT). See :func:`metrics_from_matrix` for the definitions."""
+    order = _task_order(results, task_order, evaluated)
+    b = None if baseline is None else np.array([baseline[task] for task in order], dtype=float)
+    keys = [c for c in GROUP_COLUMNS if c in results.columns]
+    groups = results.groupby(keys, sort=True, dropna=False) if keys else [((), results)]
+    rows = []
+    for key, table in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        matrix = accuracy_matrix(table, order, trained, evaluated, value)
+        for metric, number in metrics_from_matrix(matrix, b).items():
+            rows.append({**dict(zip(keys, key, strict=True)), "metric": metric, "value": number})
+    return pd.DataFrame(rows)
+
+
+def bootstrap_ci(
+    metrics: pd.DataFrame,
+    by: Sequence[str] = ("variant", "metric"),
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Mean and percentile-bootstrap confidence interval of ``value`` across seeds.
+
+    For each group in ``by``, the values (one per seed or run) are resampled with replacement
+    (``scipy.stats.bootstrap``, ``method="percentile"``, ``numpy.random.default_rng(seed)``) and
+    the interval is the (1 - confidence)/2 and (1 + confidence)/2 percentiles of the resampled
+    means (Efron & Tibshirani 1993). Columns: ``by``, ``mean``, ``ci_low``, ``ci_high``, ``n``;
+    the interval is NaN for fewer than 2 finite values.
+    """
+    by = [c for c in by if c in metrics.columns]
+    rng = np.random.default_rng(seed)
+    rows = []
+    for key, table in metrics.groupby(by, sort=True):
+        values = table["value"].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        low = high = float("nan")
+        if values.size >= 2 and np.ptp(values) > 0:
+            interval = scipy.stats.bootstrap(
+                (values,),
+                np.mean,
+                confidence_level=confidence,
+                n_resamples=n_resamples,
+                method="percentile",
+                rng=rng,
+            ).confidence_interval
+            low, high = float(interval.low), float(interval.high)
+        elif values.size >= 2:
+            low = high = float(values[0])
+        mean = float(values.mean()) if values.size else float("nan")
+        rows.append(
+            {
+                **dict(zip(by, key, strict=True)),
+                "mean": mean,
+                "ci_low": low,
+                "ci_high": high,
+                "n": values.size,
+            }
+        )
+    return pd.DataFrame(rows)

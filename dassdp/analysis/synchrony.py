@@ -1,0 +1,228 @@
+"""Window-based synchrony statistics: the paper's sample synchrony S, fired fractions, first-spike
+latencies, co-firing, spike-count correlations and Fano factors.
+
+Every function works on a windowed spike table (:func:`dassdp.analysis.spikes.assign_windows` or
+:func:`~dassdp.analysis.spikes.from_torch`) of **one** population unless it says otherwise, and is
+vectorised over neurons and windows: the table is turned into a [windows, neurons] array once, and
+everything else is array arithmetic.
+
+Reference for S: Tian, Tensingh, Eshraghian, Truong, Kavehei, "DA-SSDP", arXiv 2512.07194, and the
+contract in DESIGN.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from dassdp.analysis.spikes import (
+    neuron_indices,
+    resolve_windows,
+    select_population,
+    window_definition,
+)
+
+__all__ = [
+    "coincidence_matrix",
+    "count_correlation",
+    "fano_factor",
+    "fired_fraction",
+    "fired_matrix",
+    "first_spike_latencies",
+    "latency_matrix",
+    "matrix_to_tidy",
+    "mean_coincidence",
+    "sample_synchrony",
+    "spike_counts",
+    "synchrony_series",
+]
+
+
+def _cell_index(
+    spikes: pd.DataFrame, n_neurons: int, n_windows: int | None
+) -> tuple[np.ndarray, int]:
+    """Flat index ``window * n_neurons + neuron`` of every spike, and the number of windows."""
+    n_windows = resolve_windows(spikes, n_windows)
+    neurons = neuron_indices(spikes, n_neurons)
+    return spikes["window"].to_numpy(dtype=np.int64) * n_neurons + neurons, n_windows
+
+
+def spike_counts(spikes: pd.DataFrame, n_neurons: int, n_windows: int | None = None) -> np.ndarray:
+    """Spike counts ``c[w, n]``: number of spikes of neuron n in window w, shape [W, N]."""
+    cells, n_windows = _cell_index(spikes, n_neurons, n_windows)
+    return np.bincount(cells, minlength=n_windows * n_neurons).reshape(n_windows, n_neurons)
+
+
+def fired_matrix(spikes: pd.DataFrame, n_neurons: int, n_windows: int | None = None) -> np.ndarray:
+    """``fired[w, n]`` = 1 if neuron n spiked at least once in window w (bool, shape [W, N])."""
+    return spike_counts(spikes, n_neurons, n_windows) > 0
+
+
+def latency_matrix(
+    spikes: pd.DataFrame,
+    n_neurons: int,
+    n_windows: int | None = None,
+    which: str = "first",
+) -> np.ndarray:
+    """Spike latency ``t[w, n]`` from the window start, shape [W, N], in seconds.
+
+    ``which="first"`` (default) takes the first spike of n in w, ``"last"`` the last one (the
+    published code's behaviour, DESIGN.md). A neuron that did not spike gets the window length
+    ``T_win`` (taken from the table's window definition), as in the DA-SSDP contract.
+    """
+    if which not in ("first", "last"):
+        raise ValueError(f"which must be 'first' or 'last', got {which!r}")
+    if "window" not in window_definition(spikes):
+        raise ValueError("latency_matrix: the table has no window length; call assign_windows")
+    cells, n_windows = _cell_index(spikes, n_neurons, n_windows)
+    out = np.full(n_windows * n_neurons, float(spikes.attrs["window"]))
+    reduce = np.minimum if which == "first" else np.maximum
+    if which == "last":
+        out[np.unique(cells)] = -np.inf
+    reduce.at(out, cells, spikes["latency"].to_numpy(dtype=float))
+    return out.reshape(n_windows, n_neurons)
+
+
+def sample_synchrony(
+    pre_fired: np.ndarray, post_fired: np.ndarray, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Sample synchrony per window, ``S_w = mean over synapses (i, j) of fired_wi * fired_wj``.
+
+    ``pre_fired`` is [W, N_pre], ``post_fired`` [W, N_post]; ``mask[i, j]`` (shape [N_pre, N_post])
+    marks the synapses from pre i to post j (pass ``weight.T`` for a PyTorch [out, in] weight);
+    without a mask every pair is a synapse, so ``S_w`` is the product of the two fired fractions.
+    S is in [0, 1]; an empty mask gives NaN. Reference: arXiv 2512.07194 (DESIGN.md contract).
+    """
+    pre = np.asarray(pre_fired, dtype=float)
+    post = np.asarray(post_fired, dtype=float)
+    if pre.shape[0] != post.shape[0]:
+        raise ValueError(f"pre has {pre.shape[0]} windows but post has {post.shape[0]}")
+    if mask is None:
+        return pre.mean(axis=1) * post.mean(axis=1)
+    mask = np.asarray(mask, dtype=float)
+    if mask.shape != (pre.shape[1], post.shape[1]):
+        raise ValueError(f"mask has shape {mask.shape}, expected {(pre.shape[1], post.shape[1])}")
+    n_synapses = mask.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((pre @ mask) * post).sum(axis=1) / n_synapses
+
+
+def synchrony_series(
+    spikes: pd.DataFrame,
+    layers: Iterable[tuple[str, str]],
+    n_neurons: Mapping[str, int],
+    n_windows: int | None = None,
+    masks: Mapping[tuple[str, str], np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """Tidy S per layer and window: columns ``pre, post, window, synchrony``.
+
+    ``layers`` lists (pre population, post population) pairs; ``n_neurons`` gives each population's
+    size; ``masks`` optionally gives the connectivity of a layer (see :func:`sample_synchrony`).
+    """
+    n_windows = resolve_windows(spikes, n_windows)
+    fired = {}
+    frames = []
+    for pre, post in layers:
+        for name in (pre, post):
+            if name not in fired:
+                fired[name] = fired_matrix(
+                    select_population(spikes, name), n_neurons[name], n_windows
+                )
+        mask = (masks or {}).get((pre, post))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "pre": pre,
+                    "post": post,
+                    "window": np.arange(n_windows),
+                    "synchrony": sample_synchrony(fired[pre], fired[post], mask),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def fired_fraction(
+    spikes: pd.DataFrame, n_neurons: Mapping[str, int], n_windows: int | None = None
+) -> pd.DataFrame:
+    """Tidy fraction of neurons that fired per window: ``population, window, fired_fraction``.
+
+    ``fired_fraction_w = (1/N) sum_n fired_wn``. Use ``{None: N}`` for a table without populations.
+    """
+    n_windows = resolve_windows(spikes, n_windows)
+    frames = [
+        pd.DataFrame(
+            {
+                "population": name,
+                "window": np.arange(n_windows),
+                "fired_fraction": fired_matrix(
+                    select_population(spikes, name), size, n_windows
+                ).mean(axis=1),
+            }
+        )
+        for name, size in n_neurons.items()
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def first_spike_latencies(spikes: pd.DataFrame, which: str = "first") -> pd.DataFrame:
+    """Tidy latency distribution: one row per (window, [population,] neuron) that fired, with its
+    first (or, ``which="last"``, last) spike latency from the window start in seconds."""
+    if which not in ("first", "last"):
+        raise ValueError(f"which must be 'first' or 'last', got {which!r}")
+    if "latency" not in spikes.columns:
+        raise ValueError("spike table: column 'latency' is missing; call assign_windows first")
+    keys = [k for k in ("population", "window", "neuron") if k in spikes.columns]
+    grouped = spikes.groupby(keys, sort=True)["latency"]
+    return (grouped.min() if which == "first" else grouped.max()).reset_index()
+
+
+def coincidence_matrix(fired: np.ndarray) -> np.ndarray:
+    """Co-firing ``C[i, j] = (1/W) sum_w fired_wi * fired_wj``: the fraction of windows in which
+    both i and j spiked (shape [N, N]; the diagonal is each neuron's firing probability)."""
+    fired = np.asarray(fired, dtype=float)
+    if fired.shape[0] == 0:
+        raise ValueError("coincidence_matrix: no windows")
+    return fired.T @ fired / fired.shape[0]
+
+
+def mean_coincidence(fired: np.ndarray) -> float:
+    """Population mean of the co-firing matrix over distinct pairs i != j (NaN for N < 2)."""
+    matrix = coincidence_matrix(fired)
+    n = matrix.shape[0]
+    if n < 2:
+        return float("nan")
+    return float((matrix.sum() - np.trace(matrix)) / (n * (n - 1)))
+
+
+def count_correlation(counts: np.ndarray) -> np.ndarray:
+    """Pearson correlation of spike counts across windows, ``rho[i, j] = corr_w(c_wi, c_wj)``.
+
+    ``counts`` is [W, N]; rows and columns of neurons whose count does not vary are NaN.
+    """
+    counts = np.asarray(counts, dtype=float)
+    if counts.shape[0] < 2:
+        raise ValueError("count_correlation: need at least 2 windows")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.corrcoef(counts, rowvar=False)
+
+
+def fano_factor(counts: np.ndarray) -> np.ndarray:
+    """Fano factor per neuron, ``F_n = var_w(c_wn) / mean_w(c_wn)`` (sample variance, ddof=1);
+    NaN for a neuron that never spiked. Poisson counts give F = 1 (Fano 1947; Teich 1989)."""
+    counts = np.asarray(counts, dtype=float)
+    if counts.shape[0] < 2:
+        raise ValueError("fano_factor: need at least 2 windows")
+    mean = counts.mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(mean > 0, counts.var(axis=0, ddof=1) / mean, np.nan)
+
+
+def matrix_to_tidy(matrix: np.ndarray, value: str, diagonal: bool = False) -> pd.DataFrame:
+    """Upper triangle of a symmetric [N, N] matrix as rows ``neuron_i, neuron_j, <value>``
+    (``i < j``, or ``i <= j`` with ``diagonal=True``)."""
+    matrix = np.asarray(matrix)
+    i, j = np.triu_indices(matrix.shape[0], k=0 if diagonal else 1)
+    return pd.DataFrame({"neuron_i": i, "neuron_j": j, value: matrix[i, j]})

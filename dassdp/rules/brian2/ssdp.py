@@ -1,0 +1,302 @@
+"""DA-SSDP (and SSDP, its gate switched off) as Brian2 synapse equations with a dopamine variable.
+
+Implements the contract of DESIGN.md ("DA-SSDP: the contract"; Tian et al., arXiv 2512.07194)
+with one sample per window of duration ``window``, entirely in generated code (no
+``network_operation``), so the same objects run on ``numpy``, ``cython``, ``cpp_standalone`` and
+``cuda_standalone``.
+
+What happens in the step that opens window m+1 (the end of window m):
+
+``groups``
+    Two summed variables reduce the post group into the one-neuron *gate volume*:
+    ``sum_j fired_j * nfp_j`` (synchronous synapses; ``nfp_j`` counts connected pre neurons that
+    fired) and ``sum_j nin_j`` (synapses). The volume's ``run_regularly`` computes
+    ``S = nsync / nsyn``, the loss ``L``, updates the warm-up statistics (Welford), fits the gate
+    ``(k, mu, s)`` after window ``warmup - 1``, sets ``DA`` to the gate value ``g`` (0 during
+    warm-up: no update) and ``ssdp_apply`` to 1 at the end of each batch, then spikes.
+``synapses``
+    order -30: the volume's spike delivers ``DA`` and ``ssdp_apply`` to the post group;
+    order -20: the plastic synapses compute ``e = K ((A_plus + A_base) sync - A_base)``,
+    accumulate ``DA * e`` and at batch end add ``clip(acc / B, -c, c)`` to ``w``;
+    order -10: fired flags, latencies and counts are cleared;
+    order -1: the user's transmission (``on_pre``, Brian2's default order for pre pathways);
+    order 10: the ``ssdp_sync`` pathway counts first pre spikes into ``nfp`` of the post neurons;
+    order 20: spikes of this step are recorded as fired flags and latencies of the new window.
+
+The run therefore needs one step past the last window: use ``rule.duration(n_windows)``.
+Only one DA-SSDP projection may target a given post group (the post-side variables are shared).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dassdp.models.dopamine import deliver
+from dassdp.rules.brian2.windows import ORDER_SYNC, ORDER_UPDATE, require_variables, track_windows
+from dassdp.rules.reference import STD_EPS, DASSDPParams, Gate
+
+_VOLUME = """
+DA : 1
+S : 1
+L : 1
+k : 1
+mu : 1
+s : 1
+ssdp_nsync : 1
+ssdp_nsyn : 1
+ssdp_widx : 1
+ssdp_wn : 1
+ssdp_mS : 1
+ssdp_mL : 1
+ssdp_M2S : 1
+ssdp_M2L : 1
+ssdp_CSL : 1
+ssdp_nbatch : 1
+ssdp_apply : 1
+ssdp_ready : 1
+ssdp_W : 1 (shared, constant)
+ssdp_B : 1 (shared, constant)
+ssdp_tol : 1 (shared, constant)
+ssdp_T : second (shared, constant)
+"""
+
+_GATE = {
+    "continuous": "clip(1 + k * (S - mu) / s, 0, 2)",
+    "sign": "int(abs(k) < ssdp_tol) + int(abs(k) >= ssdp_tol) * sign(k)",
+    "off": "1",
+}
+
+_SYNAPSE = """
+w : 1
+ssdp_acc : 1
+ssdp_sigma : second (shared, constant)
+ssdp_a_plus : 1 (shared, constant)
+ssdp_a_base : 1 (shared, constant)
+ssdp_clip : 1 (shared, constant)
+ssdp_Tw : second (shared, constant)
+ssdp_Bw : 1 (shared, constant)
+"""
+
+_UPDATE = """
+ssdp_nin_post = N_incoming
+lat_pre = ssdp_fired_pre * ssdp_lat_pre + (1 - ssdp_fired_pre) * ssdp_Tw
+lat_post = ssdp_fired_post * ssdp_lat_post + (1 - ssdp_fired_post) * ssdp_Tw
+e = exp(-(lat_post - lat_pre)**2 / (2 * ssdp_sigma**2)) * ((ssdp_a_plus + ssdp_a_base) * ssdp_fired_pre * ssdp_fired_post - ssdp_a_base)
+ssdp_acc += DA_post * e
+w += ssdp_apply_post * clip(ssdp_acc / ssdp_Bw, -ssdp_clip, ssdp_clip)
+ssdp_acc *= 1 - ssdp_apply_post
+"""
+
+
+def _volume_code(gate: str, loss_expression: str) -> str:
+    return f"""
+active = int(t > 0*second)
+S = ssdp_nsync / (ssdp_nsyn + int(ssdp_nsyn == 0))
+L = {loss_expression}
+inwarm = active * int(ssdp_widx < ssdp_W)
+n_new = ssdp_wn + inwarm
+denom = n_new + int(n_new == 0)
+dS = S - ssdp_mS
+dL = L - ssdp_mL
+ssdp_mS += inwarm * dS / denom
+ssdp_mL += inwarm * dL / denom
+ssdp_M2S += inwarm * dS * (S - ssdp_mS)
+ssdp_M2L += inwarm * dL * (L - ssdp_mL)
+ssdp_CSL += inwarm * dS * (L - ssdp_mL)
+ssdp_wn = n_new
+fit = active * int(abs(ssdp_widx - (ssdp_W - 1)) < 0.5)
+sd_S = sqrt(ssdp_M2S / denom) + {STD_EPS!r}
+sd_L = sqrt(ssdp_M2L / denom) + {STD_EPS!r}
+k = (1 - fit) * k - fit * (ssdp_CSL / denom) / (sd_S * sd_L)
+mu = (1 - fit) * mu + fit * ssdp_mS
+s = (1 - fit) * s + fit * sd_S
+after = active * int(ssdp_widx > ssdp_W - 0.5)
+DA = after * ({_GATE[gate]})
+ssdp_nbatch += after
+ssdp_apply = int(ssdp_nbatch > ssdp_B - 0.5)
+ssdp_nbatch *= 1 - ssdp_apply
+ssdp_widx += active
+ssdp_ready = active
+"""
+
+
+@dataclass
+class DASSDP:
+    """DA-SSDP between two Brian2 groups, with an in-network gate carried by dopamine.
+
+    Parameters (DESIGN.md contract; defaults are the published ones):
+
+    pre, post
+        NeuronGroups carrying ``neuron_variables("pre")`` and ``neuron_variables("post")``.
+    window
+        Duration of one sample window ``T_win`` (an integer multiple of ``dt``).
+    sigma
+        Width of the latency kernel ``K = exp(-(t_j - t_i)^2 / (2 sigma^2))``; default one ``dt``.
+    a_plus, a_base
+        Potentiation of synchronous pairs and depression of the others (1.5e-3, 5e-4; the paper's
+        text gives ``A_base = 1e-4``, `dassdp.rules.reference.A_BASE_PAPER`).
+    warmup
+        Windows whose ``(S, L)`` fit the gate before any update.
+    batch
+        Windows ``B`` averaged per update.
+    gate
+        ``"continuous"``, ``"sign"`` or ``"off"`` (SSDP, the two-factor rule).
+    clip
+        Bound ``c`` on every element of an update.
+    latency
+        ``"first"`` (default) or ``"last"`` spike of the window.
+    loss
+        A loss signal (`SpikeCountLoss`, `ExternalLoss` or your own); needed unless ``gate="off"``.
+    connect
+        Keyword arguments for ``Synapses.connect`` (default: all-to-all).
+    on_pre, delay
+        Transmission code of the plastic synapses (e.g. ``"I_syn_post += w * mV"``) and its delay.
+    w0
+        Initial weights: a scalar or a ``(len(post), len(pre))`` matrix, read where synapses exist.
+    """
+
+    pre: Any
+    post: Any
+    window: Any
+    sigma: Any = None
+    a_plus: float = DASSDPParams.a_plus
+    a_base: float = DASSDPParams.a_base
+    warmup: int = 100
+    batch: int = 1
+    gate: str = "continuous"
+    clip: float = 1.0
+    latency: str = "first"
+    sign_tol: float = DASSDPParams.sign_tol
+    loss: Any = None
+    connect: dict | None = None
+    on_pre: str = ""
+    delay: Any = None
+    w0: Any = 0.0
+    name: str = "dassdp*"
+
+    def __post_init__(self) -> None:
+        from brian2 import NeuronGroup, Synapses, second
+
+        dt = self.pre.clock.dt
+        if float(self.post.clock.dt) != float(dt):
+            raise ValueError(f"pre and post must share dt, got {self.pre.clock.dt} and {self.post.clock.dt}")
+        if float(self.window) <= 0:
+            raise ValueError(f"window must be a positive duration, got {self.window}")
+        steps = float(self.window / dt)
+        if abs(steps - round(steps)) > 1e-9 * steps:
+            raise ValueError(f"window ({self.window}) must be an integer multiple of dt ({dt})")
+        sigma = dt if self.sigma is None else self.sigma
+        self.params = DASSDPParams(
+            sigma=float(sigma / second), a_plus=self.a_plus, a_base=self.a_base, warmup=self.warmup,
+            batch=self.batch, gate=self.gate, clip=self.clip, latency=self.latency, sign_tol=self.sign_tol,
+        )
+        if self.loss is None and self.gate != "off":
+            raise ValueError(f"loss is required for gate={self.gate!r} (the warm-up correlates S with L)")
+        require_variables(self.pre, "pre", "pre")
+        require_variables(self.post, "post", "post")
+        trackers = track_windows(self.pre, self.window, self.latency, "pre")
+        trackers += track_windows(self.post, self.window, self.latency, "post")
+
+        loss_eqs = self.loss.volume_equations if self.loss is not None else ""
+        namespace = self.loss.namespace(self.window) if self.loss is not None else {}
+        self.volume = NeuronGroup(
+            1, _VOLUME + loss_eqs, threshold="ssdp_ready > 0.5", reset="ssdp_ready = 0",
+            namespace=namespace, name=self.name.replace("*", "") + "_volume*",
+        )
+        self.volume.s = 1.0
+        self.volume.ssdp_W = self.warmup
+        self.volume.ssdp_B = self.batch
+        self.volume.ssdp_tol = self.sign_tol
+        self.volume.ssdp_T = self.window
+        expression = self.loss.expression() if self.loss is not None else "0"
+        self.volume.run_regularly(_volume_code(self.gate, expression), dt=self.window, when="groups")
+
+        reduce = Synapses(
+            self.post, self.volume,
+            model="""ssdp_nsync_post = ssdp_fired_pre * ssdp_nfp_pre : 1 (summed)
+                     ssdp_nsyn_post = ssdp_nin_pre : 1 (summed)""",
+            name=self.volume.name + "_reduce*",
+        )
+        reduce.connect()
+
+        on_pre = {"ssdp_sync": "ssdp_nfp_post += 1 - ssdp_fired_pre"}
+        if self.on_pre:
+            on_pre["pre"] = self.on_pre
+        self.synapses = Synapses(
+            self.pre, self.post, model=_SYNAPSE, on_pre=on_pre, namespace=self._initial_weights(), name=self.name
+        )
+        self.synapses.connect(**(self.connect or {}))
+        self.synapses.w = "ssdp_w0(0*second, i * ssdp_n_post + j)"
+        self.synapses.ssdp_sync.order = ORDER_SYNC
+        if self.on_pre and self.delay is not None:
+            self.synapses.pre.delay = self.delay
+        self.synapses.ssdp_sigma = sigma
+        self.synapses.ssdp_a_plus = self.a_plus
+        self.synapses.ssdp_a_base = self.a_base
+        self.synapses.ssdp_clip = self.clip
+        self.synapses.ssdp_Tw = self.window
+        self.synapses.ssdp_Bw = self.batch
+        self.synapses.run_regularly(_UPDATE, dt=self.window, when="synapses", order=ORDER_UPDATE)
+
+        delivery = deliver(self.volume, self.post, ("DA", "ssdp_apply"), name=self.volume.name + "_delivery*")
+        extra = self.loss.objects(self.volume, self.window, self.latency) if self.loss is not None else []
+        self.objects = [self.volume, reduce, self.synapses, delivery, *trackers, *extra]
+
+    def _initial_weights(self) -> dict:
+        """Namespace entries that set ``w`` from a scalar or a ``(len(post), len(pre))`` matrix.
+
+        The matrix is read in generated code (a one-row `TimedArray` indexed by ``i``, ``j``), so
+        it works for any connectivity and on standalone targets, where the synapses are only
+        created when the network runs.
+        """
+        from brian2 import TimedArray, second
+
+        w0 = np.asarray(self.w0, dtype=np.float64)
+        shape = (len(self.post), len(self.pre))
+        if w0.ndim == 0:
+            w0 = np.full(shape, float(w0))
+        if w0.shape != shape or not np.all(np.isfinite(w0)):
+            raise ValueError(
+                f"w0 must be a finite scalar or an array of shape (len(post), len(pre)) = {shape}, got shape {w0.shape}"
+            )
+        return {"ssdp_w0": TimedArray(w0.T.reshape(1, -1), dt=1 * second), "ssdp_n_post": shape[0]}
+
+    def duration(self, n_windows: int):
+        """Run time for ``n_windows`` windows: one step more, in which the last window ends."""
+        if int(n_windows) != n_windows or n_windows < 1:
+            raise ValueError(f"n_windows must be a positive integer, got {n_windows!r}")
+        if self.warmup > n_windows:
+            raise ValueError(f"warmup ({self.warmup} windows) is longer than the run ({n_windows} windows)")
+        return n_windows * self.window + self.pre.clock.dt
+
+    def fitted_gate(self) -> Gate | None:
+        """The gate ``(k, mu, s)`` fitted in the network (None for ``gate="off"``)."""
+        if self.gate == "off":
+            return None
+        return Gate(k=float(self.volume.k[0]), mu=float(self.volume.mu[0]), s=float(self.volume.s[0]))
+
+    def weight_matrix(self) -> np.ndarray:
+        """Weights as a dense ``(len(post), len(pre))`` matrix (NaN where there is no synapse)."""
+        out = np.full((len(self.post), len(self.pre)), np.nan)
+        out[self.synapses.j[:], self.synapses.i[:]] = self.synapses.w[:]
+        return out
+
+    def monitor(self, variables=("S", "L", "DA", "k")):
+        """A StateMonitor of the volume, one sample per window end (add it to the Network).
+
+        Sample m (m >= 1) holds the values computed for window m - 1; sample 0 is the initial state.
+        """
+        from brian2 import StateMonitor
+
+        return StateMonitor(self.volume, list(variables), record=0, dt=self.window, when="synapses", order=-35)
+
+
+def SSDP(pre, post, window, **kwargs) -> DASSDP:
+    """Spike-synchrony-dependent plasticity without the dopamine gate (``gate="off"``)."""
+    if kwargs.get("gate", "off") != "off":
+        raise ValueError("SSDP is DA-SSDP with gate='off'; use DASSDP for other gate modes")
+    kwargs.setdefault("warmup", 0)
+    return DASSDP(pre, post, window, gate="off", **kwargs)

@@ -1,0 +1,112 @@
+"""Pair-based STDP and three-factor DA-STDP as Brian2 synapses.
+
+Both match `dassdp.rules.reference` (`stdp_weight`, `dastdp_weight`): event-driven traces are
+exact, and DA-STDP integrates ``dw/dt = c (n - b)`` with NEST's closed form over each time step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dassdp.rules.reference import DASTDPParams, STDPParams
+
+_STDP = """
+w : 1
+dapre/dt = -apre / tau_plus : 1 (event-driven)
+dapost/dt = -apost / tau_minus : 1 (event-driven)
+"""
+
+
+def _synapses(pre, post, model, on_pre, on_post, namespace, connect, transmission, delay, w0, name):
+    from brian2 import Synapses
+
+    code = on_pre + ("\n" + transmission if transmission else "")
+    syn = Synapses(pre, post, model=model, on_pre=code, on_post=on_post, namespace=namespace, name=name)
+    syn.connect(**(connect or {}))
+    if delay is not None:
+        syn.pre.delay = delay
+    syn.w = w0
+    return syn
+
+
+@dataclass
+class STDP:
+    """Pair-based additive STDP (`dassdp.rules.reference.STDPParams`) between ``pre`` and ``post``.
+
+    ``pairing="all"``: traces add 1 per spike; ``"nearest"``: traces are reset to 1. At equal
+    times the pre pathway runs first, so a simultaneous pair potentiates (as in the reference).
+    """
+
+    pre: Any
+    post: Any
+    params: STDPParams = STDPParams()
+    connect: dict | None = None
+    on_pre: str = ""
+    delay: Any = None
+    w0: Any = 0.5
+    name: str = "stdp*"
+
+    def __post_init__(self) -> None:
+        from brian2 import second
+
+        p = self.params
+        bump = "= 1" if p.pairing == "nearest" else "+= 1"
+        self.synapses = _synapses(
+            self.pre, self.post, _STDP,
+            on_pre=f"apre {bump}\nw = clip(w + a_minus * apost, w_min, w_max)",
+            on_post=f"apost {bump}\nw = clip(w + a_plus * apre, w_min, w_max)",
+            namespace={"tau_plus": p.tau_plus * second, "tau_minus": p.tau_minus * second, "a_plus": p.a_plus,
+                       "a_minus": p.a_minus, "w_min": p.w_min, "w_max": p.w_max},
+            connect=self.connect, transmission=self.on_pre, delay=self.delay, w0=self.w0, name=self.name,
+        )
+        self.objects = [self.synapses]
+
+
+@dataclass
+class DASTDP:
+    """Three-factor DA-STDP (Izhikevich 2007) with NEST ``stdp_dopamine_synapse`` semantics.
+
+    The dopamine ``n`` is the ``DA`` variable of the post group, delivered every step by a
+    `dassdp.models.dopamine.DopamineVolume` (use ``tau_DA = tau_n``, ``DA_tonic = 0`` and
+    ``DA_phasic = 1 / tau_n`` in 1/s for NEST's convention); ``DA`` and ``b`` are read in 1/s.
+    Each step, in the ``end`` slot, ``w`` gains NEST's exact integral of ``c (n - b)`` over the
+    step and is clipped to ``[w_min, w_max]`` (NEST clips once per interval between events; the
+    two differ only if a bound is crossed while ``n - b`` changes sign inside an interval).
+    """
+
+    pre: Any
+    post: Any
+    volume: Any
+    params: DASTDPParams = DASTDPParams()
+    connect: dict | None = None
+    on_pre: str = ""
+    delay: Any = None
+    w0: Any = 0.0
+    name: str = "dastdp*"
+
+    def __post_init__(self) -> None:
+        from brian2 import second
+
+        p = self.params
+        dt = float(self.pre.clock.dt / second)
+        tau_s = p.tau_c * p.tau_n / (p.tau_c + p.tau_n)
+        namespace = {
+            "tau_plus": p.tau_plus * second, "tau_minus": p.tau_minus * second,
+            "a_plus": p.a_plus, "a_minus": p.a_minus, "b": p.b, "w_min": p.w_min, "w_max": p.w_max,
+            "k_n": -tau_s * np.expm1(-dt / tau_s), "k_c": -p.tau_c * np.expm1(-dt / p.tau_c),
+            "decay_c": np.exp(-dt / p.tau_c),
+        }
+        self.synapses = _synapses(
+            self.pre, self.post, _STDP + "c : 1",
+            on_pre="apre += 1\nc -= a_minus * apost", on_post="apost += 1\nc += a_plus * apre",
+            namespace=namespace, connect=self.connect, transmission=self.on_pre, delay=self.delay,
+            w0=self.w0, name=self.name,
+        )
+        self.synapses.run_regularly(
+            "w = clip(w + c * (DA_post * k_n - b * k_c), w_min, w_max)\nc = c * decay_c", when="end", order=0
+        )
+        self.delivery = self.volume.deliver_to(self.post)
+        self.objects = [self.synapses, self.delivery]

@@ -1,0 +1,93 @@
+"""Per-window bookkeeping on Brian2 groups: fired flags, latencies and spike counts.
+
+DA-SSDP needs, for every neuron and window, whether it fired and its first (or last) spike
+latency. These live on the pre- and post-synaptic groups themselves (the rule's *neuron-side
+variables*), because Synapses can only read variables of their own source and target. A rule
+adds the tracking to existing groups (a ``run_regularly`` and a one-to-one spike tracker), so a
+user only has to declare the variables (``extra=neuron_variables("pre")`` in our templates, or the
+same lines in their own equations).
+
+Schedule within the step that opens a window (DESIGN.md): the rule reads the flags of the window
+that just ended in the ``synapses`` slot (order -20), the flags are then cleared (order -10), and
+spikes of the new step are tracked at order 20, so they count for the new window.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from dassdp.models.dopamine import set_pathway_order
+
+ORDER_UPDATE = -20
+ORDER_CLEAR = -10
+ORDER_SYNC = 10
+ORDER_TRACK = 20
+
+_WINDOW = """
+ssdp_fired : 1
+ssdp_lat : second
+ssdp_t0 : second (shared)
+"""
+_POST = """
+ssdp_nfp : 1
+ssdp_nin : 1
+ssdp_apply : 1
+DA : 1
+"""
+_READOUT = """
+ssdp_count : 1
+"""
+
+Role = Literal["pre", "post", "readout"]
+
+
+def neuron_variables(role: Role) -> str:
+    """Equation lines a group needs to take part in DA-SSDP in ``role``.
+
+    ``pre``: fired flag, latency and window start. ``post``: the same, plus the count of
+    connected pre-synaptic neurons that fired (``ssdp_nfp``), the number of incoming synapses
+    (``ssdp_nin``), the dopamine variable ``DA`` that carries the gate and the update flag
+    ``ssdp_apply``. ``readout``: the spike count per window.
+    """
+    lines = {"pre": _WINDOW, "post": _WINDOW + _POST, "readout": _READOUT}
+    if role not in lines:
+        raise ValueError(f"role must be 'pre', 'post' or 'readout', got {role!r}")
+    return lines[role]
+
+
+def require_variables(group, role: Role, parameter: str) -> None:
+    """Raise a ValueError naming ``parameter`` if ``group`` lacks the variables of ``role``."""
+    needed = [line.split(":")[0].strip() for line in neuron_variables(role).splitlines() if line.strip()]
+    missing = [name for name in needed if name not in getattr(group, "variables", {})]
+    if missing:
+        raise ValueError(
+            f"{parameter} ({getattr(group, 'name', group)!r}) lacks the DA-SSDP variables {missing}: "
+            f"build it with extra=neuron_variables({role!r}) (or wrap a spike source with "
+            f"dassdp.models.relay.relay(source, extra=neuron_variables({role!r})))"
+        )
+
+
+def track_windows(group, window, latency: Literal["first", "last"], role: Role) -> list:
+    """Attach window-start clearing to ``group`` and return the spike tracker to add to a Network.
+
+    Spikes are tracked by a one-to-one Synapses from the group onto itself (a group with a reset
+    cannot take more ``run_on_event`` code for its spikes), in the ``synapses`` slot at order 20:
+    after the flags were read (-20) and cleared (-10), and after ``ssdp_sync`` (10) has seen
+    whether a spike is the first of its window.
+    """
+    from brian2 import Synapses
+
+    if role == "readout":
+        on_spike = "ssdp_count_post += 1"
+        clear = "ssdp_count = 0"
+    else:
+        lat = "t - ssdp_t0_post"
+        if latency == "first":
+            lat = f"ssdp_fired_post * ssdp_lat_post + (1 - ssdp_fired_post) * ({lat})"
+        on_spike = f"ssdp_lat_post = {lat}\nssdp_fired_post = 1"
+        clear = "ssdp_t0 = t\nssdp_fired = 0\nssdp_lat = 0*second" + ("\nssdp_nfp = 0" if role == "post" else "")
+    group.run_regularly(clear, dt=window, when="synapses", order=ORDER_CLEAR)
+    tracker = Synapses(group, group, on_pre=on_spike, name=group.name + "_tracker*")
+    tracker.connect(j="i")
+    set_pathway_order(tracker, ORDER_TRACK)
+    return [tracker]

@@ -1,0 +1,433 @@
+"""NumPy reference implementations: the oracle every other expression of a rule is tested against.
+
+DA-SSDP follows the contract in DESIGN.md (Tian et al., arXiv 2512.07194). The reference favours
+clarity over speed: it builds the dense ``B x Cout x Cin`` eligibility tensor that the fast
+implementations must never build.
+
+Shapes follow PyTorch: a weight matrix is ``(n_post, n_pre)``; per-window activity is
+``(n_windows, n_neurons)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+LatencyMode = Literal["first", "last"]
+GateMode = Literal["continuous", "sign", "off"]
+
+#: Published defaults (code release of arXiv 2512.07194).
+A_PLUS = 1.5e-3
+A_BASE = 5e-4
+#: A_base as given in the paper's text.
+A_BASE_PAPER = 1e-4
+#: Added to the standard deviations of the gate fit, as in the published code.
+STD_EPS = 1e-8
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+def _check_positive(name: str, value: float, strict: bool = True) -> None:
+    if not np.isfinite(value) or value < 0 or (strict and value == 0):
+        raise ValueError(f"{name} must be {'> 0' if strict else '>= 0'} and finite, got {value!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Window activity: fired flags and latencies
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowActivity:
+    """Per-window activity of a population.
+
+    ``fired[w, n]`` is 1 if neuron n spiked at least once in window w; ``latency[w, n]`` is the
+    time of its first (or last) spike measured from the window start, or ``duration`` (T or T_win)
+    if it did not spike.
+    """
+
+    fired: np.ndarray
+    latency: np.ndarray
+    duration: float
+
+    def __post_init__(self) -> None:
+        if self.fired.shape != self.latency.shape or self.fired.ndim != 2:
+            raise ValueError(
+                f"fired {self.fired.shape} and latency {self.latency.shape} must be equal 2-d shapes"
+            )
+
+
+def activity_from_spike_times(
+    indices: np.ndarray,
+    times: np.ndarray,
+    n_neurons: int,
+    window: float,
+    n_windows: int,
+    dt: float | None = None,
+    latency: LatencyMode = "first",
+) -> WindowActivity:
+    """Fired flags and latencies from spike times (continuous time, e.g. Brian2).
+
+    Window w covers ``[w * window, (w + 1) * window)``; a spike exactly on a window edge belongs
+    to the window it opens (latency 0). With ``dt`` given, times are taken on the simulation grid:
+    ``step = rint(t / dt)``, window ``step // (window / dt)`` and latency ``(step mod n) * dt``,
+    which is exact where a float division of times would not be. Spikes past the last window are
+    ignored.
+    """
+    _check_choice("latency", latency, ("first", "last"))
+    _check_positive("window", window)
+    indices = np.asarray(indices, dtype=np.int64)
+    times = np.asarray(times, dtype=np.float64)
+    if indices.shape != times.shape:
+        raise ValueError(f"indices {indices.shape} and times {times.shape} differ in shape")
+    if indices.size and (indices.min() < 0 or indices.max() >= n_neurons):
+        raise ValueError(f"spike indices must lie in [0, {n_neurons}), got {indices.min()}..{indices.max()}")
+    if dt is None:
+        win = np.floor(times / window).astype(np.int64)
+        lat = times - win * window
+    else:
+        _check_positive("dt", dt)
+        steps_per_window = int(round(window / dt))
+        if not np.isclose(steps_per_window * dt, window, rtol=1e-9, atol=0):
+            raise ValueError(f"window ({window}) must be an integer multiple of dt ({dt})")
+        step = np.rint(times / dt).astype(np.int64)
+        win = step // steps_per_window
+        lat = (step % steps_per_window) * dt
+    keep = (win >= 0) & (win < n_windows)
+    win, idx, lat = win[keep], indices[keep], lat[keep]
+    fired = np.zeros((n_windows, n_neurons), dtype=np.float64)
+    fired[win, idx] = 1.0
+    out = np.full((n_windows, n_neurons), float(window))
+    if latency == "first":
+        np.minimum.at(out, (win, idx), lat)
+    else:
+        last = np.full((n_windows, n_neurons), -np.inf)
+        np.maximum.at(last, (win, idx), lat)
+        out = np.where(fired > 0, last, out)
+    return WindowActivity(fired=fired, latency=out, duration=float(window))
+
+
+def activity_from_raster(spikes: np.ndarray, latency: LatencyMode = "first") -> WindowActivity:
+    """Fired flags and latencies (in steps) from a discrete raster ``spikes[T, B, N]`` (PyTorch).
+
+    ``first``: index of the first step with a spike; ``last``: of the last one (what the published
+    code computes with ``cumsum(0).argmax(0)``). Silent neurons get latency T.
+    """
+    _check_choice("latency", latency, ("first", "last"))
+    spikes = np.asarray(spikes)
+    if spikes.ndim != 3:
+        raise ValueError(f"spikes must have shape [T, B, N], got {spikes.shape}")
+    n_steps = spikes.shape[0]
+    active = spikes > 0
+    fired = active.any(axis=0)
+    if latency == "first":
+        lat = active.argmax(axis=0)
+    else:
+        lat = n_steps - 1 - active[::-1].argmax(axis=0)
+    lat = np.where(fired, lat, n_steps).astype(np.float64)
+    return WindowActivity(fired=fired.astype(np.float64), latency=lat, duration=float(n_steps))
+
+
+# --------------------------------------------------------------------------------------------
+# DA-SSDP pieces
+# --------------------------------------------------------------------------------------------
+
+
+def eligibility(
+    pre: WindowActivity,
+    post: WindowActivity,
+    sigma: float,
+    a_plus: float = A_PLUS,
+    a_base: float = A_BASE,
+) -> np.ndarray:
+    """Dense eligibility ``e[b, j, i]`` for every sample b, post j and pre i.
+
+    ``sync = fired_i * fired_j``, ``K = exp(-(t_j - t_i)^2 / (2 sigma^2))``,
+    ``e = A_plus * sync * K - A_base * (1 - sync) * K``.
+    """
+    _check_positive("sigma", sigma)
+    sync = post.fired[:, :, None] * pre.fired[:, None, :]
+    delta = post.latency[:, :, None] - pre.latency[:, None, :]
+    kernel = np.exp(-(delta**2) / (2.0 * sigma**2))
+    return a_plus * sync * kernel - a_base * (1.0 - sync) * kernel
+
+
+def sample_synchrony(pre: WindowActivity, post: WindowActivity, mask: np.ndarray | None = None) -> np.ndarray:
+    """Sample synchrony ``S_b = mean over synapses (i, j) of fired_i * fired_j``.
+
+    ``mask[j, i]`` (optional) marks existing synapses; the mean is over those.
+    """
+    if mask is None:
+        return post.fired.mean(axis=1) * pre.fired.mean(axis=1)
+    mask = np.asarray(mask, dtype=np.float64)
+    return np.einsum("bj,ji,bi->b", post.fired, mask, pre.fired) / mask.sum()
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The DA-SSDP gate, fitted once at the end of warm-up.
+
+    ``mu = mean(S)``, ``s = std(S) + 1e-8`` (population std) and ``k = -mean(z(S) z(L))`` with
+    ``z(x) = (x - mean(x)) / (std(x) + 1e-8)``: minus the Pearson correlation of synchrony and loss.
+    """
+
+    k: float
+    mu: float
+    s: float
+
+
+def fit_gate(synchrony: np.ndarray, loss: np.ndarray) -> Gate:
+    """Fit the gate from the warm-up records ``(S_b, L_b)`` (see `Gate`)."""
+    synchrony = np.asarray(synchrony, dtype=np.float64).ravel()
+    loss = np.asarray(loss, dtype=np.float64).ravel()
+    if synchrony.shape != loss.shape or synchrony.size < 2:
+        raise ValueError(
+            f"need at least two (S, L) warm-up records of equal length, got {synchrony.size} and {loss.size}"
+        )
+    mu, s = synchrony.mean(), synchrony.std() + STD_EPS
+    z_s = (synchrony - mu) / s
+    z_l = (loss - loss.mean()) / (loss.std() + STD_EPS)
+    return Gate(k=float(-np.mean(z_s * z_l)), mu=float(mu), s=float(s))
+
+
+def gate_values(synchrony: np.ndarray, gate: Gate | None, mode: GateMode, tol: float = 1e-6) -> np.ndarray:
+    """Per-sample gate ``g_b``.
+
+    ``continuous``: ``clip(1 + k (S_b - mu) / s, 0, 2)``; ``sign``: ``sign(k)``, or 1 where
+    ``|k| < tol``; ``off``: 1.
+    """
+    _check_choice("gate", mode, ("continuous", "sign", "off"))
+    synchrony = np.asarray(synchrony, dtype=np.float64)
+    if mode == "off":
+        return np.ones_like(synchrony)
+    if gate is None:
+        raise ValueError(f"gate mode {mode!r} needs a fitted gate")
+    if mode == "continuous":
+        return np.clip(1.0 + gate.k * (synchrony - gate.mu) / gate.s, 0.0, 2.0)
+    sign = 1.0 if abs(gate.k) < tol else float(np.sign(gate.k))
+    return np.full_like(synchrony, sign)
+
+
+def weight_update(e: np.ndarray, g: np.ndarray, clip: float = 1.0) -> np.ndarray:
+    """``dW = clip(mean_b(g_b * e_b), -c, c)`` for a batch ``e[b, j, i]``."""
+    _check_positive("clip", clip)
+    return np.clip(np.einsum("b,bji->ji", g, e) / e.shape[0], -clip, clip)
+
+
+@dataclass(frozen=True)
+class DASSDPParams:
+    """Parameters of DA-SSDP (DESIGN.md, "DA-SSDP: the contract").
+
+    ``sigma`` is in the unit of the latencies (steps in PyTorch, seconds in Brian2); ``warmup`` is
+    the number of windows (samples) whose ``(S, L)`` records fit the gate; ``batch`` the number of
+    windows averaged per update after warm-up; ``clip`` the bound c on each update element.
+    """
+
+    sigma: float = 1.0
+    a_plus: float = A_PLUS
+    a_base: float = A_BASE
+    warmup: int = 100
+    batch: int = 1
+    gate: GateMode = "continuous"
+    clip: float = 1.0
+    latency: LatencyMode = "first"
+    sign_tol: float = 1e-6
+
+    def __post_init__(self) -> None:
+        _check_positive("sigma", self.sigma)
+        _check_positive("clip", self.clip)
+        _check_positive("a_plus", self.a_plus, strict=False)
+        _check_positive("a_base", self.a_base, strict=False)
+        _check_positive("sign_tol", self.sign_tol, strict=False)
+        _check_choice("gate", self.gate, ("continuous", "sign", "off"))
+        _check_choice("latency", self.latency, ("first", "last"))
+        if int(self.batch) != self.batch or self.batch < 1:
+            raise ValueError(f"batch must be an integer >= 1, got {self.batch!r}")
+        if int(self.warmup) != self.warmup or self.warmup < 0:
+            raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}")
+        if self.gate != "off" and self.warmup < 2:
+            raise ValueError(f"warmup must be >= 2 windows to fit the {self.gate!r} gate, got {self.warmup}")
+
+
+@dataclass
+class DASSDPResult:
+    """Outcome of `simulate_dassdp`: final weights, fitted gate and per-window series."""
+
+    weights: np.ndarray
+    gate: Gate | None
+    synchrony: np.ndarray
+    gate_values: np.ndarray
+    updates: list[np.ndarray] = field(default_factory=list)
+
+
+def simulate_dassdp(
+    pre: WindowActivity,
+    post: WindowActivity,
+    loss: np.ndarray,
+    weights: np.ndarray,
+    params: DASSDPParams,
+    mask: np.ndarray | None = None,
+) -> DASSDPResult:
+    """Run DA-SSDP over consecutive windows, one sample per window (the Brian2 protocol).
+
+    Windows ``0 .. warmup-1`` only record ``(S_w, L_w)``; the gate is fitted after window
+    ``warmup - 1``. After warm-up, windows are taken in batches of ``params.batch``: at the end of
+    each complete batch ``dW = clip(mean(g_w e_w), -c, c)`` is added to the weights (only where
+    ``mask`` has synapses). An incomplete last batch is not applied. ``gate_values`` is NaN during
+    warm-up.
+    """
+    n_windows = pre.fired.shape[0]
+    if params.warmup > n_windows:
+        raise ValueError(f"warmup ({params.warmup} windows) is longer than the run ({n_windows} windows)")
+    loss = np.asarray(loss, dtype=np.float64)
+    if loss.shape != (n_windows,):
+        raise ValueError(f"loss must have one value per window ({n_windows}), got shape {loss.shape}")
+    weights = np.array(weights, dtype=np.float64)
+    synchrony = sample_synchrony(pre, post, mask)
+    gate = fit_gate(synchrony[: params.warmup], loss[: params.warmup]) if params.gate != "off" else None
+    g = np.full(n_windows, np.nan)
+    g[params.warmup :] = gate_values(synchrony[params.warmup :], gate, params.gate, params.sign_tol)
+    e = eligibility(pre, post, params.sigma, params.a_plus, params.a_base)
+    where = np.ones_like(weights) if mask is None else np.asarray(mask, dtype=np.float64)
+    updates = []
+    for start in range(params.warmup, n_windows - params.batch + 1, params.batch):
+        batch = slice(start, start + params.batch)
+        dw = weight_update(e[batch], g[batch], params.clip) * where
+        weights += dw
+        updates.append(dw)
+    return DASSDPResult(weights=weights, gate=gate, synchrony=synchrony, gate_values=g, updates=updates)
+
+
+# --------------------------------------------------------------------------------------------
+# Pair-based STDP and three-factor DA-STDP
+# --------------------------------------------------------------------------------------------
+
+
+def _events(pre_times, post_times, extra: dict[str, np.ndarray] | None = None) -> list[tuple[float, int, str]]:
+    """Time-ordered events; at equal times pre comes before post before the rest.
+
+    This is Brian2's order within a step (the ``pre`` pathway runs before ``post``), under which a
+    simultaneous pre/post pair counts as causal (potentiation with zero delay).
+    """
+    kinds = {"pre": pre_times, "post": post_times, **(extra or {})}
+    events = [(float(t), rank, kind) for rank, (kind, ts) in enumerate(kinds.items()) for t in np.ravel(ts)]
+    return sorted(events)
+
+
+@dataclass(frozen=True)
+class STDPParams:
+    """Pair-based additive STDP (Song, Miller & Abbott 2000; Morrison et al. 2008).
+
+    A pre spike at t_pre and a post spike at t_post change w by ``A_plus exp(-dt/tau_plus)`` if
+    ``dt = t_post - t_pre >= 0`` and by ``A_minus exp(dt/tau_minus)`` (A_minus < 0) otherwise.
+    ``pairing='all'`` sums over all pairs; ``'nearest'`` pairs each spike only with the nearest
+    preceding spike of the other neuron (symmetric nearest-spike, traces reset to 1 at a spike).
+    The weight is clipped to ``[w_min, w_max]`` after every event.
+    """
+
+    tau_plus: float = 20e-3
+    tau_minus: float = 20e-3
+    a_plus: float = 0.01
+    a_minus: float = -0.0105
+    w_min: float = 0.0
+    w_max: float = 1.0
+    pairing: Literal["all", "nearest"] = "all"
+
+    def __post_init__(self) -> None:
+        _check_positive("tau_plus", self.tau_plus)
+        _check_positive("tau_minus", self.tau_minus)
+        _check_choice("pairing", self.pairing, ("all", "nearest"))
+        if self.w_min > self.w_max:
+            raise ValueError(f"w_min ({self.w_min}) must not exceed w_max ({self.w_max})")
+
+
+def stdp_weight(pre_times, post_times, w0: float, params: STDPParams) -> float:
+    """Final weight of one synapse under pair-based STDP (see `STDPParams`)."""
+    w, x_pre, x_post, last = float(w0), 0.0, 0.0, 0.0
+    for t, _, kind in _events(pre_times, post_times):
+        x_pre *= np.exp(-(t - last) / params.tau_plus)
+        x_post *= np.exp(-(t - last) / params.tau_minus)
+        last = t
+        if kind == "pre":
+            x_pre = 1.0 if params.pairing == "nearest" else x_pre + 1.0
+            w = np.clip(w + params.a_minus * x_post, params.w_min, params.w_max)
+        else:
+            x_post = 1.0 if params.pairing == "nearest" else x_post + 1.0
+            w = np.clip(w + params.a_plus * x_pre, params.w_min, params.w_max)
+    return float(w)
+
+
+@dataclass(frozen=True)
+class DASTDPParams:
+    """Three-factor dopamine-modulated STDP (Izhikevich 2007) with the semantics of NEST's
+    ``stdp_dopamine_synapse`` (Potjans, Morrison & Diesmann 2010).
+
+    Eligibility ``dc/dt = -c / tau_c + A_plus x_pre(t) delta(t - t_post) - A_minus x_post(t)
+    delta(t - t_pre)`` with all-to-all traces x (time constants tau_plus, tau_minus, jump 1);
+    dopamine ``dn/dt = -n / tau_n + sum_k delta(t - t_k) / tau_n`` for dopaminergic spikes t_k;
+    weight ``dw/dt = c (n - b)``, clipped to ``[w_min, w_max]`` at the end of every interval
+    between events, as NEST does.
+    """
+
+    tau_c: float = 1.0
+    tau_n: float = 0.2
+    tau_plus: float = 20e-3
+    tau_minus: float = 15e-3
+    a_plus: float = 1.0
+    a_minus: float = 1.5
+    b: float = 0.0
+    w_min: float = 0.0
+    w_max: float = 200.0
+
+    def __post_init__(self) -> None:
+        for name in ("tau_c", "tau_n", "tau_plus", "tau_minus"):
+            _check_positive(name, getattr(self, name))
+        if self.w_min > self.w_max:
+            raise ValueError(f"w_min ({self.w_min}) must not exceed w_max ({self.w_max})")
+
+
+def dastdp_interval(c0: float, n0: float, duration: float, params: DASTDPParams) -> float:
+    """Exact weight change over an interval without events, NEST's ``update_weight_``:
+
+    ``int_0^D c0 e^{-s/tau_c} (n0 e^{-s/tau_n} - b) ds
+    = c0 n0 (1 - e^{-D/tau_s}) tau_s - b c0 tau_c (1 - e^{-D/tau_c})``,
+    ``1/tau_s = 1/tau_c + 1/tau_n``.
+    """
+    tau_s = params.tau_c * params.tau_n / (params.tau_c + params.tau_n)
+    return float(
+        -c0 * n0 * tau_s * np.expm1(-duration / tau_s) + params.b * c0 * params.tau_c * np.expm1(-duration / params.tau_c)
+    )
+
+
+def dastdp_weight(pre_times, post_times, dopamine_times, w0: float, t_end: float, params: DASTDPParams) -> dict[str, float]:
+    """Final weight, eligibility and dopamine at ``t_end`` of one synapse under DA-STDP.
+
+    Events at equal times are taken in the order pre, post, dopamine (see `_events`).
+    """
+    w, c, n, x_pre, x_post, last = float(w0), 0.0, 0.0, 0.0, 0.0, 0.0
+    events = _events(pre_times, post_times, {"dopa": dopamine_times}) + [(float(t_end), 3, "end")]
+    for t, _, kind in events:
+        if t > t_end:
+            break
+        span = t - last
+        if span > 0:
+            w = float(np.clip(w + dastdp_interval(c, n, span, params), params.w_min, params.w_max))
+            c *= np.exp(-span / params.tau_c)
+            n *= np.exp(-span / params.tau_n)
+            x_pre *= np.exp(-span / params.tau_plus)
+            x_post *= np.exp(-span / params.tau_minus)
+            last = t
+        if kind == "pre":
+            x_pre += 1.0
+            c -= params.a_minus * x_post
+        elif kind == "post":
+            x_post += 1.0
+            c += params.a_plus * x_pre
+        elif kind == "dopa":
+            n += 1.0 / params.tau_n
+    return {"w": w, "c": float(c), "n": float(n)}
