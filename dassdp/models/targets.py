@@ -26,10 +26,12 @@ def use_target(name: str, directory: str | None = None):
         if name in RUNTIME:
             prefs.codegen.target = name
         else:
-            if name == "cuda_standalone":
-                import brian2cuda  # noqa: F401  (registers the device)
             if directory is None:
                 raise ValueError(f"target {name!r} needs a build directory")
+            if name == "cuda_standalone":
+                from dassdp.models.cuda import configure_cuda
+
+                configure_cuda(directory)
             set_device(name, directory=str(directory), build_on_run=True)
         yield
     finally:

@@ -197,11 +197,12 @@ class DASSDP:
             raise ValueError(f"loss is required for gate={self.gate!r} (the warm-up correlates S with L)")
         require_variables(self.pre, "pre", "pre")
         require_variables(self.post, "post", "post")
+        # validate w0 and the loss before any group is modified
+        weights_namespace = self._initial_weights()
+        namespace = self.loss.namespace(self.window) if self.loss is not None else {}
+        loss_eqs = self.loss.volume_equations if self.loss is not None else ""
         trackers = track_windows(self.pre, self.window, self.latency, "pre")
         trackers += track_windows(self.post, self.window, self.latency, "post")
-
-        loss_eqs = self.loss.volume_equations if self.loss is not None else ""
-        namespace = self.loss.namespace(self.window) if self.loss is not None else {}
         self.volume = NeuronGroup(
             1, _VOLUME + loss_eqs, threshold="ssdp_ready > 0.5", reset="ssdp_ready = 0",
             namespace=namespace, name=self.name.replace("*", "") + "_volume*",
@@ -226,7 +227,7 @@ class DASSDP:
         if self.on_pre:
             on_pre["pre"] = self.on_pre
         self.synapses = Synapses(
-            self.pre, self.post, model=_SYNAPSE, on_pre=on_pre, namespace=self._initial_weights(), name=self.name
+            self.pre, self.post, model=_SYNAPSE, on_pre=on_pre, namespace=weights_namespace, name=self.name
         )
         self.synapses.connect(**(self.connect or {}))
         self.synapses.w = "ssdp_w0(0*second, i * ssdp_n_post + j)"
