@@ -31,7 +31,8 @@ class ExternalLoss:
         values = np.asarray(self.values, dtype=np.float64)
         if values.ndim != 1 or not np.all(np.isfinite(values)):
             raise ValueError("loss values must be a finite 1-d array, one value per window")
-        return {"ssdp_loss_values": TimedArray(values, dt=window)}
+        self.table = TimedArray(values, dt=window)  # a run_args key in compiled networks
+        return {"ssdp_loss_values": self.table}
 
     def objects(self, volume, window, latency) -> list:
         return []

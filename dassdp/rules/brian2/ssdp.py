@@ -81,6 +81,7 @@ ssdp_Bw : 1 (shared, constant)
 """
 
 _UPDATE = """
+w = int(t > 0*second) * w + int(t <= 0*second) * ssdp_w0(0*second, i * ssdp_n_post + j)
 ssdp_nin_post = N_incoming
 lat_pre = ssdp_fired_pre * ssdp_lat_pre + (1 - ssdp_fired_pre) * ssdp_Tw
 lat_post = ssdp_fired_post * ssdp_lat_post + (1 - ssdp_fired_post) * ssdp_Tw
@@ -155,7 +156,8 @@ class DASSDP:
     on_pre, delay
         Transmission code of the plastic synapses (e.g. ``"I_syn_post += w * mV"``) and its delay.
     w0
-        Initial weights: a scalar or a ``(len(post), len(pre))`` matrix, read where synapses exist.
+        Initial weights: a scalar or a ``(len(post), len(pre))`` matrix, read where synapses exist;
+        they are loaded at t = 0 (values assigned to ``synapses.w`` before the run are replaced).
     """
 
     pre: Any
@@ -230,7 +232,6 @@ class DASSDP:
             self.pre, self.post, model=_SYNAPSE, on_pre=on_pre, namespace=weights_namespace, name=self.name
         )
         self.synapses.connect(**(self.connect or {}))
-        self.synapses.w = "ssdp_w0(0*second, i * ssdp_n_post + j)"
         self.synapses.ssdp_sync.order = ORDER_SYNC
         if self.on_pre and self.delay is not None:
             self.synapses.pre.delay = self.delay
@@ -249,9 +250,9 @@ class DASSDP:
     def _initial_weights(self) -> dict:
         """Namespace entries that set ``w`` from a scalar or a ``(len(post), len(pre))`` matrix.
 
-        The matrix is read in generated code (a one-row `TimedArray` indexed by ``i``, ``j``), so
-        it works for any connectivity and on standalone targets, where the synapses are only
-        created when the network runs.
+        The matrix is read in generated code (a one-row `TimedArray` indexed by ``i``, ``j``) by
+        the window update's first tick at t = 0, so it works for any connectivity, on standalone
+        targets (where synapses only exist once the network runs) and through ``run_args``.
         """
         from brian2 import TimedArray, second
 
@@ -263,7 +264,36 @@ class DASSDP:
             raise ValueError(
                 f"w0 must be a finite scalar or an array of shape (len(post), len(pre)) = {shape}, got shape {w0.shape}"
             )
-        return {"ssdp_w0": TimedArray(w0.T.reshape(1, -1), dt=1 * second), "ssdp_n_post": shape[0]}
+        self.w0_table = TimedArray(w0.T.reshape(1, -1), dt=1 * second)
+        return {"ssdp_w0": self.w0_table, "ssdp_n_post": shape[0]}
+
+    def run_args(self, **changes) -> dict:
+        """``run_args`` that change this rule in a compiled standalone network, without rebuilding.
+
+        Accepts ``a_plus``, ``a_base``, ``sigma``, ``clip``, ``warmup``, ``batch``, ``sign_tol``
+        and ``w0`` (a ``(len(post), len(pre))`` matrix); pass the result to
+        `dassdp.models.standalone.StandaloneNetwork.run`. Values are validated as at build time.
+        """
+        from brian2 import second
+
+        unknown = set(changes) - {"a_plus", "a_base", "sigma", "clip", "warmup", "batch", "sign_tol", "w0"}
+        if unknown:
+            raise ValueError(f"run_args: unknown DA-SSDP parameter(s) {sorted(unknown)}")
+        current = {name: getattr(self.params, name) for name in ("a_plus", "a_base", "clip", "warmup", "batch", "sign_tol")}
+        sigma = changes.get("sigma", self.params.sigma * second)
+        merged = {**current, **{k: v for k, v in changes.items() if k not in ("sigma", "w0")}}
+        DASSDPParams(sigma=float(sigma / second), gate=self.gate, latency=self.latency, **merged)
+        syn, vol = self.synapses, self.volume
+        views = {"a_plus": [syn.ssdp_a_plus], "a_base": [syn.ssdp_a_base], "sigma": [syn.ssdp_sigma],
+                 "clip": [syn.ssdp_clip], "warmup": [vol.ssdp_W], "batch": [vol.ssdp_B, syn.ssdp_Bw],
+                 "sign_tol": [vol.ssdp_tol]}
+        args = {view: value for name, value in changes.items() if name != "w0" for view in views[name]}
+        if "w0" in changes:
+            w0 = np.asarray(changes["w0"], dtype=np.float64)
+            if w0.shape != (len(self.post), len(self.pre)):
+                raise ValueError(f"run_args: w0 must have shape {(len(self.post), len(self.pre))}, got {w0.shape}")
+            args[self.w0_table] = w0.T.reshape(1, -1)
+        return args
 
     def duration(self, n_windows: int):
         """Run time for ``n_windows`` windows: one step more, in which the last window ends."""

@@ -1,0 +1,79 @@
+"""Compile once, run many: parameter sets change through run_args, never through a rebuild."""
+
+import numpy as np
+import pytest
+
+from dassdp.rules import reference as ref
+
+DT, STEPS, N_WINDOWS, N_PRE, N_POST = 1e-3, 5, 10, 5, 4
+
+
+def _pattern(rng, n):
+    return (rng.random((N_WINDOWS * STEPS + 1, n)) < 0.3).astype(float)
+
+
+def _expected(pre_pattern, post_pattern, loss, w0, a_plus):
+    acts = []
+    for pattern, n in ((pre_pattern, N_PRE), (post_pattern, N_POST)):
+        step, idx = np.nonzero(pattern[: N_WINDOWS * STEPS])
+        acts.append(ref.activity_from_spike_times(idx, step * DT, n, STEPS * DT, N_WINDOWS, dt=DT))
+    params = ref.DASSDPParams(sigma=DT, warmup=3, a_plus=a_plus)
+    return ref.simulate_dassdp(acts[0], acts[1], loss, w0, params).weights
+
+
+@pytest.mark.standalone
+def test_ten_parameter_sets_one_compilation(tmp_path):
+    from brian2 import Network, NeuronGroup, TimedArray, defaultclock, ms, second
+
+    from dassdp.models.standalone import StandaloneNetwork
+    from dassdp.rules.brian2 import DASSDP, ExternalLoss, neuron_variables
+
+    rng = np.random.default_rng(7)
+    sets = [dict(pre=_pattern(rng, N_PRE), post=_pattern(rng, N_POST), loss=rng.normal(size=N_WINDOWS),
+                 w0=rng.normal(size=(N_POST, N_PRE)), a_plus=float(rng.uniform(0.1, 1.0))) for _ in range(10)]
+    with StandaloneNetwork("cpp_standalone", tmp_path / "build") as sim:
+        defaultclock.dt = DT * second
+        pre_ta = TimedArray(sets[0]["pre"], dt=DT * second)
+        post_ta = TimedArray(sets[0]["post"], dt=DT * second)
+        pre = NeuronGroup(N_PRE, neuron_variables("pre"), threshold="pre_pattern(t, i) > 0.5",
+                          namespace={"pre_pattern": pre_ta})
+        post = NeuronGroup(N_POST, neuron_variables("post"), threshold="post_pattern(t, i) > 0.5",
+                           namespace={"post_pattern": post_ta})
+        loss = ExternalLoss(sets[0]["loss"])
+        rule = DASSDP(pre, post, STEPS * DT * second, warmup=3, loss=loss, w0=sets[0]["w0"])
+        sim.build(Network(pre, post, *rule.objects), rule.duration(N_WINDOWS))
+        binary = sim.binary.stat()
+
+        def arg_set(s):
+            return {pre_ta: s["pre"], post_ta: s["post"], loss.table: s["loss"],
+                    **rule.run_args(a_plus=s["a_plus"], w0=s["w0"])}
+
+        results = sim.run_many({f"set{k}": arg_set(s) for k, s in enumerate(sets)}, rule.weight_matrix)
+        assert sim.binary.stat().st_mtime_ns == binary.st_mtime_ns  # never rebuilt
+        parallel = sim.run_many({f"par{k}": arg_set(s) for k, s in enumerate(sets[:4])}, rule.weight_matrix,
+                                workers=2)
+
+    for k, s in enumerate(sets):
+        expected = _expected(s["pre"], s["post"], s["loss"], s["w0"], s["a_plus"])
+        np.testing.assert_allclose(results[f"set{k}"], expected, rtol=1e-9)
+    for k in range(4):
+        np.testing.assert_array_equal(parallel[f"par{k}"], results[f"set{k}"])
+    assert len({r.tobytes() for r in results.values()}) == 10  # the sets really differ
+
+
+def test_run_args_are_validated(tmp_path):
+    from brian2 import NeuronGroup, ms
+
+    from dassdp.models.targets import use_target
+    from dassdp.rules.brian2 import SSDP, neuron_variables
+
+    with use_target("numpy"):
+        pre = NeuronGroup(3, neuron_variables("pre"), threshold="False")
+        post = NeuronGroup(2, neuron_variables("post"), threshold="False")
+        rule = SSDP(pre, post, 5 * ms)
+        with pytest.raises(ValueError, match="sigma"):
+            rule.run_args(sigma=-1 * ms)
+        with pytest.raises(ValueError, match="unknown"):
+            rule.run_args(tau=1)
+        with pytest.raises(ValueError, match="w0"):
+            rule.run_args(w0=np.zeros((3, 2)))
