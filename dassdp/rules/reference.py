@@ -27,12 +27,12 @@ A_BASE_PAPER = 1e-4
 STD_EPS = 1e-8
 
 
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
-def _check_positive(name: str, value: float, strict: bool = True) -> None:
+def check_positive(name: str, value: float, strict: bool = True) -> None:
     if not np.isfinite(value) or value < 0 or (strict and value == 0):
         raise ValueError(f"{name} must be {'> 0' if strict else '>= 0'} and finite, got {value!r}")
 
@@ -79,8 +79,8 @@ def activity_from_spike_times(
     which is exact where a float division of times would not be. Spikes past the last window are
     ignored.
     """
-    _check_choice("latency", latency, ("first", "last"))
-    _check_positive("window", window)
+    check_choice("latency", latency, ("first", "last"))
+    check_positive("window", window)
     indices = np.asarray(indices, dtype=np.int64)
     times = np.asarray(times, dtype=np.float64)
     if indices.shape != times.shape:
@@ -91,7 +91,7 @@ def activity_from_spike_times(
         win = np.floor(times / window).astype(np.int64)
         lat = times - win * window
     else:
-        _check_positive("dt", dt)
+        check_positive("dt", dt)
         steps_per_window = int(round(window / dt))
         if not np.isclose(steps_per_window * dt, window, rtol=1e-9, atol=0):
             raise ValueError(f"window ({window}) must be an integer multiple of dt ({dt})")
@@ -118,7 +118,7 @@ def activity_from_raster(spikes: np.ndarray, latency: LatencyMode = "first") -> 
     ``first``: index of the first step with a spike; ``last``: of the last one (what the published
     code computes with ``cumsum(0).argmax(0)``). Silent neurons get latency T.
     """
-    _check_choice("latency", latency, ("first", "last"))
+    check_choice("latency", latency, ("first", "last"))
     spikes = np.asarray(spikes)
     if spikes.ndim != 3:
         raise ValueError(f"spikes must have shape [T, B, N], got {spikes.shape}")
@@ -150,7 +150,7 @@ def eligibility(
     ``sync = fired_i * fired_j``, ``K = exp(-(t_j - t_i)^2 / (2 sigma^2))``,
     ``e = A_plus * sync * K - A_base * (1 - sync) * K``.
     """
-    _check_positive("sigma", sigma)
+    check_positive("sigma", sigma)
     sync = post.fired[:, :, None] * pre.fired[:, None, :]
     delta = post.latency[:, :, None] - pre.latency[:, None, :]
     kernel = np.exp(-(delta**2) / (2.0 * sigma**2))
@@ -201,7 +201,7 @@ def gate_values(synchrony: np.ndarray, gate: Gate | None, mode: GateMode, tol: f
     ``continuous``: ``clip(1 + k (S_b - mu) / s, 0, 2)``; ``sign``: ``sign(k)``, or 1 where
     ``|k| < tol``; ``off``: 1.
     """
-    _check_choice("gate", mode, ("continuous", "sign", "off"))
+    check_choice("gate", mode, ("continuous", "sign", "off"))
     synchrony = np.asarray(synchrony, dtype=np.float64)
     if mode == "off":
         return np.ones_like(synchrony)
@@ -215,7 +215,7 @@ def gate_values(synchrony: np.ndarray, gate: Gate | None, mode: GateMode, tol: f
 
 def weight_update(e: np.ndarray, g: np.ndarray, clip: float = 1.0) -> np.ndarray:
     """``dW = clip(mean_b(g_b * e_b), -c, c)`` for a batch ``e[b, j, i]``."""
-    _check_positive("clip", clip)
+    check_positive("clip", clip)
     return np.clip(np.einsum("b,bji->ji", g, e) / e.shape[0], -clip, clip)
 
 
@@ -239,13 +239,13 @@ class DASSDPParams:
     sign_tol: float = 1e-6
 
     def __post_init__(self) -> None:
-        _check_positive("sigma", self.sigma)
-        _check_positive("clip", self.clip)
-        _check_positive("a_plus", self.a_plus, strict=False)
-        _check_positive("a_base", self.a_base, strict=False)
-        _check_positive("sign_tol", self.sign_tol, strict=False)
-        _check_choice("gate", self.gate, ("continuous", "sign", "off"))
-        _check_choice("latency", self.latency, ("first", "last"))
+        check_positive("sigma", self.sigma)
+        check_positive("clip", self.clip)
+        check_positive("a_plus", self.a_plus, strict=False)
+        check_positive("a_base", self.a_base, strict=False)
+        check_positive("sign_tol", self.sign_tol, strict=False)
+        check_choice("gate", self.gate, ("continuous", "sign", "off"))
+        check_choice("latency", self.latency, ("first", "last"))
         if int(self.batch) != self.batch or self.batch < 1:
             raise ValueError(f"batch must be an integer >= 1, got {self.batch!r}")
         if int(self.warmup) != self.warmup or self.warmup < 0:
@@ -339,9 +339,9 @@ class STDPParams:
     pairing: Literal["all", "nearest"] = "all"
 
     def __post_init__(self) -> None:
-        _check_positive("tau_plus", self.tau_plus)
-        _check_positive("tau_minus", self.tau_minus)
-        _check_choice("pairing", self.pairing, ("all", "nearest"))
+        check_positive("tau_plus", self.tau_plus)
+        check_positive("tau_minus", self.tau_minus)
+        check_choice("pairing", self.pairing, ("all", "nearest"))
         if self.w_min > self.w_max:
             raise ValueError(f"w_min ({self.w_min}) must not exceed w_max ({self.w_max})")
 
@@ -386,7 +386,7 @@ class DASTDPParams:
 
     def __post_init__(self) -> None:
         for name in ("tau_c", "tau_n", "tau_plus", "tau_minus"):
-            _check_positive(name, getattr(self, name))
+            check_positive(name, getattr(self, name))
         if self.w_min > self.w_max:
             raise ValueError(f"w_min ({self.w_min}) must not exceed w_max ({self.w_max})")
 
