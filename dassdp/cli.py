@@ -15,6 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("dassdp.runs.demo", "run a small DA-SSDP network in Brian2 and print what it learnt"),
     "report": ("dassdp.analysis.report", "write an HTML and Markdown report of a results directory"),
+    "doctor": ("dassdp.runs.doctor", "which Brian2 targets (numpy, cython, cpp/cuda standalone) work here, and why not"),
     "bench": ("dassdp.runs.bench", "run a side-by-side benchmark from benchmarks/ (not a test)"),
     "paper": ("dassdp.runs.paper", "train with and without DA-SSDP on a small data set and compare (the paper's comparison)"),
 }

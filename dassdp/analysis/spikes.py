@@ -149,19 +149,31 @@ def window_definition(spikes: pd.DataFrame) -> dict[str, float]:
 
 
 def assign_windows(
-    spikes: pd.DataFrame, window: float, n_windows: int | None = None, t0: float = 0.0
+    spikes: pd.DataFrame, window: float, n_windows: int | None = None, t0: float = 0.0,
+    dt: float | None = None,
 ) -> pd.DataFrame:
     """Add ``window = floor((time - t0) / window)`` and ``latency = time - t0 - window * window``.
 
     Windows are half-open, ``[t0 + k * window, t0 + (k + 1) * window)``. ``n_windows`` defaults to
     the last window holding a spike plus one. Spikes before ``t0`` or after the last window raise
-    ValueError, as does a table that already carries a different window definition.
+    ValueError, as does a table that already carries a different window definition. With the
+    simulation step ``dt`` given, times are taken on its grid (``step = rint(time / dt)``), so a
+    spike on a window edge always opens the next window, as in `dassdp.rules.reference`; without
+    it, a floating-point edge such as 0.15 s with 0.05 s windows may fall into the earlier window.
     """
     validate(spikes)
     if not window > 0:
         raise ValueError(f"assign_windows: window must be > 0, got {window}")
     times = spikes["time"].to_numpy(dtype=float) - t0
-    index = np.floor(times / window).astype(np.int64)
+    if dt is None:
+        index = np.floor(times / window).astype(np.int64)
+        latency = times - index * window
+    else:
+        steps_per_window = int(round(window / dt))
+        if not dt > 0 or not np.isclose(steps_per_window * dt, window, rtol=1e-9, atol=0):
+            raise ValueError(f"assign_windows: window ({window}) must be a positive multiple of dt ({dt})")
+        step = np.rint(times / dt).astype(np.int64)
+        index, latency = step // steps_per_window, (step % steps_per_window) * dt
     if times.size and times.min() < 0:
         raise ValueError(f"assign_windows: column 'time' has spikes before t0={t0}")
     if n_windows is None:
@@ -172,7 +184,7 @@ def assign_windows(
         )
     definition = {"window": float(window), "t0": float(t0), "n_windows": int(n_windows)}
     check_window_definition(spikes, definition)
-    result = spikes.assign(window=index, latency=times - index * window)
+    result = spikes.assign(window=index, latency=latency)
     result.attrs.update(definition)
     return result
 

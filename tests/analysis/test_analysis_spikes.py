@@ -136,3 +136,12 @@ def test_empty_table_and_population_selection():
     assert select_population(mixed, "b")["neuron"].tolist() == [1]
     with pytest.raises(ValueError, match="'population'"):
         select_population(from_arrays([0], [0.1]), "a")
+
+
+def test_assign_windows_on_the_simulation_grid_puts_edge_spikes_in_the_next_window():
+    table = from_arrays([0, 0, 1], [0.15, 0.3, 0.149])
+    windowed = assign_windows(table, 0.05, dt=1e-3)
+    assert list(windowed["window"]) == [2, 3, 6]  # the table is sorted by time
+    np.testing.assert_allclose(windowed["latency"], [0.049, 0.0, 0.0], atol=1e-12)
+    with pytest.raises(ValueError, match="multiple of dt"):
+        assign_windows(table, 0.05, dt=0.003)

@@ -146,7 +146,7 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
 
 
 def _measured(rules, monitors):
-    return {name: {"w": rule.weight_matrix(), "gate": rule.fitted_gate(), "S": monitors[name].S[0][1:]}
+    return {name: {"w": rule.weight_matrix(), "gate": rule.fitted_gate(), "S": np.array(monitors[name].S[0][1:])}
             for name, rule in rules.items()}
 
 

@@ -1,0 +1,181 @@
+"""``dassdp bench brian2``: static synapses vs STDP vs DA-SSDP, side by side, on each target
+(numpy, cpp_standalone, and cuda_standalone where a GPU is found).
+
+Same network and activity for every variant: Poisson inputs (a NeuronGroup firing with
+``rand() < rate * dt``, seeded) into current-based LIF neurons, all-to-all or sparse (p = 0.1),
+at about 1e5 and 1e6 synapses. Reports compile and run time separately, synaptic events per
+second, and the ratios DA-SSDP/static and cpp_standalone/numpy; plus compile-once-run-many:
+one build and 10 seeds through ``run_args`` against one build-and-run (and 10 independent
+builds, extrapolated from it). Set ``DASSDP_BENCH_QUICK=1`` for a small, fast version.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import numpy as np
+
+QUICK = os.environ.get("DASSDP_BENCH_QUICK") == "1"
+RATE_HZ = 10.0
+DT_MS = 0.1
+DURATION = {"numpy": 0.05 if QUICK else 0.2, "cpp_standalone": 0.2 if QUICK else 1.0,
+            "cuda_standalone": 0.2 if QUICK else 1.0}  # seconds
+SIZES = {  # name: (n_pre, n_post, p)
+    "1e5_all": (1000, 100, None),
+    "1e5_sparse": (1000, 1000, 0.1),
+    "1e6_all": (1000, 1000, None),
+    "1e6_sparse": (10000, 1000, 0.1),
+}
+if QUICK:
+    SIZES = {"1e4_all": (200, 50, None), "1e4_sparse": (500, 200, 0.1)}
+VARIANTS = ("static", "stdp", "dassdp")
+
+
+def _network(variant: str, n_pre: int, n_post: int, p: float | None, seed: int):
+    """Build groups and the synapses of ``variant``; returns (objects, synapses, input group)."""
+    from brian2 import Hz, NeuronGroup, Synapses, ms, mV, seed as brian_seed
+
+    from dassdp.models import current_lif
+    from dassdp.rules import reference as ref
+    from dassdp.rules.brian2 import DASSDP, STDP, ExternalLoss, neuron_variables
+
+    brian_seed(seed)
+    source = NeuronGroup(n_pre, neuron_variables("pre"), threshold="rand() < rate * dt",
+                         namespace={"rate": RATE_HZ * Hz}, name="inputs")
+    post = current_lif(tau_m=10 * ms).group(n_post, extra=neuron_variables("post"), name="lif")
+    connect = {"p": p} if p else {}
+    transmission = "I_syn_post += w * 0.5*mV"
+    if variant == "static":
+        syn = Synapses(source, post, "w : 1", on_pre=transmission, name="static")
+        syn.connect(**connect)
+        syn.w = 1.0
+        return [source, post, syn], syn, source
+    if variant == "stdp":
+        rule = STDP(source, post, ref.STDPParams(), connect=connect, on_pre=transmission, w0=1.0)
+    else:
+        n_windows = 1000
+        rule = DASSDP(source, post, 20 * ms, sigma=1 * ms, warmup=5, connect=connect, on_pre=transmission,
+                      w0=1.0, loss=ExternalLoss(np.random.default_rng(seed).normal(size=n_windows)))
+    return [source, post, *rule.objects], rule.synapses, source
+
+
+def _events(spike_count: int, n_syn: int, n_pre: int) -> float:
+    return spike_count * n_syn / n_pre
+
+
+def _measure_runtime(variant, n_pre, n_post, p, duration):
+    from brian2 import Network, SpikeMonitor, defaultclock, ms, second
+
+    from dassdp.models.targets import use_target
+
+    with use_target("numpy"):
+        defaultclock.dt = DT_MS * ms
+        objects, syn, source = _network(variant, n_pre, n_post, p, seed=1)
+        mon = SpikeMonitor(source)
+        net = Network(*objects, mon)
+        start = time.perf_counter()
+        net.run(defaultclock.dt)  # first run: code generation (numpy's "compile")
+        generated = time.perf_counter()
+        net.run(duration * second)
+        elapsed = time.perf_counter() - generated
+        return {"compile_s": generated - start, "run_s": elapsed, "synapses": int(len(syn)),
+                "events_per_s": _events(mon.num_spikes, len(syn), n_pre) / elapsed}
+
+
+def _measure_standalone(target, variant, n_pre, n_post, p, duration, directory):
+    from brian2 import Network, SpikeMonitor, defaultclock, ms, second
+
+    from dassdp.models.standalone import StandaloneNetwork
+
+    with StandaloneNetwork(target, directory) as sim:
+        defaultclock.dt = DT_MS * ms
+        objects, syn, source = _network(variant, n_pre, n_post, p, seed=1)
+        mon = SpikeMonitor(source)
+        sim.build(Network(*objects, mon), duration * second)
+        run_s = sim.run("bench")
+        n_syn = int(len(syn))
+        return {"compile_s": sim.timings["build"], "run_s": run_s, "synapses": n_syn,
+                "events_per_s": _events(mon.num_spikes, n_syn, n_pre) / run_s}
+
+
+def _compile_once(directory: str, n_seeds: int = 10) -> dict:
+    """One build + n seeds via run_args, against one build-and-run of the same small network."""
+    from brian2 import Network, NeuronGroup, TimedArray, defaultclock, ms, second
+
+    from dassdp.models import current_lif
+    from dassdp.models.standalone import StandaloneNetwork
+    from dassdp.rules.brian2 import DASSDP, ExternalLoss, neuron_variables
+
+    n_pre, n_post, steps = 100, 10, 5000
+    patterns = [(np.random.default_rng(s).random((steps, n_pre)) < RATE_HZ * DT_MS * 1e-3 * 5).astype(float)
+                for s in range(n_seeds)]
+
+    def build(sim, name):
+        defaultclock.dt = DT_MS * ms
+        table = TimedArray(patterns[0], dt=DT_MS * ms)
+        pre = NeuronGroup(n_pre, neuron_variables("pre"), threshold="pattern(t, i) > 0.5",
+                          namespace={"pattern": table})
+        post = current_lif(tau_m=10 * ms).group(n_post, extra=neuron_variables("post"))
+        rule = DASSDP(pre, post, 20 * ms, sigma=1 * ms, warmup=5, on_pre="I_syn_post += w * 2*mV", w0=1.0,
+                      loss=ExternalLoss(np.zeros(25)))
+        start = time.perf_counter()
+        sim.build(Network(pre, post, *rule.objects), rule.duration(24))
+        sim.run(name, {table: patterns[0]})
+        return table, time.perf_counter() - start
+
+    with StandaloneNetwork("cpp_standalone", os.path.join(directory, "single")) as sim:
+        _, one_build_and_run = build(sim, "seed0")
+    with StandaloneNetwork("cpp_standalone", os.path.join(directory, "many")) as sim:
+        start = time.perf_counter()
+        table, _ = build(sim, "seed0")
+        for s in range(1, n_seeds):
+            sim.run(f"seed{s}", {table: patterns[s]})
+        compile_once = time.perf_counter() - start
+    return {"seeds": n_seeds, "one_build_and_run_s": one_build_and_run,
+            "compile_once_all_seeds_s": compile_once,
+            "independent_builds_s_extrapolated": n_seeds * one_build_and_run,
+            "ratio_compile_once_vs_one_build": compile_once / one_build_and_run,
+            "ratio_independent_vs_compile_once": n_seeds * one_build_and_run / compile_once}
+
+
+def run(json_out: bool = False) -> dict:
+    from rich.progress import Progress
+
+    results: dict = {"config": {"rate_hz": RATE_HZ, "dt_ms": DT_MS, "duration_s": DURATION, "quick": QUICK},
+                     "targets": {}}
+    from dassdp.models.cuda import gpu_compute_capability
+
+    targets = ("numpy", "cpp_standalone") + (("cuda_standalone",) if gpu_compute_capability() else ())
+    jobs = [(t, size, v) for t in targets for size in SIZES for v in VARIANTS]
+    with tempfile.TemporaryDirectory(prefix="dassdp-bench-") as tmp, Progress(transient=True) as progress:
+        task = progress.add_task("brian2 benchmark", total=len(jobs) + 1)
+        for target, size, variant in jobs:
+            n_pre, n_post, p = SIZES[size]
+            if target == "numpy":
+                row = _measure_runtime(variant, n_pre, n_post, p, DURATION[target])
+            else:
+                row = _measure_standalone(target, variant, n_pre, n_post, p, DURATION[target],
+                                          os.path.join(tmp, f"{target}_{size}_{variant}"))
+            results["targets"].setdefault(target, {}).setdefault(size, {})[variant] = row
+            progress.advance(task)
+        results["compile_once_run_many"] = _compile_once(tmp)
+        progress.advance(task)
+    results["ratios"] = _ratios(results["targets"])
+    return results
+
+
+def _ratios(targets: dict) -> dict:
+    out = {}
+    for size in SIZES:
+        for target, table in targets.items():
+            rows = table[size]
+            out[f"{target}/{size}/dassdp_over_static_run"] = rows["dassdp"]["run_s"] / rows["static"]["run_s"]
+            out[f"{target}/{size}/stdp_over_static_run"] = rows["stdp"]["run_s"] / rows["static"]["run_s"]
+        for variant in VARIANTS:
+            rate = {t: targets[t][size][variant]["events_per_s"] for t in targets}
+            out[f"{size}/{variant}/cpp_over_numpy_events_per_s"] = rate["cpp_standalone"] / rate["numpy"]
+            if "cuda_standalone" in rate:
+                out[f"{size}/{variant}/cuda_over_cpp_events_per_s"] = rate["cuda_standalone"] / rate["cpp_standalone"]
+    return out

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# GPU check for a session with the device tool, run as one command from the repository root:
+#   bash benchmarks/gpu_check.sh
+# 1. installs what is missing (brian2, brian2cuda, ...) from wheels carried in .whl/;
+# 2. runs the DA-SSDP demo network on cuda_standalone and cpp_standalone with the same
+#    spike-generator input and checks that the weights agree to 1e-6;
+# 3. prints the `dassdp bench brian2 --json` results, with cuda_standalone as a target.
+#
+# Prepare the wheels here first (the device machine has Python 3.12 with torch, numpy, scipy,
+# pandas, cython, sympy, jinja2, pyparsing, but not brian2/brian2cuda/nir/pydantic/mnist1d):
+#   echo /.whl/ >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+#       brian2==2.10.1 brian2cuda==1.0b1 nir pydantic pydantic-core annotated-types typing-inspection mnist1d
+# and name .whl in the device run's `carry`. Set DASSDP_BENCH_QUICK=1 for the short benchmark.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! python3 -c "import brian2, brian2cuda" 2>/dev/null; then
+    if ! ls .whl/*.whl >/dev/null 2>&1; then
+        echo "brian2/brian2cuda are missing and no wheels were carried in .whl/" >&2
+        exit 2
+    fi
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
+fi
+export PYTHONPATH="$PWD:${PYTHONPATH:-}"
+nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv,noheader || true
+nvcc --version | tail -n 2 || true
+python3 benchmarks/gpu_check.py

@@ -1,0 +1,117 @@
+"""``dassdp doctor``: which Brian2 targets work on this machine, and why not.
+
+Runs a two-neuron network on each CPU target (numpy, cython, cpp_standalone) and checks the
+prerequisites of cuda_standalone (nvcc and its version, cuRAND, a GPU and its compute
+capability; ``--compile-cuda`` also generates and compiles a small network with nvcc). Exits 0
+when the CPU targets work, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import platform
+import shutil
+import tempfile
+import traceback
+
+CPU_TARGETS = ("numpy", "cython", "cpp_standalone")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--compile-cuda", action="store_true",
+                        help="also generate and compile a small network for cuda_standalone (minutes)")
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def smoke_test(target: str, directory: str) -> None:
+    """Run a two-neuron network on ``target``; raise if it fails or computes a wrong value."""
+    from brian2 import Network, NeuronGroup, ms
+
+    from dassdp.models.standalone import StandaloneNetwork
+    from dassdp.models.targets import use_target
+
+    def network():
+        group = NeuronGroup(2, "dv/dt = (1 - v) / (10*ms) : 1", method="exact")
+        return group, Network(group)
+
+    if target == "cuda_standalone":
+        with StandaloneNetwork(target, directory) as sim:
+            group, net = network()
+            sim.build(net, 1 * ms)
+        return
+    with use_target(target, directory):
+        group, net = network()
+        net.run(10 * ms)
+        value = float(group.v[0])
+    expected = 1 - 2.718281828459045 ** -1
+    if abs(value - expected) > 1e-6:
+        raise RuntimeError(f"v(10 ms) = {value}, expected {expected}")
+
+
+def diagnose(compile_cuda: bool = False) -> dict:
+    """Versions, toolchain facts and per-target status (``ok`` or the reason it failed)."""
+    from dassdp.models import cuda
+
+    facts = {
+        "python": platform.python_version(),
+        **{name: _version(name) for name in ("brian2", "brian2cuda", "torch", "numpy", "cython")},
+        "c++ compiler": shutil.which("g++") or shutil.which("c++") or "not found",
+        "nvcc": str(cuda.find_nvcc() or "not found"),
+        "nvcc version": cuda.nvcc_version() or "-",
+    }
+    curand = cuda.find_curand()
+    facts["cuRAND"] = f"{curand.include_dir} | {curand.library.name}" if curand else "not found"
+    cc = cuda.gpu_compute_capability()
+    facts["GPU"] = f"compute capability {cc}" if cc else "none found (nvidia-smi)"
+
+    status = {}
+    with tempfile.TemporaryDirectory(prefix="dassdp-doctor-") as tmp:
+        for target in CPU_TARGETS:
+            status[target] = _try(smoke_test, target, f"{tmp}/{target}")
+        if facts["nvcc"] == "not found":
+            status["cuda_standalone"] = "no: nvcc not found"
+        elif curand is None:
+            status["cuda_standalone"] = "no: cuRAND not found (toolkit or nvidia-curand wheel)"
+        elif compile_cuda:
+            built = _try(smoke_test, "cuda_standalone", f"{tmp}/cuda")
+            status["cuda_standalone"] = (f"compiles for sm_{int(10 * (cc or cuda.DEFAULT_COMPUTE_CAPABILITY))}"
+                                         + ("" if cc else "; no GPU here to run it")) if built == "ok" else built
+        else:
+            status["cuda_standalone"] = ("prerequisites found" + ("" if cc else "; no GPU to run on")
+                                         + " (--compile-cuda to build a test network)")
+    return {"facts": facts, "targets": status}
+
+
+def _try(func, *args) -> str:
+    try:
+        func(*args)
+        return "ok"
+    except Exception as error:  # noqa: BLE001 - the doctor reports every failure
+        last = traceback.format_exception_only(type(error), error)[-1].strip()
+        return f"no: {last[:300]}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    with console.status("Checking Brian2 targets ..."):
+        report = diagnose(compile_cuda=args.compile_cuda)
+    facts = Table(title="dassdp doctor: this machine", show_header=False)
+    for key, value in report["facts"].items():
+        facts.add_row(key, value)
+    targets = Table(title="Brian2 targets")
+    targets.add_column("target")
+    targets.add_column("status")
+    for target, state in report["targets"].items():
+        targets.add_row(target, state)
+    console.print(facts, targets)
+    return 0 if all(report["targets"][t] == "ok" for t in CPU_TARGETS) else 1

@@ -1,0 +1,44 @@
+"""The same deterministic network gives the same numbers on every target."""
+
+import numpy as np
+import pytest
+
+from dassdp.models.cuda import find_curand, find_nvcc
+
+
+@pytest.mark.standalone
+def test_cpp_standalone_equals_numpy_for_spike_generator_input(tmp_path):
+    """The demo network (spike-generator input, LIF readouts, DA-SSDP with count loss)."""
+    from dassdp.runs.demo import simulate
+
+    numpy_out = simulate("numpy", n_windows=30, warmup=8, seed=5)
+    cpp_out = simulate("cpp_standalone", n_windows=30, warmup=8, seed=5, directory=tmp_path / "cpp")
+    assert len(numpy_out["spike_t"]) > 20  # the readouts fire, so gate and updates are not trivial
+    np.testing.assert_array_equal(cpp_out["spike_i"], numpy_out["spike_i"])
+    np.testing.assert_array_equal(cpp_out["spike_t"], numpy_out["spike_t"])
+    np.testing.assert_allclose(cpp_out["w"], numpy_out["w"], rtol=1e-9)
+    for key in ("k", "mu", "s"):
+        assert getattr(cpp_out["gate"], key) == pytest.approx(getattr(numpy_out["gate"], key), rel=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(find_nvcc() is None, reason="nvcc not found: cuda_standalone code cannot be compiled here")
+@pytest.mark.skipif(find_curand() is None, reason="cuRAND not found (CUDA toolkit or nvidia-curand wheel)")
+def test_dassdp_network_compiles_for_cuda_standalone(tmp_path):
+    """Generate and compile (nvcc, sm_90 without a GPU) the DA-SSDP network; do not run it."""
+    from brian2 import Network, SpikeGeneratorGroup, defaultclock, ms
+
+    from dassdp.models.relay import relay
+    from dassdp.models.standalone import StandaloneNetwork
+    from dassdp.rules.brian2 import DASSDP, ExternalLoss, neuron_variables
+
+    with StandaloneNetwork("cuda_standalone", tmp_path / "cuda") as sim:
+        defaultclock.dt = 1 * ms
+        sources = [SpikeGeneratorGroup(5, [0, 1, 2], [1, 2, 3] * ms), SpikeGeneratorGroup(3, [0, 1], [2, 3] * ms)]
+        pre, objs_a = relay(sources[0], extra=neuron_variables("pre"))
+        post, objs_b = relay(sources[1], extra=neuron_variables("post"))
+        rule = DASSDP(pre, post, 5 * ms, warmup=2, loss=ExternalLoss(np.arange(6.0)))
+        sim.build(Network(*sources, *objs_a, *objs_b, *rule.objects), rule.duration(5))
+        assert sim.binary.is_file()
+        source = (tmp_path / "cuda" / "makefile").read_text()
+        assert "-std=c++17" in source and "sm_90" in source
