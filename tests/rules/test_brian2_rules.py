@@ -43,7 +43,8 @@ def _ce_count_loss(post_idx, post_t, labels):
 
 SSDP_CASES = {
     # name: (rule kwargs, reference params, loss kind, sparse)
-    "continuous": (dict(warmup=4, batch=1, a_plus=0.3, a_base=0.1),
+    # on_pre: a transmission that changes nothing, so first pre spikes are counted inside it
+    "continuous": (dict(warmup=4, batch=1, a_plus=0.3, a_base=0.1, on_pre="DA_post += 0 * w"),
                    ref.DASSDPParams(sigma=DT, warmup=4, batch=1, a_plus=0.3, a_base=0.1), "external", False),
     "sign_batch3_countloss": (dict(warmup=3, batch=3, gate="sign", a_plus=0.2, a_base=0.05),
                               ref.DASSDPParams(sigma=DT, warmup=3, batch=3, gate="sign", a_plus=0.2, a_base=0.05),

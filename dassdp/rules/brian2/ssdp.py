@@ -19,8 +19,9 @@ What happens in the step that opens window m+1 (the end of window m):
     order -20: the plastic synapses compute ``e = K ((A_plus + A_base) sync - A_base)``,
     accumulate ``DA * e`` and at batch end add ``clip(acc / B, -c, c)`` to ``w``;
     order -10: fired flags, latencies and counts are cleared;
-    order -1: the user's transmission (``on_pre``, Brian2's default order for pre pathways);
-    order 10: the ``ssdp_sync`` pathway counts first pre spikes into ``nfp`` of the post neurons;
+    order -1: the user's transmission (``on_pre``, Brian2's default order for pre pathways), which
+    also counts first pre spikes into ``nfp`` of the post neurons when it has no delay;
+    order 10: otherwise (no transmission, or a delayed one) the ``ssdp_sync`` pathway counts them;
     order 20: spikes of this step are recorded as fired flags and latencies of the new window.
 
 The run therefore needs one step past the last window: use ``rule.duration(n_windows)``.
@@ -225,14 +226,17 @@ class DASSDP:
         )
         reduce.connect()
 
-        on_pre = {"ssdp_sync": "ssdp_nfp_post += 1 - ssdp_fired_pre"}
-        if self.on_pre:
-            on_pre["pre"] = self.on_pre
+        count = "ssdp_nfp_post += 1 - ssdp_fired_pre"
+        if self.on_pre and self.delay is None:
+            on_pre = {"pre": self.on_pre + "\n" + count}  # one pass over a spike's synapses
+        else:
+            on_pre = {"ssdp_sync": count, **({"pre": self.on_pre} if self.on_pre else {})}
         self.synapses = Synapses(
             self.pre, self.post, model=_SYNAPSE, on_pre=on_pre, namespace=weights_namespace, name=self.name
         )
         self.synapses.connect(**(self.connect or {}))
-        self.synapses.ssdp_sync.order = ORDER_SYNC
+        if "ssdp_sync" in on_pre:
+            self.synapses.ssdp_sync.order = ORDER_SYNC
         if self.on_pre and self.delay is not None:
             self.synapses.pre.delay = self.delay
         self.synapses.ssdp_sigma = sigma
