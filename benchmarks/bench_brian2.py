@@ -62,7 +62,7 @@ def _network(variant: str, n_pre: int, n_post: int, p: float | None, seed: int):
 
 
 def _events(spike_count: int, n_syn: int, n_pre: int) -> float:
-    return spike_count * n_syn / n_pre
+    return float(spike_count) * n_syn / n_pre  # Python floats: the product overflows int32
 
 
 def _measure_runtime(variant, n_pre, n_post, p, duration):

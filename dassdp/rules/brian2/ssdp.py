@@ -72,7 +72,6 @@ _GATE = {
 
 _SYNAPSE = """
 w : 1
-ssdp_acc : 1
 ssdp_sigma : second (shared, constant)
 ssdp_a_plus : 1 (shared, constant)
 ssdp_a_base : 1 (shared, constant)
@@ -81,16 +80,26 @@ ssdp_Tw : second (shared, constant)
 ssdp_Bw : 1 (shared, constant)
 """
 
-_UPDATE = """
-w = int(t > 0*second) * w + int(t <= 0*second) * ssdp_w0(0*second, i * ssdp_n_post + j)
+#: Run once, at t = 0: initial weights and the in-degree of each post neuron.
+_LOAD = """
+w = ssdp_w0(0*second, i * ssdp_n_post + j)
 ssdp_nin_post = N_incoming
+"""
+
+_ELIGIBILITY = """
 lat_pre = ssdp_fired_pre * ssdp_lat_pre + (1 - ssdp_fired_pre) * ssdp_Tw
 lat_post = ssdp_fired_post * ssdp_lat_post + (1 - ssdp_fired_post) * ssdp_Tw
 e = exp(-(lat_post - lat_pre)**2 / (2 * ssdp_sigma**2)) * ((ssdp_a_plus + ssdp_a_base) * ssdp_fired_pre * ssdp_fired_post - ssdp_a_base)
-ssdp_acc += DA_post * e
+"""
+
+#: The window-end update; with batches of one window it needs no accumulator.
+_UPDATE = {
+    "single": _ELIGIBILITY + "w += ssdp_apply_post * clip(DA_post * e, -ssdp_clip, ssdp_clip)\n",
+    "batched": _ELIGIBILITY + """ssdp_acc += DA_post * e
 w += ssdp_apply_post * clip(ssdp_acc / ssdp_Bw, -ssdp_clip, ssdp_clip)
 ssdp_acc *= 1 - ssdp_apply_post
-"""
+""",
+}
 
 
 def _volume_code(gate: str, loss_expression: str) -> str:
@@ -231,8 +240,10 @@ class DASSDP:
             on_pre = {"pre": self.on_pre + "\n" + count}  # one pass over a spike's synapses
         else:
             on_pre = {"ssdp_sync": count, **({"pre": self.on_pre} if self.on_pre else {})}
+        batched = self.batch > 1
         self.synapses = Synapses(
-            self.pre, self.post, model=_SYNAPSE, on_pre=on_pre, namespace=weights_namespace, name=self.name
+            self.pre, self.post, model=_SYNAPSE + ("ssdp_acc : 1" if batched else ""), on_pre=on_pre,
+            namespace=weights_namespace, name=self.name,
         )
         self.synapses.connect(**(self.connect or {}))
         if "ssdp_sync" in on_pre:
@@ -245,7 +256,9 @@ class DASSDP:
         self.synapses.ssdp_clip = self.clip
         self.synapses.ssdp_Tw = self.window
         self.synapses.ssdp_Bw = self.batch
-        self.synapses.run_regularly(_UPDATE, dt=self.window, when="synapses", order=ORDER_UPDATE)
+        self.synapses.run_at(_LOAD, times=[0 * second], when="start")
+        self.synapses.run_regularly(_UPDATE["batched" if batched else "single"], dt=self.window, when="synapses",
+                                    order=ORDER_UPDATE)
 
         delivery = deliver(self.volume, self.post, ("DA", "ssdp_apply"), name=self.volume.name + "_delivery*")
         extra = self.loss.objects(self.volume, self.window, self.latency) if self.loss is not None else []
@@ -254,9 +267,9 @@ class DASSDP:
     def _initial_weights(self) -> dict:
         """Namespace entries that set ``w`` from a scalar or a ``(len(post), len(pre))`` matrix.
 
-        The matrix is read in generated code (a one-row `TimedArray` indexed by ``i``, ``j``) by
-        the window update's first tick at t = 0, so it works for any connectivity, on standalone
-        targets (where synapses only exist once the network runs) and through ``run_args``.
+        The matrix is read in generated code (a one-row `TimedArray` indexed by ``i``, ``j``) at
+        t = 0, so it works for any connectivity, on standalone targets (where synapses only exist
+        once the network runs) and through ``run_args`` (applied after Brian2's initialisation).
         """
         from brian2 import TimedArray, second
 
@@ -287,6 +300,9 @@ class DASSDP:
         sigma = changes.get("sigma", self.params.sigma * second)
         merged = {**current, **{k: v for k, v in changes.items() if k not in ("sigma", "w0")}}
         DASSDPParams(sigma=float(sigma / second), gate=self.gate, latency=self.latency, **merged)
+        if self.batch == 1 and changes.get("batch", 1) != 1:
+            raise ValueError("run_args: batch can only change in a network built with batch > 1 "
+                             "(batch = 1 compiles an update without accumulator)")
         syn, vol = self.synapses, self.volume
         views = {"a_plus": [syn.ssdp_a_plus], "a_base": [syn.ssdp_a_base], "sigma": [syn.ssdp_sigma],
                  "clip": [syn.ssdp_clip], "warmup": [vol.ssdp_W], "batch": [vol.ssdp_B, syn.ssdp_Bw],
