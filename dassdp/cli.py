@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("dassdp.runs.doctor", "which Brian2 targets (numpy, cython, cpp/cuda standalone) work here, and why not"),
     "bench": ("dassdp.runs.bench", "run a side-by-side benchmark from benchmarks/ (not a test)"),
     "paper": ("dassdp.runs.paper", "train with and without DA-SSDP on a small data set and compare (the paper's comparison)"),
+    "convert": ("dassdp.bridge.cli", "convert a PyTorch model or NIR graph to Brian2 or NIR"),
 }
 
 

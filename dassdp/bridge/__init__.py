@@ -1,0 +1,33 @@
+"""PyTorch <-> Brian2 conversion, NIR import/export, weights back to PyTorch.
+
+- `to_brian2(model, inputs, ...)`: an exact Brian2 equivalent of a discrete-time PyTorch SNN
+  (`dassdp.bridge.brian2`), or with ``mode="biophysical"`` its continuous-time version
+  (`dassdp.bridge.biophysical`);
+- `to_torch(converted, model)`: weights (and DA-SSDP gates) back into the PyTorch model
+  (`dassdp.bridge.weights`);
+- `to_nir(model)` / `from_nir(graph, dt=..., reset=...)`: NIR graphs (`dassdp.bridge.nir_io`).
+
+Submodules import Brian2, torch and nir lazily where they can.
+"""
+
+from __future__ import annotations
+
+from dassdp.bridge.plan import ConversionError
+
+__all__ = ["ConversionError", "from_nir", "to_brian2", "to_nir", "to_torch"]
+
+
+def __getattr__(name: str):
+    if name == "to_brian2":
+        from dassdp.bridge.brian2 import to_brian2
+
+        return to_brian2
+    if name == "to_torch":
+        from dassdp.bridge.weights import to_torch
+
+        return to_torch
+    if name in ("to_nir", "from_nir"):
+        from dassdp.bridge import nir_io
+
+        return getattr(nir_io, name)
+    raise AttributeError(f"module 'dassdp.bridge' has no attribute {name!r}")

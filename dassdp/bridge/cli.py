@@ -1,0 +1,140 @@
+"""``dassdp convert MODEL_OR_NIR --to brian2|nir``: convert a saved PyTorch model or a NIR graph.
+
+- ``MODEL_OR_NIR``: a ``.nir`` file (any framework that writes NIR), or a file written with
+  ``torch.save(model)`` holding a `SpikingMLP`, `SpikingConvNet`, `NIRNetwork` or ``nn.Sequential``
+  (unpickled with ``weights_only=False``: only load files you trust).
+- ``--to brian2``: builds the Brian2 network for ``--samples`` random rate-coded inputs
+  (``--seed``) of ``--steps`` steps and prints its layers, neurons and synapses; ``--check`` also
+  runs it (Brian2 numpy target) and compares spikes and predictions with PyTorch (exit status 1
+  if the rasters differ in ``--mode exact``); ``--mode biophysical`` converts to continuous time.
+- ``--to nir``: writes the graph to ``--out`` (default: the input with suffix ``.nir``).
+
+Exit status 2 for a file that is neither a model nor a graph, or a model that cannot be converted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="MODEL_OR_NIR", help="torch.save'd model or .nir graph")
+    parser.add_argument("--to", choices=("brian2", "nir"), required=True, help="what to convert to")
+    parser.add_argument("--out", default=None, help="output file for --to nir (default: SOURCE with suffix .nir)")
+    parser.add_argument("--input-shape", default=None, help="shape of one sample, e.g. 1,8,8 (needed for conv nets)")
+    parser.add_argument("--steps", type=int, default=20, help="time steps per sample (default 20)")
+    parser.add_argument("--samples", type=int, default=4, help="random samples to build the network for (default 4)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    parser.add_argument("--dt", type=float, default=None, help="NIR time step in seconds (default: graph metadata or 1e-4)")
+    parser.add_argument("--reset", choices=("zero", "subtract"), default=None,
+                        help="reset semantics for a NIR graph (default: graph metadata or 'zero')")
+    parser.add_argument("--mode", choices=("exact", "biophysical"), default="exact",
+                        help="exact (spike-identical to PyTorch) or biophysical (continuous time, units)")
+    parser.add_argument("--check", action="store_true", help="run the Brian2 network and compare with PyTorch")
+
+
+def _fail(message: str) -> int:
+    print(f"dassdp convert: error: {message}")
+    return 2
+
+
+def load_model_or_graph(path: str, dt: float | None = None, reset: str | None = None):
+    """``(model, kind)`` from a ``.nir`` graph or a ``torch.save``'d model; raises ConversionError."""
+    import torch
+
+    from dassdp.bridge.nir_io import from_nir
+    from dassdp.bridge.plan import ConversionError
+
+    if not os.path.isfile(path):
+        raise ConversionError(f"{path!r} does not exist or is not a file")
+    with open(path, "rb") as handle:
+        magic = handle.read(8)
+    if magic.startswith(b"\x89HDF"):
+        return from_nir(path, dt=dt, reset=reset), "nir"
+    try:
+        model = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise ConversionError(
+            f"{path!r} is neither a NIR graph (HDF5) nor a model saved with torch.save(model) "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from exc
+    if not isinstance(model, torch.nn.Module):
+        hint = " (a state_dict? save the module itself: torch.save(model, path))" if isinstance(model, dict) else ""
+        raise ConversionError(f"{path!r} holds a {type(model).__name__}, not a torch.nn.Module{hint}")
+    return model, "torch"
+
+
+def _input_shape(text: str | None, model):
+    if text:
+        try:
+            return tuple(int(n) for n in text.split(","))
+        except ValueError:
+            raise ValueError(f"--input-shape must be comma-separated integers, got {text!r}") from None
+    from dassdp.bridge.lower import lower
+
+    return lower(model).input_shape
+
+
+def run(args: argparse.Namespace) -> int:
+    from brian2 import BrianLogger
+
+    from dassdp.bridge.plan import ConversionError
+
+    BrianLogger.suppress_name("unused_brian_object")  # a network built only to be summarised is never run
+
+    try:
+        model, _ = load_model_or_graph(args.source, args.dt, args.reset)
+        if args.to == "nir":
+            return _to_nir(args, model)
+        return _to_brian2(args, model)
+    except (ConversionError, ValueError) as exc:
+        return _fail(str(exc))
+
+
+def _to_nir(args, model) -> int:
+    import nir
+
+    from dassdp.bridge.nir_io import DEFAULT_DT, to_nir
+
+    shape = _input_shape(args.input_shape, model)
+    graph = to_nir(model, dt=args.dt or DEFAULT_DT, input_shape=shape)
+    out = Path(args.out) if args.out else Path(args.source).with_suffix(".nir")
+    if out.resolve() == Path(args.source).resolve():
+        return _fail(f"--out {str(out)!r} would overwrite the source")
+    nir.write(str(out), graph)
+    print(f"wrote {out} ({len(graph.nodes)} nodes, dt = {graph.metadata['dt']} s, reset = {graph.metadata['reset']})")
+    for name, node in graph.nodes.items():
+        print(f"  {name:<16} {type(node).__name__}")
+    return 0
+
+
+def _to_brian2(args, model) -> int:
+    import torch
+
+    from dassdp.bridge.brian2 import to_brian2
+    from dassdp.bridge.check import agreement
+    from dassdp.models.targets import use_target
+
+    if args.samples < 1 or args.steps < 1:
+        return _fail("--samples and --steps must be >= 1")
+    shape = _input_shape(args.input_shape, model)
+    x = torch.rand((args.samples, *shape), generator=torch.Generator().manual_seed(args.seed))
+    with use_target("numpy"):
+        converted = to_brian2(model, x, encoding="rate", n_steps=args.steps, seed=args.seed, mode=args.mode)
+        summary = converted.summary()
+        print(f"Brian2 network: {len(summary['layers'])} groups, {summary['neurons']} neurons, "
+              f"{summary['synapses']} synapses; {args.samples} samples x {args.steps} steps, input as {summary['input_mode']}")
+        for layer in summary["layers"]:
+            print(f"  {layer['layer']:<16} {layer['neurons']:>8} neurons  shape {layer['shape']}")
+        for p in summary["projections"]:
+            print(f"  {p['pre']:>10} -> {p['post']:<10} {p['synapses']:>9} synapses  ({p['projection']})")
+        if args.check:
+            converted.run(report=None)
+            result = agreement(converted, model)
+            print(f"check: identical spike rasters: {result['identical_rasters']}; "
+                  f"prediction agreement: {result.get('prediction_agreement', 'n/a')}; "
+                  f"max output difference: {result.get('max_output_difference', 'n/a')}")
+            return 0 if result["identical_rasters"] or args.mode == "biophysical" else 1
+    return 0

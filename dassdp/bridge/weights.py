@@ -1,0 +1,169 @@
+"""Weights back from Brian2 into the PyTorch model (exact: float64 values copied, not recomputed).
+
+For every projection that carries one PyTorch weight layer, each synapse ``(i, j)`` is mapped back
+to its entry of ``weight.ravel()`` by recomputing the layer's connectivity (so nothing relies on
+Brian2 keeping the synapse order); biases come from the post group's ``b``, neuron parameters
+(``beta``, threshold) from the groups. Convolution weights are shared: every expanded copy must
+still agree (``conv_sharing="check"``) or their mean is taken (``"mean"``, e.g. after plasticity).
+A layer carried by a `dassdp.rules.brian2.ssdp.DASSDP` rule gives its ``weight_matrix()``, and its
+fitted gate is returned (and stored into a `dassdp.rules.plugin.DASSDP` plug-in if one is given).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from dassdp.bridge.lower import lower
+from dassdp.bridge.plan import Affine, Conv, ConversionError, Neurons
+
+__all__ = ["to_torch", "weights_by_layer"]
+
+
+def _converted(converted_or_network):
+    from dassdp.bridge.brian2 import Converted
+
+    if isinstance(converted_or_network, Converted):
+        return converted_or_network
+    bridge = getattr(converted_or_network, "bridge", None)
+    if isinstance(bridge, Converted):
+        return bridge
+    raise ConversionError(
+        f"to_torch needs the result of to_brian2 (or its .network), got {type(converted_or_network).__name__}"
+    )
+
+
+def _synapse_weights(projection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if projection.rule is not None:
+        matrix = projection.rule.weight_matrix()
+        return projection.i, projection.j, matrix[projection.j, projection.i]
+    syn = projection.synapses
+    return np.asarray(syn.i[:]), np.asarray(syn.j[:]), np.asarray(syn.w[:], dtype=np.float64)
+
+
+def _gather(stage, in_shape, i, j, w, conv_sharing: str) -> np.ndarray:
+    """The stage's weight tensor from synapses ``(i, j, w)``."""
+    ri, rj, _, rk = stage.triplets(in_shape)
+    n_pre = int(max(ri.max(initial=0), i.max(initial=0))) + 1
+    keys = rj.astype(np.int64) * n_pre + ri
+    order = np.argsort(keys, kind="stable")
+    pos = np.searchsorted(keys[order], j.astype(np.int64) * n_pre + i)
+    pos = np.minimum(pos, len(order) - 1)
+    found = keys[order][pos] == j.astype(np.int64) * n_pre + i
+    if not np.all(found) or len(i) != len(ri):
+        raise ConversionError(
+            f"layer {stage.name!r}: the Brian2 synapses do not match the layer's connectivity "
+            f"({len(i)} synapses, {len(ri)} expected)"
+        )
+    k = rk[order][pos]
+    size = stage.weight.size
+    total = np.bincount(k, weights=w, minlength=size)
+    count = np.bincount(k, minlength=size)
+    if np.any(count == 0):
+        raise ConversionError(f"layer {stage.name!r}: some weights have no synapse in Brian2")
+    first = np.empty(size)
+    first[k[::-1]] = w[::-1]  # the value of the first synapse of each weight
+    if np.all(count == 1):
+        return first.reshape(stage.weight.shape)
+    spread = np.zeros(size)
+    np.maximum.at(spread, k, np.abs(w - first[k]))
+    if conv_sharing == "check" and np.any(spread > 0):
+        raise ConversionError(
+            f"layer {stage.name!r}: shared convolution weights differ between their synaptic copies "
+            f"(largest spread {spread.max():.3g}); pass conv_sharing='mean' to average them"
+        )
+    return (first if conv_sharing == "check" else total / count).reshape(stage.weight.shape)
+
+
+def weights_by_layer(converted_or_network, conv_sharing: str = "check") -> dict[str, dict[str, np.ndarray]]:
+    """``{layer: {"weight": ..., "bias": ...}}`` read from the Brian2 objects (float64)."""
+    if conv_sharing not in ("check", "mean"):
+        raise ValueError(f"conv_sharing must be 'check' or 'mean', got {conv_sharing!r}")
+    conv = _converted(converted_or_network)
+    shapes = conv.plan.shapes()
+    in_shapes = dict(zip([s.name for s in conv.plan.stages], [tuple(conv.plan.input_shape), *shapes[:-1]]))
+    out: dict[str, dict[str, np.ndarray]] = {}
+    projections = list(conv.projections)
+    if conv.input_projection is not None:
+        projections.insert(0, conv.input_projection)
+    for projection in projections:
+        layers = [s for s in projection.stages if isinstance(s, (Affine, Conv))]
+        if not layers:
+            continue
+        if projection.composed:
+            raise ConversionError(
+                f"layers {projection.name!r} were composed into one projection; their weights cannot be separated"
+            )
+        stage = layers[0]
+        if projection is conv.input_projection and conv.input_mode == "current":
+            # the first layer's current was computed by PyTorch: its weights never entered Brian2
+            out[stage.name] = {"weight": stage.weight.copy(), "bias": stage.bias.copy()}
+            continue
+        i, j, w = _synapse_weights(projection)
+        weight = _gather(stage, in_shapes[stage.name], i, j, w, conv_sharing)
+        b = np.asarray(conv.groups[projection.post].b[:], dtype=np.float64)
+        bias = b.reshape(stage.bias.shape[0], -1)
+        if np.any(bias != bias[:, :1]):
+            raise ConversionError(f"layer {stage.name!r}: the bias differs between neurons of one channel")
+        out[stage.name] = {"weight": weight, "bias": bias[:, 0].copy()}
+    return out
+
+
+def to_torch(converted_or_network, model: torch.nn.Module, conv_sharing: str = "check", plasticity=None) -> dict:
+    """Write the Brian2 network's weights, biases and neuron parameters into ``model`` (in place).
+
+    Returns ``{"layers": [...written layer names], "gates": {layer: Gate | None}}``. ``model``
+    must have the architecture the network was converted from (checked: names and shapes).
+    ``plasticity``: a `dassdp.rules.plugin.DASSDP` whose layers receive the fitted gates.
+    """
+    conv = _converted(converted_or_network)
+    target = lower(model, input_shape=tuple(conv.plan.input_shape))
+    stages = {s.name: s for s in target.stages}
+    written = []
+    with torch.no_grad():
+        for name, values in weights_by_layer(conv, conv_sharing).items():
+            stage = stages.get(name)
+            if stage is None or not isinstance(stage, (Affine, Conv)) or stage.weight.shape != values["weight"].shape:
+                raise ConversionError(
+                    f"layer {name!r}: the model has no weight layer of shape {values['weight'].shape} under that name"
+                )
+            module = stage.module
+            module.weight.copy_(torch.as_tensor(values["weight"], dtype=module.weight.dtype))
+            if module.bias is not None:
+                module.bias.copy_(torch.as_tensor(values["bias"], dtype=module.bias.dtype))
+            elif np.any(values["bias"] != 0):
+                raise ConversionError(f"layer {name!r}: Brian2 has a bias but the PyTorch layer has none")
+            written.append(name)
+        for name, group in conv.groups.items():
+            stage = stages.get(name)
+            if not isinstance(stage, Neurons):
+                continue
+            _write_neuron(stage, group)
+            written.append(name)
+    gates = {}
+    for projection in conv.projections:
+        if projection.rule is not None:
+            gates[projection.name] = gate = projection.rule.fitted_gate()
+            if plasticity is not None:
+                for hooked in plasticity.layers:
+                    if hooked.name == projection.post:
+                        hooked.gate = gate
+    return {"layers": written, "gates": gates}
+
+
+def _write_neuron(stage: Neurons, group) -> None:
+    from dassdp.models.snn import LIF
+
+    module = stage.module
+    beta = np.asarray(group.beta[:], dtype=np.float64)
+    if isinstance(module, LIF):
+        if np.any(beta != beta[0]):
+            raise ConversionError(f"layer {stage.name!r}: beta differs between neurons; a LIF layer has one beta")
+        threshold = np.asarray(group.vth[:])
+        if np.any(threshold != threshold[0]):
+            raise ConversionError(f"layer {stage.name!r}: the threshold differs between neurons; a LIF layer has one")
+        module.beta.copy_(torch.as_tensor(beta[0], dtype=module.beta.dtype))
+        module.threshold = float(threshold[0])
+        return
+    module.beta.copy_(torch.as_tensor(beta.reshape(module.beta.shape) if module.beta.numel() == beta.size else beta[0]))
+
