@@ -5,7 +5,8 @@ with one sample per window of duration ``window``, entirely in generated code (n
 ``network_operation``), so the same objects run on ``numpy``, ``cython``, ``cpp_standalone`` and
 ``cuda_standalone``.
 
-What happens in the step that opens window m+1 (the end of window m):
+At t = 0 (once, ``run_at``) the synapses load ``w`` from ``w0`` and write each post neuron's
+in-degree into ``nin``. Then, in the step that opens window m+1 (the end of window m):
 
 ``groups``
     Two summed variables reduce the post group into the one-neuron *gate volume*:
@@ -17,7 +18,8 @@ What happens in the step that opens window m+1 (the end of window m):
 ``synapses``
     order -30: the volume's spike delivers ``DA`` and ``ssdp_apply`` to the post group;
     order -20: the plastic synapses compute ``e = K ((A_plus + A_base) sync - A_base)``,
-    accumulate ``DA * e`` and at batch end add ``clip(acc / B, -c, c)`` to ``w``;
+    accumulate ``DA * e`` and at batch end add ``clip(acc / B, -c, c)`` to ``w`` (with
+    ``B = 1``: ``clip(DA * e, -c, c)``, no accumulator);
     order -10: fired flags, latencies and counts are cleared;
     order -1: the user's transmission (``on_pre``, Brian2's default order for pre pathways), which
     also counts first pre spikes into ``nfp`` of the post neurons when it has no delay;
