@@ -19,6 +19,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("dassdp.runs.bench", "run a side-by-side benchmark from benchmarks/ (not a test)"),
     "paper": ("dassdp.runs.paper", "train with and without DA-SSDP on a small data set and compare (the paper's comparison)"),
     "convert": ("dassdp.bridge.cli", "convert a PyTorch model or NIR graph to Brian2 or NIR"),
+    "run": ("dassdp.runs.study_cli", "run a continual-learning study file (TOML), locally or on Dask"),
+    "resume": ("dassdp.runs.resume_cli", "finish an interrupted study in a results directory"),
+    "status": ("dassdp.runs.status_cli", "runs done and pending in a results directory, per variant"),
 }
 
 

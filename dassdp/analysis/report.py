@@ -89,7 +89,9 @@ def build_report(results_dir: Path, out_dir: Path | None = None) -> tuple[Path, 
         block("(no *.toml found)")
 
     section("Tables")
-    for path in sorted(results_dir.rglob("*.parquet")):
+    # a study's aggregate tables sit at the top; per-run copies below are summarised only without them
+    tables = sorted(results_dir.glob("*.parquet")) or sorted(results_dir.rglob("*.parquet"))
+    for path in tables:
         table = pd.read_parquet(path)
         name = str(path.relative_to(results_dir))
         summary = f"shape: {table.shape}\ncolumns: {', '.join(map(str, table.columns))}\n\n"

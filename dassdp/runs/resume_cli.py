@@ -1,0 +1,33 @@
+"""``dassdp resume DIR``: finish an interrupted study; runs whose manifest says done are kept,
+any other run directory is removed and the run redone, then the tables are aggregated."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dassdp.runs.study import StudyError
+from dassdp.runs.study_cli import (
+    _check_execution,
+    add_execution_arguments,
+    execute_study,
+    fail,
+)
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results_dir", type=Path, help="results directory of `dassdp run`")
+    add_execution_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dassdp.runs.runner import load_dir
+
+    try:
+        _check_execution(args)
+        runs, _ = load_dir(args.results_dir)
+    except StudyError as err:
+        return fail("resume", err)
+    return execute_study(runs, args, "resume")

@@ -1,0 +1,46 @@
+"""``dassdp status DIR``: runs done and pending, per variant (and the summary once complete)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dassdp.runs.study import StudyError
+from dassdp.runs.study_cli import fail
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results_dir", type=Path, help="results directory of `dassdp run`")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from dassdp.runs import store
+    from dassdp.runs.runner import load_dir, run_states
+    from dassdp.runs.summary import print_summary
+
+    try:
+        runs, _ = load_dir(args.results_dir)
+    except StudyError as err:
+        return fail("status", err)
+    states = run_states(runs)
+    table = Table(title=f"{runs.study.name} ({runs.out}): {int(states.done.sum())}/{len(states)} runs done")
+    for column in ("variant", "done", "pending"):
+        table.add_column(column)
+    for variant in runs.study.variants:
+        rows = states[states.variant == variant]
+        table.add_row(variant, str(int(rows.done.sum())), str(int((~rows.done).sum())))
+    console = Console(width=160)
+    console.print(table)
+    complete = bool(states.done.all()) and (runs.out / store.MANIFEST).is_file()
+    if complete:
+        print_summary(runs.out, console)
+    elif states.done.all():
+        console.print(f"all runs done but not aggregated: dassdp resume {runs.out}")
+    else:
+        console.print(f"pending: dassdp resume {runs.out}")
+    return 0

@@ -1,0 +1,446 @@
+"""Study files: a TOML description of a continual-learning task-switch study, validated early.
+
+A study names a data set, how its classes (or permutations of its inputs) form tasks, the
+sequence of training blocks (``A -> B -> A``, epochs per block), the spiking network and its
+input encoding, the PyTorch training phase (with or without DA-SSDP), the variants to compare,
+the seeds and an optional ``[sweep]`` grid over any parameter (dotted names)::
+
+    name = "digits_ab"
+    variants = ["none", "ssdp", "dassdp"]
+    seeds = [0, 1]
+    device = "cpu"
+
+    [dataset]
+    name = "digits"               # digits | mnist1d | npz (with path = "file.npz")
+
+    [tasks]
+    kind = "classes"              # classes | permuted
+    scenario = "task"             # task: logits masked to the task's classes; class: all logits
+    [tasks.classes]
+    A = [0, 1, 2, 3, 4]
+    B = [5, 6, 7, 8, 9]
+
+    [[sequence]]
+    task = "A"
+    epochs = 3
+
+    [network]
+    hidden = [64, 64]
+    n_steps = 8
+    encoding = "direct"
+
+    [training]
+    lr = 2e-3
+    batch_size = 32
+
+    [plasticity]
+    layer = "lif.1"
+    warmup_epochs = 1
+
+    [sweep]
+    "training.lr" = [1e-3, 2e-3]
+
+Variants: ``frozen`` (no training at all: the accuracies must not move), ``none`` (surrogate
+gradients only), ``ssdp`` (plus DA-SSDP with the gate off, the two-factor ablation) and ``dassdp``
+(plus DA-SSDP with ``plasticity.gate``, continuous by default).
+
+`load_study` raises `StudyError` whose message names the offending field; the CLI turns it into
+exit status 2 before anything is written.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "VARIANTS",
+    "RunSpec",
+    "Study",
+    "StudyError",
+    "canonical_json",
+    "expand_runs",
+    "load_study",
+    "parse_study",
+    "study_hash",
+]
+
+#: variant -> DA-SSDP gate mode (None: no plasticity); ``frozen`` is not trained at all.
+VARIANTS: dict[str, str | None] = {"frozen": None, "none": None, "ssdp": "off", "dassdp": "plasticity.gate"}
+#: number of classes of the built-in data sets
+BUILTIN_CLASSES = {"digits": 10, "mnist1d": 10}
+#: top-level keys a sweep may not vary
+UNSWEEPABLE = ("name", "variants", "seeds", "sweep")
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class StudyError(ValueError):
+    """An invalid study file; ``field`` is the dotted name of the offending field."""
+
+    def __init__(self, field: str, message: str, source: str | Path | None = None) -> None:
+        self.field, self.detail, self.source = field, message, source
+        where = f"{source}: " if source is not None else ""
+        super().__init__(f"{where}field `{field}`: {message}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetSpec(_Model):
+    """``digits`` / ``mnist1d`` (offline, `dassdp.runs.datasets`) or ``npz``: a local file with
+    arrays ``x_train``, ``y_train``, ``x_test``, ``y_test``. ``seed`` fixes the train/test split."""
+
+    name: Literal["digits", "mnist1d", "npz"] = "digits"
+    path: str | None = None
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _path(self) -> DatasetSpec:
+        if self.name == "npz":
+            if self.path is None:
+                raise ValueError("dataset 'npz' needs `path` (a .npz file with x_train, y_train, x_test, y_test)")
+            if not Path(self.path).is_file():
+                raise ValueError(f"path {self.path!r} is not a file")
+        elif self.path is not None:
+            raise ValueError(f"`path` is only used with name = 'npz', not {self.name!r}")
+        return self
+
+
+class TaskSpec(_Model):
+    """How tasks are formed: ``classes`` (a table task -> class list) or ``permuted``
+    (``n_tasks`` fixed random input permutations drawn with ``seed``; the first is the identity
+    when ``identity_first``). ``scenario = "task"`` masks the logits to the task's classes during
+    training and evaluation (task-incremental); ``"class"`` uses all logits (class-incremental)."""
+
+    kind: Literal["classes", "permuted"] = "classes"
+    classes: dict[str, Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]] | None = None
+    n_tasks: PositiveInt | None = None
+    seed: int = 0
+    identity_first: bool = True
+    scenario: Literal["task", "class"] = "task"
+
+    @model_validator(mode="after")
+    def _kind(self) -> TaskSpec:
+        if self.kind == "classes":
+            if not self.classes:
+                raise ValueError("kind 'classes' needs a `classes` table (task name -> list of class labels)")
+            if self.n_tasks is not None:
+                raise ValueError("`n_tasks` is only used with kind 'permuted'")
+            for name, labels in self.classes.items():
+                if len(set(labels)) != len(labels):
+                    raise ValueError(f"task {name!r} lists a class twice: {labels}")
+        else:
+            if self.classes is not None:
+                raise ValueError("`classes` is only used with kind 'classes'")
+            if self.n_tasks is None:
+                raise ValueError("kind 'permuted' needs `n_tasks`")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        if self.kind == "classes":
+            return list(self.classes)
+        return [f"P{k}" for k in range(self.n_tasks)]
+
+
+class Block(_Model):
+    """One training block: ``epochs`` epochs on ``task``."""
+
+    task: str
+    epochs: PositiveInt = 1
+
+
+class NetworkSpec(_Model):
+    """`dassdp.models.snn.SpikingMLP` ``[n_in, *hidden] -> n_classes``; LIF ``beta``,
+    ``threshold``; ``n_steps`` steps per sample; ``encoding`` from `dassdp.models.encoders`."""
+
+    hidden: list[PositiveInt] = [64, 64]
+    n_steps: PositiveInt = 8
+    encoding: Literal["direct", "rate", "latency"] = "direct"
+    beta: Annotated[float, Field(ge=0.0, le=1.0)] = 0.9
+    threshold: Annotated[float, Field(gt=0.0)] = 1.0
+
+    @field_validator("hidden")
+    @classmethod
+    def _hidden(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("needs at least one hidden width")
+        return value
+
+
+class TrainingSpec(_Model):
+    """Adam with learning rate ``lr``; mini-batches of ``batch_size`` drawn in a seeded order."""
+
+    lr: Annotated[float, Field(ge=0.0)] = 2e-3
+    batch_size: PositiveInt = 32
+    eval_batch_size: PositiveInt = 512
+
+
+class PlasticitySpec(_Model):
+    """DA-SSDP (`dassdp.rules.plugin.DASSDP`) on one spiking layer; the variants ``ssdp`` and
+    ``dassdp`` use it with the gate ``off`` and ``gate``. Warm-up is counted in epochs over the
+    whole sequence. ``layer`` defaults to the last hidden LIF layer."""
+
+    layer: str | None = None
+    gate: Literal["continuous", "sign"] = "continuous"
+    warmup_epochs: Annotated[int, Field(ge=1)] = 1
+    a_plus: Annotated[float, Field(ge=0.0)] = 1.5e-3
+    a_base: Annotated[float, Field(ge=0.0)] = 5e-4
+    sigma: Annotated[float, Field(gt=0.0)] = 1.0
+    clip: Annotated[float, Field(gt=0.0)] = 1.0
+    latency: Literal["first", "last"] = "first"
+
+
+class Study(_Model):
+    """A whole study file (see the module docstring)."""
+
+    name: str = "study"
+    description: str = ""
+    dataset: DatasetSpec = DatasetSpec()
+    tasks: TaskSpec
+    sequence: list[Block | str] = Field(min_length=1)
+    network: NetworkSpec = NetworkSpec()
+    training: TrainingSpec = TrainingSpec()
+    plasticity: PlasticitySpec = PlasticitySpec()
+    variants: list[Literal["frozen", "none", "ssdp", "dassdp"]] = ["none", "ssdp", "dassdp"]
+    seeds: list[int] = Field(default=[0], min_length=1)
+    device: str = "cpu"
+    sweep: dict[str, list[Any]] = {}
+
+    @field_validator("sequence")
+    @classmethod
+    def _blocks(cls, value: list[Block | str]) -> list[Block]:
+        return [Block(task=b) if isinstance(b, str) else b for b in value]
+
+    @field_validator("variants", "seeds")
+    @classmethod
+    def _unique(cls, value: list) -> list:
+        if len(set(value)) != len(value):
+            raise ValueError(f"entries must be unique, got {value}")
+        if not value:
+            raise ValueError("needs at least one entry")
+        return value
+
+    @property
+    def blocks(self) -> list[Block]:
+        return list(self.sequence)  # type: ignore[arg-type]
+
+    @property
+    def plastic_layer(self) -> str:
+        return self.plasticity.layer or f"lif.{len(self.network.hidden) - 1}"
+
+
+class RunSpec(_Model):
+    """One run: the resolved study (sweep applied, no variants/seeds/sweep lists), a variant and
+    a seed. ``run_id`` is ``<variant>-s<seed>-<hash>`` with the hash of everything that
+    determines the run's numbers."""
+
+    study: dict[str, Any]
+    variant: str
+    seed: int
+
+    @property
+    def run_id(self) -> str:
+        digest = hashlib.sha256(canonical_json(self.model_dump()).encode()).hexdigest()[:12]
+        return f"{self.variant}-s{self.seed}-{digest}"
+
+    def resolved(self) -> Study:
+        return Study.model_validate(self.study)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def study_hash(study: Study) -> str:
+    return hashlib.sha256(canonical_json(study.model_dump(mode="json")).encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------
+# validation
+# ------------------------------------------------------------------------------------------
+
+
+def _dotted(loc: tuple) -> str:
+    parts = [str(p) for p in loc if not (isinstance(p, str) and (p in ("Block", "str") or "[" in p))]
+    return ".".join(parts) or "(study)"
+
+
+def _first_error(err: ValidationError, prefix: str = "") -> tuple[str, str]:
+    errors = err.errors(include_url=False)
+    # a `sequence` entry fails both union members; the Block error is the helpful one
+    error = next((e for e in errors if "Block" in map(str, e["loc"])), errors[0])
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] not in ("missing", "extra_forbidden") and "input" in error and not isinstance(error["input"], dict):
+        message += f" (got {error['input']!r})"
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (not part of the study schema)"
+    more = f"; {len(errors) - 1} more error(s)" if len(errors) > 1 and error["type"] != "union_tag_invalid" else ""
+    return prefix + _dotted(error["loc"]), message + more
+
+
+def _check_semantics(study: Study) -> None:
+    """Cross-field checks: tasks against the data set, sequence against tasks, layer, device."""
+    tasks = study.tasks
+    n_classes = _n_classes(study.dataset)
+    if tasks.kind == "classes":
+        for name, labels in tasks.classes.items():
+            missing = sorted(c for c in labels if c >= n_classes)
+            if missing:
+                raise StudyError(
+                    f"tasks.classes.{name}",
+                    f"classes {missing} do not exist in data set {study.dataset.name!r} (labels 0..{n_classes - 1})",
+                )
+    for k, block in enumerate(study.blocks):
+        if block.task not in tasks.names:
+            raise StudyError(f"sequence.{k}.task", f"unknown task {block.task!r}; tasks are {tasks.names}")
+    layers = [f"lif.{k}" for k in range(len(study.network.hidden))]
+    if study.plastic_layer not in layers:
+        raise StudyError("plasticity.layer", f"{study.plastic_layer!r} is not a spiking layer; choose one of {layers}")
+    plastic = {"ssdp", "dassdp"} & set(study.variants)
+    if plastic and study.plastic_layer == "lif.0" and study.network.encoding == "direct":
+        raise StudyError(
+            "plasticity.layer",
+            f"'lif.0' is fed by real-valued (direct-encoded) input, but DA-SSDP (variants {sorted(plastic)}) needs "
+            "spikes on both sides; use two hidden layers (network.hidden) or encoding 'rate'/'latency'",
+        )
+    _check_device(study.device)
+    for name, values in study.sweep.items():
+        if not values:
+            raise StudyError(f"sweep.{name}", "lists no values")
+
+
+def _n_classes(dataset: DatasetSpec) -> int:
+    if dataset.name in BUILTIN_CLASSES:
+        return BUILTIN_CLASSES[dataset.name]
+    import numpy as np
+
+    try:
+        with np.load(dataset.path) as data:
+            labels = [np.asarray(data[key]) for key in ("y_train", "y_test")]
+            for key in ("x_train", "x_test"):
+                data[key]
+    except KeyError as err:
+        raise StudyError("dataset.path", f"{dataset.path!r} lacks array {err.args[0]}") from None
+    except Exception as err:  # noqa: BLE001 - any unreadable file is a bad path
+        raise StudyError("dataset.path", f"cannot read {dataset.path!r} as .npz: {err}") from None
+    return int(max(int(y.max()) for y in labels)) + 1
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise StudyError("device", f"{device!r} is not a torch device (expected 'cpu', 'cuda' or 'cuda:N')") from None
+    if parsed.type == "cpu":
+        return
+    if parsed.type != "cuda":
+        raise StudyError("device", f"{device!r}: only 'cpu' and 'cuda[:N]' are supported")
+    if not torch.cuda.is_available():
+        raise StudyError("device", f"{device!r} is not available here (torch.cuda.is_available() is False)")
+    if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise StudyError("device", f"{device!r} is not available: {torch.cuda.device_count()} CUDA device(s) here")
+
+
+def parse_study(data: dict[str, Any], source: str | Path | None = None) -> Study:
+    """Validate a study dict (the parsed TOML); `StudyError` names the first bad field."""
+    try:
+        study = Study.model_validate(data)
+    except ValidationError as err:
+        raise StudyError(*_first_error(err), source=source) from None
+    try:
+        _check_semantics(study)
+        for point in _grid(study):
+            _apply(study, point, source)
+    except StudyError as err:
+        raise StudyError(err.field, err.detail, source) from None
+    return study
+
+
+def load_study(path: str | Path) -> tuple[Study, str]:
+    """Read and validate a TOML study file; returns the study and the file's text."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise StudyError("(file)", f"cannot read the study file: {err.strerror}", source=path) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise StudyError("(file)", f"not valid TOML: {err}", source=path) from None
+    return parse_study(data, source=path), text
+
+
+# ------------------------------------------------------------------------------------------
+# sweep expansion
+# ------------------------------------------------------------------------------------------
+
+
+def _grid(study: Study) -> list[dict[str, Any]]:
+    names = list(study.sweep)
+    return [dict(zip(names, values)) for values in itertools.product(*(study.sweep[n] for n in names))]
+
+
+def _apply(study: Study, point: dict[str, Any], source: str | Path | None = None) -> Study:
+    """The study with the grid point's dotted overrides applied, validated again."""
+    data = study.model_dump(mode="json")
+    for dotted, value in point.items():
+        keys = dotted.split(".")
+        if keys[0] in UNSWEEPABLE:
+            raise StudyError(f"sweep.{dotted}", f"{keys[0]!r} cannot be swept (list its values directly)", source)
+        node = data
+        for depth, key in enumerate(keys):
+            last = depth == len(keys) - 1
+            if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+                key = int(key)
+            elif not isinstance(node, dict) or key not in node:
+                raise StudyError(f"sweep.{dotted}", f"no such parameter ({'.'.join(keys[: depth + 1])!r} does not exist)", source)
+            if last:
+                node[key] = value
+            else:
+                node = node[key]
+                if node is None:
+                    raise StudyError(f"sweep.{dotted}", "no such parameter", source)
+    data["sweep"] = {}
+    try:
+        resolved = Study.model_validate(data)
+        _check_semantics(resolved)
+    except ValidationError as err:
+        field, message = _first_error(err)
+        raise StudyError(f"sweep.{field}", message, source) from None
+    except StudyError as err:
+        raise StudyError(f"sweep.{err.field}", err.detail, source) from None
+    return resolved
+
+
+def expand_runs(study: Study) -> list[tuple[int, dict[str, Any], RunSpec]]:
+    """Every run of the study: ``(grid point index, the point's overrides, RunSpec)`` for each
+    grid point x variant x seed, in a fixed order."""
+    runs = []
+    for index, point in enumerate(_grid(study)):
+        resolved = _apply(study, point)
+        body = resolved.model_dump(mode="json")
+        for key in ("name", "description", "variants", "seeds", "sweep"):
+            body.pop(key)
+        for variant in study.variants:
+            for seed in study.seeds:
+                runs.append((index, copy.deepcopy(point), RunSpec(study=body, variant=variant, seed=seed)))
+    return runs

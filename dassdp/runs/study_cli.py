@@ -1,0 +1,106 @@
+"""``dassdp run STUDY.toml``: run a continual-learning study (see `dassdp.runs.study`).
+
+Options shared with ``dassdp resume``: ``--workers N`` local processes, or ``--scheduler ADDR`` /
+``--local-cluster N`` for Dask. An invalid study file exits with status 2 before anything is
+written; a run that fails is reported (status 1) and redone by ``dassdp resume``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from dassdp.runs.study import StudyError
+
+__all__ = ["add_arguments", "add_execution_arguments", "execute_study", "fail", "run"]
+
+
+def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: in this process)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDR", default=None, help="Dask scheduler address, e.g. tcp://host:8786 "
+                       "(workers must see the results directory)")
+    where.add_argument("--local-cluster", metavar="N", type=int, default=None,
+                       help="start a Dask LocalCluster with N worker processes")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("study", type=Path, help="study file (TOML)")
+    parser.add_argument("--out", type=Path, default=None, help="results directory (default: results/<study file stem>)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted study in --out")
+    add_execution_arguments(parser)
+
+
+def fail(command: str, err: StudyError) -> int:
+    print(f"dassdp {command}: invalid input. {err}", file=sys.stderr)
+    return 2
+
+
+def _check_execution(args: argparse.Namespace) -> None:
+    if args.workers < 1:
+        raise StudyError("--workers", f"must be >= 1, got {args.workers}")
+    if args.local_cluster is not None and args.local_cluster < 1:
+        raise StudyError("--local-cluster", f"must be >= 1, got {args.local_cluster}")
+
+
+def execute_study(runs, args: argparse.Namespace, command: str) -> int:
+    """Run the pending runs with progress bars, aggregate, print the summary."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from dassdp.runs.runner import aggregate, run_study
+    from dassdp.runs.summary import print_summary
+
+    console = Console(stderr=True, quiet=args.quiet)
+    started = time.time()
+    variants = list(runs.study.variants)
+    counts = {v: sum(spec.variant == v for _, _, spec in runs.runs) for v in variants}
+    columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    # no refresh thread: local workers are forked from this process (see `run_study`)
+    with Progress(*columns, console=console, transient=False, auto_refresh=False) as progress:
+        overall = progress.add_task("all runs", total=len(runs.runs))
+        bars = {v: progress.add_task(v, total=counts[v]) for v in variants}
+
+        def done(manifest: dict) -> None:
+            progress.advance(overall)
+            progress.advance(bars[manifest["variant"]])
+            progress.refresh()
+
+        try:
+            failures = run_study(runs, args.workers, args.scheduler, args.local_cluster, on_done=done)
+        except StudyError as err:
+            return fail(command, err)
+    if failures:
+        for run_id, err in failures:
+            print(f"dassdp {command}: run {run_id} failed: {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"dassdp {command}: {len(failures)} run(s) failed; fix the cause and `dassdp resume {runs.out}`",
+              file=sys.stderr)
+        return 1
+    aggregate(runs, started)
+    if not args.quiet:
+        print_summary(runs.out)
+    print(f"study done in {time.time() - started:.1f} s: {runs.out}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from dassdp.runs.runner import prepare_dir
+    from dassdp.runs.study import load_study
+
+    try:
+        _check_execution(args)
+        study, text = load_study(args.study)
+        out = args.out if args.out is not None else Path("results") / args.study.stem
+        runs = prepare_dir(study, text, out, args.resume)
+    except StudyError as err:
+        return fail("run", err)
+    return execute_study(runs, args, "run")

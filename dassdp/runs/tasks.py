@@ -1,0 +1,283 @@
+"""The PyTorch phase of one run: a task-switch sequence trained with or without DA-SSDP.
+
+`execute` takes a `RunSpec` and returns three tidy tables:
+
+- ``training``: one row per mini-batch (block, task, epoch, batch, trial, loss, synchrony S of the
+  plastic layer's input/output spikes, the DA-SSDP gate at the batch's mean S, warm-up flag);
+- ``evaluations``: one row per (evaluation, task): before training (``block = -1``) and after
+  every block, with plasticity off (``model.eval()``, ``torch.no_grad()``): accuracy and S;
+- ``weights``: statistics of every weight matrix after every block (mean, std, abs_mean, norm,
+  change from the initial weights and from the previous block).
+
+Every random draw is seeded from the run's seed: initial weights (``torch.manual_seed``), the
+mini-batch order and rate-encoding spikes (their own ``torch.Generator`` s); evaluation uses a
+fixed generator per (seed, task), so an untrained model scores exactly the same at every
+evaluation.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from dassdp.models.encoders import encode
+from dassdp.models.snn import SpikingMLP
+from dassdp.runs.datasets import Dataset, load_dataset
+from dassdp.runs.study import VARIANTS, RunSpec, Study
+
+__all__ = ["TaskData", "build_model", "execute", "gate_mode", "make_tasks"]
+
+#: logit for classes outside the current task when ``scenario = "task"``
+_MASKED = -1e9
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """One task: its training and test samples (flattened features) and the classes it uses."""
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: tuple[int, ...]
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(name: str, seed: int, path: str | None) -> Dataset:
+    if name == "npz":
+        with np.load(path) as data:
+            arrays = {k: torch.as_tensor(np.asarray(data[k])) for k in ("x_train", "y_train", "x_test", "y_test")}
+        n_classes = int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1
+        return Dataset(
+            "npz",
+            arrays["x_train"].float(),
+            arrays["y_train"].long(),
+            arrays["x_test"].float(),
+            arrays["y_test"].long(),
+            n_classes,
+        )
+    return load_dataset(name, seed)
+
+
+def make_tasks(study: Study) -> tuple[dict[str, TaskData], int]:
+    """Tasks by name and the number of classes (features flattened to ``[N, n_in]``)."""
+    spec = study.dataset
+    data = _dataset(spec.name, spec.seed, spec.path)
+    x_train, x_test = data.x_train.flatten(1), data.x_test.flatten(1)
+    tasks = {}
+    if study.tasks.kind == "classes":
+        for name, classes in study.tasks.classes.items():
+            labels = torch.tensor(classes)
+            train, test = torch.isin(data.y_train, labels), torch.isin(data.y_test, labels)
+            tasks[name] = TaskData(name, x_train[train], data.y_train[train], x_test[test], data.y_test[test], tuple(classes))
+    else:
+        generator = torch.Generator().manual_seed(study.tasks.seed)
+        n_in = x_train.shape[1]
+        for k, name in enumerate(study.tasks.names):
+            perm = torch.randperm(n_in, generator=generator)
+            if k == 0 and study.tasks.identity_first:
+                perm = torch.arange(n_in)
+            tasks[name] = TaskData(
+                name, x_train[:, perm], data.y_train, x_test[:, perm], data.y_test, tuple(range(data.n_classes))
+            )
+    return tasks, data.n_classes
+
+
+def build_model(study: Study, n_in: int, n_classes: int) -> SpikingMLP:
+    net = study.network
+    return SpikingMLP([n_in, *net.hidden], n_classes, beta=net.beta, threshold=net.threshold)
+
+
+def gate_mode(study: Study, variant: str) -> str | None:
+    mode = VARIANTS[variant]
+    return study.plasticity.gate if mode == "plasticity.gate" else mode
+
+
+class _SynchronyProbe:
+    """Forward hooks recording, per window, ``S = mean_b (mean_j fired_bj)(mean_i fired_bi)`` of the
+    plastic layer (post) and the spiking layer feeding it (pre; the encoded input for ``lif.0``)."""
+
+    def __init__(self, model: SpikingMLP, layer: str) -> None:
+        index = int(layer.split(".")[1])
+        self.pre_fired: torch.Tensor | None = None
+        self.values: list[float] = []
+        post = model.lif[index]
+        pre_module = model.lif[index - 1] if index > 0 else model.fc[0]
+        pre_hook = (lambda m, i, o: self._pre(o)) if index > 0 else (lambda m, i, o: self._pre(i[0]))
+        self.handles = [pre_module.register_forward_hook(pre_hook), post.register_forward_hook(lambda m, i, o: self._post(o))]
+
+    def _pre(self, spikes: torch.Tensor) -> None:
+        self.pre_fired = (spikes.detach() != 0).any(0).double()
+
+    def _post(self, spikes: torch.Tensor) -> None:
+        post_fired = (spikes.detach() != 0).any(0).double()
+        self.values.append(float((post_fired.mean(1) * self.pre_fired.mean(1)).mean()))
+
+    def pop(self) -> float:
+        values, self.values = self.values, []
+        return float(np.mean(values)) if values else float("nan")
+
+
+def _logits(model: nn.Module, x: torch.Tensor, study: Study, mask: torch.Tensor | None, generator) -> torch.Tensor:
+    net = study.network
+    inputs = encode(x, net.encoding, net.n_steps, generator if net.encoding == "rate" else None)
+    logits = model(inputs)
+    return logits if mask is None else logits.masked_fill(~mask, _MASKED)
+
+
+def _task_mask(study: Study, task: TaskData, n_classes: int, device) -> torch.Tensor | None:
+    if study.tasks.scenario != "task":
+        return None
+    mask = torch.zeros(n_classes, dtype=torch.bool, device=device)
+    mask[list(task.classes)] = True
+    return mask
+
+
+def _evaluate(model, study, tasks, n_classes, seed, probe, device) -> list[dict]:
+    model.eval()
+    rows = []
+    with torch.no_grad():
+        for k, task in enumerate(tasks.values()):
+            generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + k)
+            mask = _task_mask(study, task, n_classes, device)
+            correct = 0
+            for xb, yb in zip(task.x_test.split(study.training.eval_batch_size), task.y_test.split(study.training.eval_batch_size)):
+                correct += int((_logits(model, xb.to(device), study, mask, generator).argmax(1) == yb.to(device)).sum())
+            rows.append({"eval_task": task.name, "accuracy": correct / len(task.y_test), "synchrony": probe.pop()})
+    model.train()
+    return rows
+
+
+def _weight_stats(model: nn.Module, initial: dict, previous: dict) -> list[dict]:
+    rows = []
+    for name, module in model.named_modules():
+        if not isinstance(module, nn.Linear):
+            continue
+        w = module.weight.detach().double().cpu()
+        stats = {
+            "mean": w.mean(),
+            "std": w.std(unbiased=False),
+            "abs_mean": w.abs().mean(),
+            "norm": w.norm(),
+            "change_from_initial": (w - initial[name]).norm(),
+            "change_from_previous": (w - previous[name]).norm(),
+        }
+        rows += [{"layer": name, "stat": stat, "value": float(value)} for stat, value in stats.items()]
+        previous[name] = w.clone()
+    return rows
+
+
+def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
+    """Train the run's task sequence; return its ``training``, ``evaluations`` and ``weights``
+    tables (each with columns ``run``, ``variant``, ``seed`` first)."""
+    from dassdp.rules.plugin import DASSDP
+    from dassdp.rules.reference import DASSDPParams
+    from dassdp.rules.torch import gate_values
+
+    torch.set_num_threads(1)
+    study, variant, seed = spec.resolved(), spec.variant, spec.seed
+    device = torch.device(study.device)
+    tasks, n_classes = make_tasks(study)
+    n_in = next(iter(tasks.values())).x_train.shape[1]
+    torch.manual_seed(seed)
+    model = build_model(study, n_in, n_classes).to(device)
+    probe = _SynchronyProbe(model, study.plastic_layer)
+    optimizer = torch.optim.Adam(model.parameters(), lr=study.training.lr)
+    mode = gate_mode(study, variant)
+    plasticity = None
+    if mode is not None:
+        p = study.plasticity
+        params = DASSDPParams(sigma=p.sigma, a_plus=p.a_plus, a_base=p.a_base, gate=mode, clip=p.clip, latency=p.latency)
+        plasticity = DASSDP(model, [study.plastic_layer], params, warmup_epochs=p.warmup_epochs)
+    order = torch.Generator().manual_seed(seed)
+    spikes = torch.Generator(device=device).manual_seed(seed + 7_919)
+    initial = {n: m.weight.detach().double().cpu().clone() for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    previous = dict(initial)
+
+    training, evaluations, weights = [], [], []
+
+    def evaluate(block: int, trained: str) -> None:
+        for row in _evaluate(model, study, tasks, n_classes, seed, probe, device):
+            evaluations.append({"block": block, "trained_task": trained, **row})
+
+    evaluate(-1, "")
+    epoch = trial = 0
+    for block_index, block in enumerate(study.blocks):
+        task = tasks[block.task]
+        mask = _task_mask(study, task, n_classes, device)
+        for _ in range(block.epochs):
+            if variant == "frozen":
+                break
+            permutation = torch.randperm(len(task.y_train), generator=order)
+            for batch_index, batch in enumerate(permutation.split(study.training.batch_size)):
+                xb, yb = task.x_train[batch].to(device), task.y_train[batch].to(device)
+                loss = nn.functional.cross_entropy(_logits(model, xb, study, mask, spikes), yb)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                synchrony, gate, warmup = probe.pop(), float("nan"), False
+                if plasticity is not None:
+                    warmup = plasticity.in_warmup
+                    plasticity.step(loss)
+                    hooked = plasticity.layers[0]
+                    if not warmup:
+                        gate = float(gate_values(torch.tensor([hooked.last_synchrony]), hooked.gate, mode)[0])
+                training.append(
+                    {
+                        "block": block_index,
+                        "task": block.task,
+                        "epoch": epoch,
+                        "batch": batch_index,
+                        "trial": trial,
+                        "loss": float(loss.detach()),
+                        "synchrony": synchrony,
+                        "gate": gate,
+                        "warmup": warmup,
+                    }
+                )
+                trial += 1
+            if plasticity is not None:
+                plasticity.end_epoch()
+            epoch += 1
+        evaluate(block_index, block.task)
+        for row in _weight_stats(model, initial, previous):
+            weights.append({"block": block_index, "trained_task": block.task, **row})
+
+    gate_fit = plasticity.layers[0].gate if plasticity is not None else None
+    if plasticity is not None:
+        plasticity.remove()
+    ident = {"run": spec.run_id, "variant": variant, "seed": seed}
+    tables = {
+        "training": _frame(training, ident, _TRAINING_COLUMNS),
+        "evaluations": _frame(evaluations, ident, _EVAL_COLUMNS),
+        "weights": _frame(weights, ident, _WEIGHT_COLUMNS),
+    }
+    tables["gate"] = pd.DataFrame(
+        [{**ident, "layer": study.plastic_layer, "k": gate_fit.k, "mu": gate_fit.mu, "s": gate_fit.s}]
+        if gate_fit is not None
+        else [],
+        columns=[*ident, "layer", "k", "mu", "s"],
+    )
+    return tables
+
+
+_TRAINING_COLUMNS = {
+    "block": "int64", "task": "object", "epoch": "int64", "batch": "int64", "trial": "int64",
+    "loss": "float64", "synchrony": "float64", "gate": "float64", "warmup": "bool",
+}
+_EVAL_COLUMNS = {"block": "int64", "trained_task": "object", "eval_task": "object", "accuracy": "float64", "synchrony": "float64"}
+_WEIGHT_COLUMNS = {"block": "int64", "trained_task": "object", "layer": "object", "stat": "object", "value": "float64"}
+
+
+def _frame(rows: list[dict], ident: dict, columns: dict[str, str]) -> pd.DataFrame:
+    """A table with a fixed schema (also when empty, e.g. the training table of ``frozen``)."""
+    frame = pd.DataFrame(rows, columns=list(columns)).astype(columns)
+    for k, (name, value) in enumerate(ident.items()):
+        frame.insert(k, name, pd.Series([value] * len(frame), dtype="int64" if name == "seed" else "object"))
+    return frame
