@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from dassdp.analysis.continual import bootstrap_ci
 from dassdp.models.snn import SpikingConvNet, SpikingMLP
 from dassdp.rules.plugin import DASSDP
 from dassdp.rules.reference import DASSDPParams
@@ -114,13 +115,6 @@ def train(dataset: Dataset, setup: Setup, seed: int, gate: str | None, epochs: i
         }
 
 
-def _bootstrap_ci(diff: np.ndarray, seed: int = 0, n_resamples: int = 10_000) -> tuple[float, float]:
-    """Percentile 95% CI of the mean of paired differences."""
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, len(diff), (n_resamples, len(diff)))].mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """Final-epoch test accuracy per (dataset, variant), paired against the baseline by seed."""
     from scipy.stats import wilcoxon
@@ -133,7 +127,8 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
             base = final[(final.dataset == dataset) & (final.variant == "baseline")].set_index("seed").test_acc
             diff = (group.set_index("seed").test_acc - base).dropna().to_numpy()
             row["diff_mean"] = float(diff.mean()) if len(diff) else np.nan
-            row["diff_ci_low"], row["diff_ci_high"] = _bootstrap_ci(diff) if len(diff) else (np.nan, np.nan)
+            ci = bootstrap_ci(pd.DataFrame({"metric": "test_acc_diff", "value": diff}), by=("metric",))
+            row["diff_ci_low"], row["diff_ci_high"] = (ci.ci_low.iloc[0], ci.ci_high.iloc[0]) if len(ci) else (np.nan, np.nan)
             row["wilcoxon_p"] = float(wilcoxon(diff).pvalue) if len(diff) > 1 and np.any(diff != 0) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
