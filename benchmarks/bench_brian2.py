@@ -35,7 +35,7 @@ VARIANTS = ("static", "stdp", "dassdp")
 
 def _network(variant: str, n_pre: int, n_post: int, p: float | None, seed: int):
     """Build groups and the synapses of ``variant``; returns (objects, synapses, input group)."""
-    from brian2 import Hz, NeuronGroup, Synapses, ms, mV, seed as brian_seed
+    from brian2 import Hz, NeuronGroup, Synapses, ms, seed as brian_seed
 
     from dassdp.models import current_lif
     from dassdp.rules import reference as ref
@@ -102,7 +102,7 @@ def _measure_standalone(target, variant, n_pre, n_post, p, duration, directory):
 
 def _compile_once(directory: str, n_seeds: int = 10) -> dict:
     """One build + n seeds via run_args, against one build-and-run of the same small network."""
-    from brian2 import Network, NeuronGroup, TimedArray, defaultclock, ms, second
+    from brian2 import Network, NeuronGroup, TimedArray, defaultclock, ms
 
     from dassdp.models import current_lif
     from dassdp.models.standalone import StandaloneNetwork

@@ -45,7 +45,7 @@ def input_spikes(labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarr
 def simulate(target: str, n_windows: int, warmup: int, seed: int, directory: str | None = None) -> dict:
     """Build and run the demo network; return the fitted gate, per-window series, weights and
     the readout spikes. The input is drawn with NumPy, so every target sees the same spikes."""
-    from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, defaultclock, ms, mV
+    from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, defaultclock, ms
 
     from dassdp.models.neurons import current_lif
     from dassdp.models.relay import relay

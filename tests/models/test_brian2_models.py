@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from brian2 import (
-    Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, defaultclock, mV, ms, nS, pA, second,
+    Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, defaultclock, mV, ms, nS, second,
 )
 
 from dassdp.models import conductance_lif, current_lif
@@ -98,4 +98,3 @@ def test_bad_volume_and_group_size():
     volume = DopamineVolume()
     with pytest.raises(ValueError, match="DA"):
         volume.deliver_to(current_lif().group(2))
-    _ = pA  # conductance templates take amperes for I_ext

@@ -23,7 +23,7 @@ def _expected(pre_pattern, post_pattern, loss, w0, a_plus):
 
 @pytest.mark.standalone
 def test_ten_parameter_sets_one_compilation(tmp_path):
-    from brian2 import Network, NeuronGroup, TimedArray, defaultclock, ms, second
+    from brian2 import Network, NeuronGroup, TimedArray, defaultclock, second
 
     from dassdp.models.standalone import StandaloneNetwork
     from dassdp.rules.brian2 import DASSDP, ExternalLoss, neuron_variables

@@ -60,7 +60,7 @@ SSDP_CASES = {
 def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
     """Build the DA-SSDP ``cases`` (and the STDP rules) on ``target``, run, return measured and
     expected values."""
-    from brian2 import Network, SpikeGeneratorGroup, defaultclock, ms, second
+    from brian2 import Network, SpikeGeneratorGroup, defaultclock, second
 
     from dassdp.models.dopamine import DopamineVolume
     from dassdp.models.relay import relay
