@@ -61,6 +61,10 @@ class WindowActivity:
                 f"fired {self.fired.shape} and latency {self.latency.shape} must be equal 2-d shapes"
             )
 
+    def select(self, windows: np.ndarray) -> WindowActivity:
+        """The activity of the windows selected by ``windows`` (a boolean mask or indices)."""
+        return WindowActivity(self.fired[windows], self.latency[windows], self.duration)
+
 
 def activity_from_spike_times(
     indices: np.ndarray,
@@ -272,6 +276,7 @@ def simulate_dassdp(
     weights: np.ndarray,
     params: DASSDPParams,
     mask: np.ndarray | None = None,
+    learn: np.ndarray | None = None,
 ) -> DASSDPResult:
     """Run DA-SSDP over consecutive windows, one sample per window (the Brian2 protocol).
 
@@ -280,7 +285,16 @@ def simulate_dassdp(
     each complete batch ``dW = clip(mean(g_w e_w), -c, c)`` is added to the weights (only where
     ``mask`` has synapses). An incomplete last batch is not applied. ``gate_values`` is NaN during
     warm-up.
+
+    ``learn`` (one boolean per window) is a plasticity schedule: windows where it is False (e.g.
+    evaluation windows) are skipped as if they had not been presented; the result then describes
+    the learning windows only.
     """
+    if learn is not None:
+        learn = np.asarray(learn, dtype=bool)
+        if learn.shape != (pre.fired.shape[0],):
+            raise ValueError(f"learn must have one flag per window ({pre.fired.shape[0]}), got shape {learn.shape}")
+        pre, post, loss = pre.select(learn), post.select(learn), np.asarray(loss)[learn]
     n_windows = pre.fired.shape[0]
     if params.warmup > n_windows:
         raise ValueError(f"warmup ({params.warmup} windows) is longer than the run ({n_windows} windows)")
@@ -346,8 +360,30 @@ class STDPParams:
             raise ValueError(f"w_min ({self.w_min}) must not exceed w_max ({self.w_max})")
 
 
-def stdp_weight(pre_times, post_times, w0: float, params: STDPParams) -> float:
-    """Final weight of one synapse under pair-based STDP (see `STDPParams`)."""
+class Schedule:
+    """A plasticity schedule: ``values[m]`` (0 or 1) switches learning off or on in window m of
+    length ``window`` (seconds); past the last window the last value holds, as in a Brian2
+    `TimedArray`. Functions that take a schedule treat None as always on."""
+
+    def __init__(self, values, window: float) -> None:
+        self.values = np.asarray(values, dtype=np.float64)
+        check_positive("window", window)
+        if self.values.ndim != 1 or len(self.values) == 0 or not np.all(np.isin(self.values, (0.0, 1.0))):
+            raise ValueError("schedule values must be a non-empty 1-d array of 0/1 flags, one per window")
+        self.window = float(window)
+
+    def __call__(self, t: float) -> float:
+        return float(self.values[min(int(np.floor(t / self.window + 1e-9)), len(self.values) - 1)])
+
+    def edges(self, t_end: float) -> np.ndarray:
+        """Window boundaries in ``(0, t_end]`` (where the factor may change)."""
+        return self.window * np.arange(1, int(np.floor(t_end / self.window + 1e-9)) + 1)
+
+
+def stdp_weight(pre_times, post_times, w0: float, params: STDPParams, schedule: Schedule | None = None) -> float:
+    """Final weight of one synapse under pair-based STDP (see `STDPParams`); with ``schedule``
+    every weight change at time t is multiplied by ``schedule(t)`` (traces run regardless)."""
+    factor = schedule or (lambda t: 1.0)
     w, x_pre, x_post, last = float(w0), 0.0, 0.0, 0.0
     for t, _, kind in _events(pre_times, post_times):
         x_pre *= np.exp(-(t - last) / params.tau_plus)
@@ -355,10 +391,10 @@ def stdp_weight(pre_times, post_times, w0: float, params: STDPParams) -> float:
         last = t
         if kind == "pre":
             x_pre = 1.0 if params.pairing == "nearest" else x_pre + 1.0
-            w = np.clip(w + params.a_minus * x_post, params.w_min, params.w_max)
+            w = np.clip(w + factor(t) * params.a_minus * x_post, params.w_min, params.w_max)
         else:
             x_post = 1.0 if params.pairing == "nearest" else x_post + 1.0
-            w = np.clip(w + params.a_plus * x_pre, params.w_min, params.w_max)
+            w = np.clip(w + factor(t) * params.a_plus * x_pre, params.w_min, params.w_max)
     return float(w)
 
 
@@ -404,19 +440,25 @@ def dastdp_interval(c0: float, n0: float, duration: float, params: DASTDPParams)
     )
 
 
-def dastdp_weight(pre_times, post_times, dopamine_times, w0: float, t_end: float, params: DASTDPParams) -> dict[str, float]:
+def dastdp_weight(
+    pre_times, post_times, dopamine_times, w0: float, t_end: float, params: DASTDPParams, schedule: Schedule | None = None
+) -> dict[str, float]:
     """Final weight, eligibility and dopamine at ``t_end`` of one synapse under DA-STDP.
 
-    Events at equal times are taken in the order pre, post, dopamine (see `_events`).
+    Events at equal times are taken in the order pre, post, dopamine (see `_events`). With
+    ``schedule``, ``dw/dt = schedule(t) c (n - b)``: intervals are split at window boundaries.
     """
+    factor = schedule or (lambda t: 1.0)
     w, c, n, x_pre, x_post, last = float(w0), 0.0, 0.0, 0.0, 0.0, 0.0
-    events = _events(pre_times, post_times, {"dopa": dopamine_times}) + [(float(t_end), 3, "end")]
+    extra = {"dopa": dopamine_times, "edge": schedule.edges(t_end) if schedule else []}
+    events = sorted(_events(pre_times, post_times, extra) + [(float(t_end), 4, "end")])
     for t, _, kind in events:
         if t > t_end:
             break
         span = t - last
         if span > 0:
-            w = float(np.clip(w + dastdp_interval(c, n, span, params), params.w_min, params.w_max))
+            dw = factor(last) * dastdp_interval(c, n, span, params)
+            w = float(np.clip(w + dw, params.w_min, params.w_max))
             c *= np.exp(-span / params.tau_c)
             n *= np.exp(-span / params.tau_n)
             x_pre *= np.exp(-span / params.tau_plus)

@@ -15,6 +15,8 @@ STEPS = 5  # steps per window
 N_WINDOWS = 14
 N_PRE, N_POST, N_READOUT = 5, 4, 3
 SILENT_WINDOWS = (2, 7)
+#: plasticity schedule of the ``*_scheduled`` rules: learning off in windows 1, 4, 5 and 11
+LEARN = np.array([1, 0, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 1, 1])
 
 
 def _trains(rng, n, silent_neuron):
@@ -54,6 +56,8 @@ SSDP_CASES = {
                            "external", True),
     "ssdp_off": (dict(gate="off", warmup=0, batch=2, a_plus=0.4),
                  ref.DASSDPParams(sigma=DT, gate="off", warmup=0, batch=2, a_plus=0.4), None, False),
+    "continuous_scheduled": (dict(warmup=3, batch=2, a_plus=0.3, a_base=0.1),
+                             ref.DASSDPParams(sigma=DT, warmup=3, batch=2, a_plus=0.3, a_base=0.1), "external", False),
 }
 
 
@@ -107,6 +111,8 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
             builder = SSDP if name == "ssdp_off" else DASSDP
             if builder is SSDP:
                 kwargs.pop("gate")
+            if name.endswith("_scheduled"):
+                kwargs["schedule"] = ref.Schedule(LEARN, STEPS * DT)
             rule = builder(pre, post, window, sigma=sigma_steps * DT * second, w0=w0, name=f"rule_{name}", **kwargs)
             rules[name] = rule
             monitors[name] = rule.monitor()
@@ -123,6 +129,9 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
             "nearest": ref.STDPParams(a_plus=0.02, a_minus=-0.025, w_max=5.0, pairing="nearest"),
         }
         stdp = {k: STDP(sg_pre, sg_post, params=p, w0=1.0, name=f"stdp_{k}") for k, p in stdp_params.items()}
+        schedule = ref.Schedule(LEARN, STEPS * DT)
+        stdp["all_scheduled"] = STDP(sg_pre, sg_post, params=stdp_params["all"], schedule=schedule, w0=1.0)
+        stdp_params["all_scheduled"] = stdp_params["all"]
         net.add([o for rule in stdp.values() for o in rule.objects])
 
         da_params = ref.DASTDPParams(tau_c=0.03, tau_n=0.01, tau_plus=0.01, tau_minus=0.01, b=20.0, w_min=-50.0)
@@ -130,18 +139,22 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
         volume = DopamineVolume(tau_DA=da_params.tau_n * second, DA_tonic=0.0, DA_phasic=1 / da_params.tau_n)
         volume.phasic_input(sg_da)
         dastdp = DASTDP(sg_pre, da_post, volume, params=da_params, w0=1.0)
-        net.add(objs_d + volume.objects + dastdp.objects)
+        dastdp_scheduled = DASTDP(sg_pre, da_post, volume, params=da_params, schedule=schedule, w0=1.0)
+        net.add(objs_d + volume.objects + dastdp.objects + dastdp_scheduled.objects[:1])
         net.run(duration)
         out["measured"] = _measured(rules, monitors)
         for k, rule in stdp.items():
             out["measured"][f"stdp_{k}"] = rule.synapses.w[:].reshape(N_PRE, N_POST).T.copy()
             out["expected"][f"stdp_{k}"] = np.array([[
-                ref.stdp_weight(pre_t[pre_i == i], post_t[post_i == j], 1.0, stdp_params[k])
+                ref.stdp_weight(pre_t[pre_i == i], post_t[post_i == j], 1.0, stdp_params[k],
+                                schedule if k.endswith("_scheduled") else None)
                 for i in range(N_PRE)] for j in range(N_POST)])
-        out["measured"]["dastdp"] = dastdp.synapses.w[:].reshape(N_PRE, N_POST).T.copy()
-        out["expected"]["dastdp"] = np.array([[
-            ref.dastdp_weight(pre_t[pre_i == i], post_t[post_i == j], da_t, 1.0, float(duration / second), da_params)["w"]
-            for i in range(N_PRE)] for j in range(N_POST)])
+        for name, rule, sched in (("dastdp", dastdp, None), ("dastdp_scheduled", dastdp_scheduled, schedule)):
+            out["measured"][name] = rule.synapses.w[:].reshape(N_PRE, N_POST).T.copy()
+            out["expected"][name] = np.array([[
+                ref.dastdp_weight(pre_t[pre_i == i], post_t[post_i == j], da_t, 1.0, float(duration / second), da_params,
+                                  sched)["w"]
+                for i in range(N_PRE)] for j in range(N_POST)])
 
     return _expected(out, cases, pre_i, pre_t, post_i, post_t, ro_i, ro_t, labels, external, mask, w0)
 
@@ -161,11 +174,14 @@ def _expected(out, cases, pre_i, pre_t, post_i, post_t, ro_i, ro_t, labels, exte
     for name in cases:
         _, params, loss_kind, sparse = SSDP_CASES[name]
         weights = np.where(mask, w0, 0.0) if sparse else w0
-        res = ref.simulate_dassdp(pre_act[params.latency], post_act[params.latency], losses[loss_kind], weights,
-                                  params, mask=mask if sparse else None)
+        pre, post = pre_act[params.latency], post_act[params.latency]
+        learn = LEARN.astype(bool) if name.endswith("_scheduled") else None
+        res = ref.simulate_dassdp(pre, post, losses[loss_kind], weights, params, mask=mask if sparse else None, learn=learn)
         if sparse:
             res.weights = np.where(mask, res.weights, np.nan)
-        out["expected"][name] = {"w": res.weights, "gate": res.gate, "S": res.synchrony}
+        # S is computed in every window, scheduled or not
+        synchrony = ref.sample_synchrony(pre, post, mask if sparse else None)
+        out["expected"][name] = {"w": res.weights, "gate": res.gate, "S": synchrony}
     return out
 
 
@@ -186,7 +202,7 @@ def check_all(out, cases=tuple(SSDP_CASES), with_stdp=True):
             assert m["gate"] is None
         else:
             _assert_rel([m["gate"].k, m["gate"].mu, m["gate"].s], [e["gate"].k, e["gate"].mu, e["gate"].s])
-    for name in ("stdp_all", "stdp_nearest", "dastdp") if with_stdp else ():
+    for name in ("stdp_all", "stdp_nearest", "stdp_all_scheduled", "dastdp", "dastdp_scheduled") if with_stdp else ():
         _assert_rel(out["measured"][name], out["expected"][name])
 
 
@@ -195,6 +211,10 @@ def _scenario_is_informative(out):
     e = out["expected"]["continuous"]
     assert e["gate"].k != 0 and np.ptp(e["S"]) > 0
     assert np.abs(out["expected"]["dastdp"] - 1.0).max() > 1e-3
+    # the schedule matters: switching learning off in some windows changes every rule's result
+    for scheduled, always in (("stdp_all_scheduled", "stdp_all"), ("dastdp_scheduled", "dastdp")):
+        assert np.abs(out["expected"][scheduled] - out["expected"][always]).max() > 1e-3
+    assert out["expected"]["continuous_scheduled"]["gate"].k != 0
 
 
 def test_rules_match_reference_numpy(tmp_path):

@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from dassdp.models.dopamine import deliver
-from dassdp.rules.brian2.windows import ORDER_SYNC, ORDER_UPDATE, require_variables, track_windows
-from dassdp.rules.reference import STD_EPS, DASSDPParams, Gate
+from dassdp.rules.brian2.windows import ORDER_SYNC, ORDER_UPDATE, require_variables, schedule_table, track_windows
+from dassdp.rules.reference import STD_EPS, DASSDPParams, Gate, Schedule
 
 _VOLUME = """
 DA : 1
@@ -104,9 +104,10 @@ ssdp_acc *= 1 - ssdp_apply_post
 }
 
 
-def _volume_code(gate: str, loss_expression: str) -> str:
+def _volume_code(gate: str, loss_expression: str, learn_expression: str) -> str:
     return f"""
-active = int(t > 0*second)
+started = int(t > 0*second)
+active = started * ({learn_expression})
 S = ssdp_nsync / (ssdp_nsyn + int(ssdp_nsyn == 0))
 L = {loss_expression}
 inwarm = active * int(ssdp_widx < ssdp_W)
@@ -132,7 +133,7 @@ ssdp_nbatch += after
 ssdp_apply = int(ssdp_nbatch > ssdp_B - 0.5)
 ssdp_nbatch *= 1 - ssdp_apply
 ssdp_widx += active
-ssdp_ready = active
+ssdp_ready = started
 """
 
 
@@ -163,6 +164,10 @@ class DASSDP:
         ``"first"`` (default) or ``"last"`` spike of the window.
     loss
         A loss signal (`SpikeCountLoss`, `ExternalLoss` or your own); needed unless ``gate="off"``.
+    schedule
+        A `dassdp.rules.reference.Schedule` over windows of length ``window`` (None: always on).
+        Windows where it is 0 (e.g. evaluation windows) are skipped as if not presented: no
+        update, and they count neither for the warm-up nor for a batch.
     connect
         Keyword arguments for ``Synapses.connect`` (default: all-to-all).
     on_pre, delay
@@ -185,6 +190,7 @@ class DASSDP:
     latency: str = "first"
     sign_tol: float = DASSDPParams.sign_tol
     loss: Any = None
+    schedule: Schedule | None = None
     connect: dict | None = None
     on_pre: str = ""
     delay: Any = None
@@ -214,6 +220,10 @@ class DASSDP:
         # validate w0 and the loss before any group is modified
         weights_namespace = self._initial_weights()
         namespace = self.loss.namespace(self.window) if self.loss is not None else {}
+        learn = "1"
+        if self.schedule is not None:
+            namespace["ssdp_learn"] = schedule_table(self.schedule, self.window)
+            learn = "ssdp_learn(t - 0.5 * ssdp_T)"
         loss_eqs = self.loss.volume_equations if self.loss is not None else ""
         trackers = track_windows(self.pre, self.window, self.latency, "pre")
         trackers += track_windows(self.post, self.window, self.latency, "post")
@@ -227,7 +237,7 @@ class DASSDP:
         self.volume.ssdp_tol = self.sign_tol
         self.volume.ssdp_T = self.window
         expression = self.loss.expression() if self.loss is not None else "0"
-        self.volume.run_regularly(_volume_code(self.gate, expression), dt=self.window, when="groups")
+        self.volume.run_regularly(_volume_code(self.gate, expression, learn), dt=self.window, when="groups")
 
         reduce = Synapses(
             self.post, self.volume,

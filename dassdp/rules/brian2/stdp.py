@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from dassdp.rules.reference import DASTDPParams, STDPParams
+from dassdp.rules.brian2.windows import schedule_table
+from dassdp.rules.reference import DASTDPParams, Schedule, STDPParams
 
 _STDP = """
 w : 1
-dapre/dt = -apre / tau_plus : 1 (event-driven)
-dapost/dt = -apost / tau_minus : 1 (event-driven)
+dapre/dt = -apre / stdp_tau_plus : 1 (event-driven)
+dapost/dt = -apost / stdp_tau_minus : 1 (event-driven)
 """
 
 
@@ -32,17 +33,27 @@ def _synapses(pre, post, model, on_pre, on_post, namespace, connect, transmissio
     return syn
 
 
+def _learning(schedule: Schedule | None) -> tuple[dict, str]:
+    """Namespace and factor (``"stdp_learn(t) * "``, or nothing) of a plasticity schedule."""
+    if schedule is None:
+        return {}, ""
+    return {"stdp_learn": schedule_table(schedule)}, "stdp_learn(t) * "
+
+
 @dataclass
 class STDP:
     """Pair-based additive STDP (`dassdp.rules.reference.STDPParams`) between ``pre`` and ``post``.
 
     ``pairing="all"``: traces add 1 per spike; ``"nearest"``: traces are reset to 1. At equal
     times the pre pathway runs first, so a simultaneous pair potentiates (as in the reference).
+    With ``schedule`` (`dassdp.rules.reference.Schedule`) every weight change at time t is
+    multiplied by ``schedule(t)``; the traces run regardless.
     """
 
     pre: Any
     post: Any
     params: STDPParams = STDPParams()
+    schedule: Schedule | None = None
     connect: dict | None = None
     on_pre: str = ""
     delay: Any = None
@@ -54,12 +65,13 @@ class STDP:
 
         p = self.params
         bump = "= 1" if p.pairing == "nearest" else "+= 1"
+        namespace, learn = _learning(self.schedule)
         self.synapses = _synapses(
             self.pre, self.post, _STDP,
-            on_pre=f"apre {bump}\nw = clip(w + a_minus * apost, w_min, w_max)",
-            on_post=f"apost {bump}\nw = clip(w + a_plus * apre, w_min, w_max)",
-            namespace={"tau_plus": p.tau_plus * second, "tau_minus": p.tau_minus * second, "a_plus": p.a_plus,
-                       "a_minus": p.a_minus, "w_min": p.w_min, "w_max": p.w_max},
+            on_pre=f"apre {bump}\nw = clip(w + {learn}stdp_a_minus * apost, stdp_w_min, stdp_w_max)",
+            on_post=f"apost {bump}\nw = clip(w + {learn}stdp_a_plus * apre, stdp_w_min, stdp_w_max)",
+            namespace={"stdp_tau_plus": p.tau_plus * second, "stdp_tau_minus": p.tau_minus * second, "stdp_a_plus": p.a_plus,
+                       "stdp_a_minus": p.a_minus, "stdp_w_min": p.w_min, "stdp_w_max": p.w_max, **namespace},
             connect=self.connect, transmission=self.on_pre, delay=self.delay, w0=self.w0, name=self.name,
         )
         self.objects = [self.synapses]
@@ -75,12 +87,14 @@ class DASTDP:
     Each step, in the ``end`` slot, ``w`` gains NEST's exact integral of ``c (n - b)`` over the
     step and is clipped to ``[w_min, w_max]`` (NEST clips once per interval between events; the
     two differ only if a bound is crossed while ``n - b`` changes sign inside an interval).
+    With ``schedule``, ``dw/dt = schedule(t) c (n - b)``.
     """
 
     pre: Any
     post: Any
     volume: Any
     params: DASTDPParams = DASTDPParams()
+    schedule: Schedule | None = None
     connect: dict | None = None
     on_pre: str = ""
     delay: Any = None
@@ -94,19 +108,21 @@ class DASTDP:
         dt = float(self.pre.clock.dt / second)
         tau_s = p.tau_c * p.tau_n / (p.tau_c + p.tau_n)
         namespace = {
-            "tau_plus": p.tau_plus * second, "tau_minus": p.tau_minus * second,
-            "a_plus": p.a_plus, "a_minus": p.a_minus, "b": p.b, "w_min": p.w_min, "w_max": p.w_max,
-            "k_n": -tau_s * np.expm1(-dt / tau_s), "k_c": -p.tau_c * np.expm1(-dt / p.tau_c),
-            "decay_c": np.exp(-dt / p.tau_c),
+            "stdp_tau_plus": p.tau_plus * second, "stdp_tau_minus": p.tau_minus * second,
+            "stdp_a_plus": p.a_plus, "stdp_a_minus": p.a_minus, "stdp_b": p.b, "stdp_w_min": p.w_min, "stdp_w_max": p.w_max,
+            "stdp_k_n": -tau_s * np.expm1(-dt / tau_s), "stdp_k_c": -p.tau_c * np.expm1(-dt / p.tau_c),
+            "stdp_decay_c": np.exp(-dt / p.tau_c),
         }
+        schedule_namespace, learn = _learning(self.schedule)
+        namespace.update(schedule_namespace)
         self.synapses = _synapses(
             self.pre, self.post, _STDP + "c : 1",
-            on_pre="apre += 1\nc -= a_minus * apost", on_post="apost += 1\nc += a_plus * apre",
+            on_pre="apre += 1\nc -= stdp_a_minus * apost", on_post="apost += 1\nc += stdp_a_plus * apre",
             namespace=namespace, connect=self.connect, transmission=self.on_pre, delay=self.delay,
             w0=self.w0, name=self.name,
         )
         self.synapses.run_regularly(
-            "w = clip(w + c * (DA_post * k_n - b * k_c), w_min, w_max)\nc = c * decay_c", when="end", order=0
+            f"w = clip(w + {learn}c * (DA_post * stdp_k_n - stdp_b * stdp_k_c), stdp_w_min, stdp_w_max)\nc = c * stdp_decay_c", when="end", order=0
         )
         self.delivery = self.volume.deliver_to(self.post)
         self.objects = [self.synapses, self.delivery]

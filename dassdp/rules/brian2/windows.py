@@ -55,6 +55,16 @@ def neuron_variables(role: Role) -> str:
     return lines[role]
 
 
+def schedule_table(schedule, window=None):
+    """A `TimedArray` of a `dassdp.rules.reference.Schedule` (one value per window), checking that
+    its window equals ``window`` (a Brian2 duration) where the rule has one."""
+    from brian2 import TimedArray, second
+
+    if window is not None and abs(float(window / second) - schedule.window) > 1e-12 * schedule.window:
+        raise ValueError(f"schedule: its window ({schedule.window} s) must equal the rule's window ({window})")
+    return TimedArray(schedule.values, dt=schedule.window * second)
+
+
 def require_variables(group, role: Role, parameter: str) -> None:
     """Raise a ValueError naming ``parameter`` if ``group`` lacks the variables of ``role``."""
     needed = [line.split(":")[0].strip() for line in neuron_variables(role).splitlines() if line.strip()]
