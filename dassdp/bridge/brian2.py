@@ -229,7 +229,7 @@ def _roles(plan: Plan, plastic: dict) -> dict[int, str]:
     projection, ``pre`` for the population before it."""
     roles: dict[int, str] = {}
     names = [s.name for s in plan.stages]
-    for layer in plastic:
+    for layer, rule in plastic.items():
         if layer not in names:
             raise ConversionError(f"plastic: no layer named {layer!r} (layers: {names})")
         k = names.index(layer)
@@ -239,8 +239,11 @@ def _roles(plan: Plan, plastic: dict) -> dict[int, str]:
         pre = next((m for m in range(k - 1, -1, -1) if isinstance(plan.stages[m], (Neurons, MaxPool))), None)
         if post is None or pre is None:
             raise ConversionError(f"plastic: layer {layer!r} must connect two spiking populations (not the input or readout)")
-        roles[post] = "post"
-        roles.setdefault(pre, "pre")
+        if isinstance(rule, dict):  # DA-SSDP keyword arguments: the rule's neuron-side variables
+            roles[post] = "post"
+            roles.setdefault(pre, "pre")
+        elif not callable(rule):
+            raise ConversionError(f"plastic: the entry of layer {layer!r} must be DASSDP keyword arguments or a rule factory")
     return roles
 
 
@@ -254,6 +257,8 @@ def to_brian2(
     dt=None,
     input_mode: str = "auto",
     plastic: dict | None = None,
+    drive: dict | None = None,
+    extra_variables: dict | None = None,
     name: str = "bridge",
     mode: str = "exact",
     sim_dt=None,
@@ -266,7 +271,15 @@ def to_brian2(
     ``"spikes"`` (binary inputs only: an input group and synapses carry the first layer), or
     ``"auto"`` (spikes for binary inputs, current otherwise). ``plastic`` maps a weight layer's
     name to keyword arguments of `dassdp.rules.brian2.ssdp.DASSDP`, which then carries that
-    projection (``window`` is ``T dt``; the initial weights are the layer's).
+    projection (``window`` is ``T dt``; the initial weights are the layer's), or to a rule factory
+    called as ``factory(pre, post, on_pre=..., w0=..., connect=..., name=...)`` (``w0`` a dense
+    ``(len(post), len(pre))`` matrix, ``connect`` the ``i``/``j`` arrays) that returns an object
+    with ``synapses`` and ``objects`` (e.g. `dassdp.rules.brian2.STDP`).
+
+    ``drive`` maps a population's name to an extra input current ``[n_samples * T, n]`` (one row
+    per step, samples back to back) added to its ``I`` every step before the update: a teacher
+    signal, for instance. ``extra_variables`` maps a population's name to equation lines added to
+    its group (e.g. ``neuron_variables("readout")`` for a spike-count loss).
 
     ``mode="biophysical"`` builds the continuous-time version instead (units, differential
     equations, one simulation step ``sim_dt`` of synaptic delay; not spike-exact), see
@@ -278,8 +291,8 @@ def to_brian2(
     from brian2 import defaultclock
 
     if mode == "biophysical":
-        if plastic:
-            raise ConversionError("plastic layers are supported in exact mode only")
+        if plastic or drive or extra_variables:
+            raise ConversionError("plastic, drive and extra_variables are supported in exact mode only")
         from dassdp.bridge.biophysical import to_brian2_biophysical
 
         return to_brian2_biophysical(model, inputs, n_steps=n_steps, encoding=encoding, seed=seed, dt=dt,
@@ -299,8 +312,35 @@ def to_brian2(
             f"objects use; got dt={dt}"
         )
     conv = Converted(plan, x, dt, input_mode)
-    _Builder(conv, model, dict(plastic or {}), name).build()
+    builder = _Builder(conv, model, dict(plastic or {}), name)
+    builder.drive, builder.extra_variables = _check_drive(plan, x, drive), _check_extra(plan, extra_variables)
+    builder.build()
     return conv
+
+
+def _populations(plan: Plan) -> dict[str, Neurons]:
+    return {s.name: s for s in plan.stages if isinstance(s, Neurons)}
+
+
+def _check_drive(plan: Plan, x: torch.Tensor, drive: dict | None) -> dict[str, np.ndarray]:
+    shapes = dict(zip([s.name for s in plan.stages], plan.shapes()))
+    checked = {}
+    for layer, values in (drive or {}).items():
+        if layer not in _populations(plan):
+            raise ConversionError(f"drive: no neuron layer named {layer!r} (neuron layers: {list(_populations(plan))})")
+        values = np.asarray(values, dtype=np.float64)
+        expected = (int(x.shape[0]) * int(x.shape[1]), math.prod(shapes[layer]))
+        if values.shape != expected or not np.all(np.isfinite(values)):
+            raise ConversionError(f"drive[{layer!r}] must be finite with shape (n_samples * T, n) = {expected}, got {values.shape}")
+        checked[layer] = values
+    return checked
+
+
+def _check_extra(plan: Plan, extra_variables: dict | None) -> dict[str, str]:
+    for layer in extra_variables or {}:
+        if layer not in _populations(plan):
+            raise ConversionError(f"extra_variables: no neuron layer named {layer!r} (neuron layers: {list(_populations(plan))})")
+    return dict(extra_variables or {})
 
 
 class _Builder:
@@ -311,6 +351,8 @@ class _Builder:
         self.objects: list = []
         self.non_spiking: set[str] = set()  # layers whose output is a potential, not spikes
         self.roles = _roles(conv.plan, plastic)
+        self.drive: dict[str, np.ndarray] = {}
+        self.extra_variables: dict[str, str] = {}
 
     def place(self, obj, when: str = "groups"):
         obj.when, obj.order = when, self.order
@@ -389,6 +431,7 @@ class _Builder:
             eqs += "syn : 1\nalpha : 1 (constant)\n"
         if role:
             eqs += neuron_variables(role)
+        eqs += self.extra_variables.get(stage.name, "")
         kwargs = {} if not stage.spiking else {"threshold": "v > vth", "reset": _RESET[stage.reset]}
         group = NeuronGroup(n, eqs, dt=self.step, name=self.objname(stage.name), **kwargs)
         group.beta = np.broadcast_to(stage.beta, (n,))
@@ -401,6 +444,12 @@ class _Builder:
         window = self.conv.n_steps * self.conv.dt
         start = group.run_regularly(_WINDOW_RESET[stage.kind], dt=window, when="start", order=0,
                                     name=group.name + "_window_reset")
+        if stage.name in self.drive:
+            from brian2 import TimedArray
+
+            key = f"bridge_drive_{brian2_name(stage.name)}"
+            self.conv.namespace[key] = TimedArray(self.drive[stage.name], dt=self.conv.dt, name=f"{self.prefix}_{key}")
+            self.objects.append(self.place(group.run_regularly(f"I += {key}(t, i)", dt=self.conv.dt, name=group.name + "_drive")))
         update = self.place(group.run_regularly(_UPDATE[stage.kind], dt=self.conv.dt, name=group.name + "_update"))
         self.objects += [group, start, update]
         if stage.spiking:
@@ -536,15 +585,18 @@ class _Builder:
     def plastic_rule(self, layer: str, projection: Projection, pre, post, w):
         from dassdp.rules.brian2.ssdp import DASSDP
 
-        kwargs = dict(self.plastic[layer])
-        kwargs.setdefault("window", self.conv.n_steps * self.conv.dt)
         if projection.composed:
             raise ConversionError(f"plastic: layer {layer!r} is composed with other linear layers and cannot be plastic")
         w0 = np.full((len(post), len(pre)), 0.0)
         w0[projection.j, projection.i] = w
         connect = {"i": projection.i, "j": projection.j}
-        return DASSDP(pre, post, on_pre="I_post += w", w0=w0, connect=connect,
-                      name=f"{self.prefix}_dassdp_{brian2_name(layer)}", **kwargs)
+        rule = self.plastic[layer]
+        common = {"on_pre": "I_post += w", "w0": w0, "connect": connect, "name": f"{self.prefix}_plastic_{brian2_name(layer)}"}
+        if callable(rule):
+            return rule(pre, post, **common)
+        kwargs = dict(rule)
+        kwargs.setdefault("window", self.conv.n_steps * self.conv.dt)
+        return DASSDP(pre, post, **common, **kwargs)
 
     def output(self, pending, prev: str, prev_shape) -> None:
         from brian2 import NeuronGroup, StateMonitor
