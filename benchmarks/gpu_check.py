@@ -1,5 +1,6 @@
-"""GPU check: cuda_standalone against cpp_standalone on the same spike-generator input, then the
-Brian2 benchmark with the cuda_standalone target. Run through ``benchmarks/gpu_check.sh``."""
+"""GPU check: cuda_standalone against cpp_standalone on the same spike-generator input, the demo
+study's Brian2 phase on both targets (the one-field switch), then the Brian2 benchmark with the
+cuda_standalone target. Run through ``benchmarks/gpu_check.sh``."""
 
 import json
 import sys
@@ -8,7 +9,32 @@ import tempfile
 import numpy as np
 
 from dassdp.cli import main as dassdp_main
-from dassdp.runs.demo import simulate
+from dassdp.runs.network_demo import simulate
+
+
+def brian2_phase_check() -> dict:
+    """One shortened DA-SSDP run of the demo study on cpp_standalone and on cuda_standalone."""
+    import tomllib
+
+    from dassdp.runs.brian2_phase import execute_brian2
+    from dassdp.runs.demo import study_text
+    from dassdp.runs.study import expand_runs, parse_study
+
+    tables = {}
+    for target in ("cpp_standalone", "cuda_standalone"):
+        data = tomllib.loads(study_text(target))
+        data.update(seeds=[0], variants=["dassdp"])
+        data["brian2"].update(train_samples=60, eval_samples=40)
+        data["brian2"]["dassdp"]["warmup"] = 20
+        tables[target] = execute_brian2(expand_runs(parse_study(data))[0][2])
+    cpp, cuda = tables["cpp_standalone"], tables["cuda_standalone"]
+    difference = float(np.max(np.abs(cpp["weights"].value.to_numpy() - cuda["weights"].value.to_numpy())))
+    return {
+        "accuracies_cpp": cpp["evaluations"].accuracy.tolist(),
+        "accuracies_cuda": cuda["evaluations"].accuracy.tolist(),
+        "max_abs_weight_statistic_difference": difference,
+        "agree_1e-6": difference < 1e-6 and cpp["evaluations"].accuracy.equals(cuda["evaluations"].accuracy),
+    }
 
 
 def main() -> int:
@@ -25,8 +51,14 @@ def main() -> int:
     agreement["weights_agree_1e-6"] = agreement["max_abs_weight_difference"] < 1e-6
     print(json.dumps({"cuda_vs_cpp": agreement}, indent=2))
     sys.stdout.flush()
+    try:
+        phase = brian2_phase_check()
+    except Exception as error:  # noqa: BLE001 - reported, and the check fails
+        phase = {"error": f"{type(error).__name__}: {error}", "agree_1e-6": False}
+    print(json.dumps({"brian2_phase_cuda_vs_cpp": phase}, indent=2))
+    sys.stdout.flush()
     dassdp_main(["bench", "brian2", "--json"])
-    return 0 if agreement["weights_agree_1e-6"] else 1
+    return 0 if agreement["weights_agree_1e-6"] and phase["agree_1e-6"] else 1
 
 
 if __name__ == "__main__":

@@ -4,14 +4,17 @@
 # 1. installs what is missing (brian2, brian2cuda, ...) from wheels carried in .whl/;
 # 2. runs the DA-SSDP demo network on cuda_standalone and cpp_standalone with the same
 #    spike-generator input and checks that the weights agree to 1e-6;
-# 3. prints the `dassdp bench brian2 --json` results, with cuda_standalone as a target.
+# 3. runs a shortened DA-SSDP run of the demo study's Brian2 phase on both targets (the study
+#    file's one-field switch) and compares its tables;
+# 4. prints the `dassdp bench brian2 --json` results, with cuda_standalone as a target.
 #
 # Prepare the wheels here first (the device machine has Python 3.12 with torch, numpy, scipy,
 # pandas, cython, sympy, jinja2, pyparsing, but not brian2/brian2cuda/nir/pydantic/mnist1d):
 #   echo /.whl/ >> .git/info/exclude
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
-#       brian2==2.10.1 brian2cuda==1.0b1 nir pydantic pydantic-core annotated-types typing-inspection mnist1d
+#       brian2==2.10.1 brian2cuda==1.0b1 nir pydantic pydantic-core annotated-types typing-inspection mnist1d \
+#       scikit-learn joblib threadpoolctl
 # and name .whl in the device run's `carry`. Set DASSDP_BENCH_QUICK=1 for the short benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -13,7 +13,8 @@ import sys
 
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("dassdp.runs.demo", "run a small DA-SSDP network in Brian2 and print what it learnt"),
+    "demo": ("dassdp.runs.demo", "the digits A -> B -> A task-switch study in Brian2 (make demo): tables, summary, report"),
+    "network-demo": ("dassdp.runs.network_demo", "run a small DA-SSDP network in Brian2 and print what it learnt"),
     "report": ("dassdp.analysis.report", "write an HTML and Markdown report of a results directory"),
     "doctor": ("dassdp.runs.doctor", "which Brian2 targets (numpy, cython, cpp/cuda standalone) work here, and why not"),
     "bench": ("dassdp.runs.bench", "run a side-by-side benchmark from benchmarks/ (not a test)"),

@@ -1,114 +1,59 @@
-"""``dassdp demo``: a small DA-SSDP network in Brian2, and what it learnt.
+"""``dassdp demo`` (``make demo``): the digits A -> B -> A task-switch study in Brian2.
 
-Fifty Poisson inputs (drawn with NumPy, replayed by a SpikeGeneratorGroup and relayed so they
-can carry window flags) drive two current-based LIF
-readout neurons through DA-SSDP synapses. Each 25 ms window shows one of two input patterns (half
-of the inputs at a high rate); the window's label is the pattern, and the in-network loss is the
-cross-entropy of the readout's spike counts. With the published amplitudes
-(A_plus = 1.5e-3, A_base = 5e-4) and after a warm-up of 40 windows the gate is fitted
-(``k`` = minus the correlation of synchrony and loss) and DA-SSDP updates the weights at every
-window end, scaled by the dopamine-borne gate.
+Runs the study embedded in the package (`STUDY`, ``dassdp/runs/studies/digits_ab_brian2.toml``:
+PyTorch pretraining on task A, exact conversion, then A -> B -> A in Brian2 with no plasticity,
+STDP, DA-STDP, SSDP and DA-SSDP on the readout, 3 seeds) in local worker processes on a CPU Brian2
+target, writes ``results/digits_ab_brian2`` (Parquet tables and a report), and prints ACC, BWT,
+forgetting and mean synchrony per variant with bootstrap CIs. ``--target`` changes the one
+field that selects the Brian2 device (e.g. ``cuda_standalone`` on a GPU machine). Running it again
+finishes an interrupted demo and reuses finished runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
 
-import numpy as np
+from dassdp.runs.study import StudyError
+from dassdp.runs.study_cli import add_execution_arguments, execute_study, fail
 
-N_INPUT, N_READOUT = 50, 2
+STUDY = "digits_ab_brian2.toml"
+
+
+def study_text(target: str | None = None) -> str:
+    """The embedded study file, with ``brian2.target`` set to ``target`` if given."""
+    text = resources.files("dassdp.runs").joinpath("studies", STUDY).read_text()
+    if target is not None:
+        text, n = re.subn(r'(?m)^target = ".*"$', f'target = "{target}"', text)
+        assert n == 1, "the embedded study sets brian2.target once"
+    return text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", default="numpy", choices=["numpy", "cython", "cpp_standalone"],
-                        help="Brian2 code-generation target (default: numpy)")
-    parser.add_argument("--windows", type=int, default=200, help="number of 25 ms windows (default: 200)")
-    parser.add_argument("--warmup", type=int, default=40, help="warm-up windows (default: 40)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
-
-
-DT_MS, WINDOW_MS = 0.5, 25
-
-
-def input_spikes(labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Poisson-like input drawn with NumPy (Bernoulli per 0.5 ms step): half of the inputs at
-    40 Hz and the other half at 5 Hz, the halves swapping with the label. Returns (indices, steps).
-    """
-    steps = int(WINDOW_MS / DT_MS)
-    high = (np.arange(N_INPUT) < N_INPUT // 2)[None, :] == (labels[:, None] == 0)
-    rate = np.repeat(np.where(high, 40.0, 5.0), steps, axis=0)  # [time step, input]
-    step, idx = np.nonzero(rng.random(rate.shape) < rate * DT_MS * 1e-3)
-    return idx, step
-
-
-def simulate(target: str, n_windows: int, warmup: int, seed: int, directory: str | None = None) -> dict:
-    """Build and run the demo network; return the fitted gate, per-window series, weights and
-    the readout spikes. The input is drawn with NumPy, so every target sees the same spikes."""
-    from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, defaultclock, ms
-
-    from dassdp.models.neurons import current_lif
-    from dassdp.models.relay import relay
-    from dassdp.models.targets import use_target
-    from dassdp.rules.brian2 import DASSDP, SpikeCountLoss, neuron_variables
-
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, N_READOUT, size=n_windows)
-    idx, step = input_spikes(labels, rng)
-    w0 = rng.uniform(0.5, 1.5, size=(N_READOUT, N_INPUT))
-    with use_target(target, directory):
-        defaultclock.dt = DT_MS * ms
-        source = SpikeGeneratorGroup(N_INPUT, idx, step * DT_MS * ms)
-        inputs, relay_objects = relay(source, extra=neuron_variables("pre"))
-        readout = current_lif(tau_m=10 * ms).group(
-            N_READOUT, extra=neuron_variables("post") + neuron_variables("readout"), name="readout"
-        )
-        rule = DASSDP(
-            inputs, readout, WINDOW_MS * ms, sigma=2 * ms, warmup=warmup,
-            loss=SpikeCountLoss(readout, labels), on_pre="I_syn_post += w * 5*mV", w0=w0,
-        )
-        monitor = rule.monitor(("S", "L", "DA"))
-        spikes = SpikeMonitor(readout)
-        net = Network(source, *relay_objects, readout, *rule.objects, monitor, spikes)
-        net.run(rule.duration(n_windows))
-        return {
-            "gate": rule.fitted_gate(),
-            "S": np.array(monitor.S[0][1:]),
-            "L": np.array(monitor.L[0][1:]),
-            "DA": np.array(monitor.DA[0][1:]),
-            "w0": w0,
-            "w": rule.weight_matrix(),
-            "spike_i": np.array(spikes.i[:]),
-            "spike_t": np.array(spikes.t[:]),
-        }
+    parser.add_argument("--out", type=Path, default=Path("results") / Path(STUDY).stem,
+                        help="results directory (default: results/digits_ab_brian2)")
+    parser.add_argument("--target", default=None, choices=["numpy", "cython", "cpp_standalone", "cuda_standalone"],
+                        help="Brian2 target of the Brian2 phase (default: the study's, numpy)")
+    add_execution_arguments(parser)
+    parser.set_defaults(workers=2)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    from dassdp.analysis.report import build_report
+    from dassdp.runs.runner import prepare_dir
+    from dassdp.runs.study import parse_study
 
-    console = Console()
-    with console.status(f"Simulating {args.windows} windows of DA-SSDP on {args.target} ..."), \
-            tempfile.TemporaryDirectory(prefix="dassdp-demo-") as build:
-        out = simulate(args.target, args.windows, args.warmup, args.seed, directory=build)
-    gate, warm = out["gate"], slice(0, args.warmup)
-    after = slice(args.warmup, None)
-    dw = out["w"] - out["w0"]
-    half = N_INPUT // 2
-
-    table = Table(title="DA-SSDP demo: 50 Poisson inputs -> 2 LIF readouts, 25 ms windows")
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
-    table.add_row("fitted gate k (= -corr(S, L))", f"{gate.k:+.4f}")
-    table.add_row("gate mu (mean S in warm-up)", f"{gate.mu:.4f}")
-    table.add_row("gate s (std S in warm-up)", f"{gate.s:.4f}")
-    table.add_row("mean synchrony S: warm-up / after", f"{out['S'][warm].mean():.4f} / {out['S'][after].mean():.4f}")
-    table.add_row("mean loss L: warm-up / after", f"{out['L'][warm].mean():.4f} / {out['L'][after].mean():.4f}")
-    table.add_row("dopamine (gate) after warm-up: min / mean / max",
-                  f"{out['DA'][after].min():.3f} / {out['DA'][after].mean():.3f} / {out['DA'][after].max():.3f}")
-    table.add_row("weight change: mean / min / max", f"{dw.mean():+.4f} / {dw.min():+.4f} / {dw.max():+.4f}")
-    for j in range(N_READOUT):
-        table.add_row(f"readout {j}: mean dW from inputs 0-{half - 1} / {half}-{N_INPUT - 1}",
-                      f"{dw[j, :half].mean():+.4f} / {dw[j, half:].mean():+.4f}")
-    console.print(table)
-    return 0
+    text = study_text(args.target)
+    try:
+        study = parse_study(tomllib.loads(text), source=f"embedded {STUDY}")
+        runs = prepare_dir(study, text, args.out, resume=True)
+    except StudyError as err:
+        return fail("demo", err)
+    status = execute_study(runs, args, "demo")
+    if status == 0:
+        html, _ = build_report(runs.out)
+        print(f"report: {html}")
+    return status

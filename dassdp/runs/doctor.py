@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import importlib.util
 import platform
 import shutil
 import tempfile
@@ -55,6 +56,35 @@ def smoke_test(target: str, directory: str) -> None:
         raise RuntimeError(f"v(10 ms) = {value}, expected {expected}")
 
 
+def target_problem(target: str) -> str | None:
+    """Why ``target`` cannot run here (a quick check of its prerequisites), or None."""
+    from dassdp.models import cuda
+
+    compiler = shutil.which("g++") or shutil.which("c++")
+    if target == "cython":
+        if importlib.util.find_spec("Cython") is None:
+            return "Cython is not installed"
+    if target in ("cython", "cpp_standalone") and compiler is None:
+        return "no C++ compiler (g++ or c++) found"
+    if target == "cuda_standalone":
+        problem = cuda_toolchain_problem()
+        if problem is None and cuda.gpu_compute_capability() is None:
+            problem = "no GPU found (nvidia-smi)"
+        return problem
+    return None
+
+
+def cuda_toolchain_problem() -> str | None:
+    """What is missing to generate and compile cuda_standalone code (a GPU is not needed)."""
+    from dassdp.models import cuda
+
+    if cuda.find_nvcc() is None:
+        return "nvcc not found"
+    if cuda.find_curand() is None:
+        return "cuRAND not found (toolkit or nvidia-curand wheel)"
+    return None
+
+
 def diagnose(compile_cuda: bool = False) -> dict:
     """Versions, toolchain facts and per-target status (``ok`` or the reason it failed)."""
     from dassdp.models import cuda
@@ -75,10 +105,9 @@ def diagnose(compile_cuda: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="dassdp-doctor-") as tmp:
         for target in CPU_TARGETS:
             status[target] = _try(smoke_test, target, f"{tmp}/{target}")
-        if facts["nvcc"] == "not found":
-            status["cuda_standalone"] = "no: nvcc not found"
-        elif curand is None:
-            status["cuda_standalone"] = "no: cuRAND not found (toolkit or nvidia-curand wheel)"
+        problem = cuda_toolchain_problem()
+        if problem:
+            status["cuda_standalone"] = f"no: {problem}"
         elif compile_cuda:
             built = _try(smoke_test, "cuda_standalone", f"{tmp}/cuda")
             status["cuda_standalone"] = (f"compiles for sm_{int(10 * (cc or cuda.DEFAULT_COMPUTE_CAPABILITY))}"

@@ -121,6 +121,7 @@ def _worker_init() -> None:
 
 def run_one(spec_data: dict, out: str, hash_: str) -> dict:
     """Execute one run (unless done) and store it; returns its manifest."""
+    from dassdp.runs.brian2_phase import execute_brian2
     from dassdp.runs.tasks import execute
 
     spec = RunSpec.model_validate(spec_data)
@@ -130,7 +131,7 @@ def run_one(spec_data: dict, out: str, hash_: str) -> dict:
     store.clean_partial(run_dir)
     run_dir.mkdir(parents=True)
     started = time.time()
-    tables = execute(spec)
+    tables = (execute_brian2 if spec.resolved().phase == "brian2" else execute)(spec)
     for name in RUN_TABLES:
         store.write_parquet_atomic(tables[name], run_dir / f"{name}.parquet")
     finished = time.time()

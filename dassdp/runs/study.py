@@ -40,9 +40,12 @@ the seeds and an optional ``[sweep]`` grid over any parameter (dotted names)::
     [sweep]
     "training.lr" = [1e-3, 2e-3]
 
-Variants: ``frozen`` (no training at all: the accuracies must not move), ``none`` (surrogate
-gradients only), ``ssdp`` (plus DA-SSDP with the gate off, the two-factor ablation) and ``dassdp``
-(plus DA-SSDP with ``plasticity.gate``, continuous by default).
+Variants with ``phase = "torch"`` (the default): ``frozen`` (no training at all: the accuracies
+must not move), ``none`` (surrogate gradients only), ``ssdp`` (plus DA-SSDP with the gate off, the
+two-factor ablation) and ``dassdp`` (plus DA-SSDP with ``plasticity.gate``, continuous by
+default). With ``phase = "brian2"`` the network is pretrained in PyTorch and the sequence runs in
+Brian2 (``[brian2]``, `Brian2Spec`, `dassdp.runs.brian2_phase`) with the variants ``none``,
+``stdp``, ``dastdp``, ``ssdp`` and ``dassdp`` on the readout projection.
 
 `load_study` raises `StudyError` whose message names the offending field; the CLI turns it into
 exit status 2 before anything is written.
@@ -81,6 +84,10 @@ __all__ = [
 
 #: variant -> DA-SSDP gate mode (None: no plasticity); ``frozen`` is not trained at all.
 VARIANTS: dict[str, str | None] = {"frozen": None, "none": None, "ssdp": "off", "dassdp": "plasticity.gate"}
+#: variants of each phase (``stdp`` and ``dastdp`` exist as Brian2 rules only)
+PHASE_VARIANTS = {"torch": ("frozen", "none", "ssdp", "dassdp"), "brian2": ("none", "stdp", "dastdp", "ssdp", "dassdp")}
+#: Brian2 variants that learn from the teacher current (DA-STDP can also learn from reward dopamine)
+TEACHER_VARIANTS = ("stdp", "ssdp", "dassdp")
 #: number of classes of the built-in data sets
 BUILTIN_CLASSES = {"digits": 10, "mnist1d": 10}
 #: top-level keys a sweep may not vary
@@ -207,18 +214,84 @@ class PlasticitySpec(_Model):
     latency: Literal["first", "last"] = "first"
 
 
+class STDPSpec(_Model):
+    """Pair-based STDP in the Brian2 phase (`dassdp.rules.reference.STDPParams`; times in ms).
+    ``w_bound``: weights are kept in ``[-w_bound, w_bound]`` (default: twice the largest initial
+    absolute weight of the plastic layer)."""
+
+    a_plus: Annotated[float, Field(ge=0.0)] = 1.5e-3
+    a_minus: Annotated[float, Field(le=0.0)] = -1.5e-3
+    tau_plus_ms: Annotated[float, Field(gt=0.0)] = 2.0
+    tau_minus_ms: Annotated[float, Field(gt=0.0)] = 2.0
+    w_bound: Annotated[float, Field(gt=0.0)] | None = None
+
+
+class DASTDPSpec(STDPSpec):
+    """Three-factor DA-STDP (`dassdp.rules.reference.DASTDPParams`; times in ms): eligibility
+    decays with ``tau_c_ms``, dopamine with ``tau_n_ms``, baseline ``b``."""
+
+    tau_c_ms: Annotated[float, Field(gt=0.0)] = 20.0
+    tau_n_ms: Annotated[float, Field(gt=0.0)] = 10.0
+    b: float = 0.0
+    rpe_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+
+
+class DASSDPSpec(_Model):
+    """DA-SSDP (and SSDP) in the Brian2 phase: the contract's parameters, ``sigma`` in steps,
+    ``warmup`` in training windows."""
+
+    a_plus: Annotated[float, Field(ge=0.0)] = 1.5e-3
+    a_base: Annotated[float, Field(ge=0.0)] = 5e-4
+    sigma_steps: Annotated[float, Field(gt=0.0)] = 1.0
+    warmup: Annotated[int, Field(ge=1)] = 50
+    gate: Literal["continuous", "sign"] = "continuous"
+    clip: Annotated[float, Field(gt=0.0)] = 1.0
+    latency: Literal["first", "last"] = "first"
+
+
+class Brian2Spec(_Model):
+    """The Brian2 phase (``phase = "brian2"``), see `dassdp.runs.brian2_phase`.
+
+    The network is surrogate-trained in PyTorch on ``pretrain`` (task names; default: the first
+    block's task) for ``pretrain_epochs``, converted exactly to Brian2 with integrate-and-fire label
+    neurons as readout (threshold: ``readout_spikes`` spikes of the correct label per window on
+    average), and the task sequence then runs in Brian2 on ``target`` with the variant's rule on the
+    readout projection. Each block presents ``train_samples`` training samples per epoch; every
+    evaluation uses ``eval_samples`` test samples per task, with plasticity off.
+
+    ``signal`` says where the task signal comes from: ``teacher`` (a current of ``teacher`` thresholds
+    per step into the correct label neuron during training windows), ``reward`` (phasic dopamine
+    carrying a reward prediction error, for DA-STDP) or ``both``.
+    """
+
+    target: Literal["numpy", "cython", "cpp_standalone", "cuda_standalone"] = "numpy"
+    dt_ms: Annotated[float, Field(gt=0.0)] = 1.0
+    pretrain: list[str] | None = None
+    pretrain_epochs: Annotated[int, Field(ge=0)] = 5
+    train_samples: PositiveInt = 100
+    eval_samples: PositiveInt = 100
+    readout_spikes: Annotated[float, Field(gt=0.0)] = 3.0
+    signal: Literal["teacher", "reward", "both"] = "teacher"
+    teacher: Annotated[float, Field(ge=0.0)] = 0.5
+    stdp: STDPSpec = STDPSpec()
+    dastdp: DASTDPSpec = DASTDPSpec()
+    dassdp: DASSDPSpec = DASSDPSpec()
+
+
 class Study(_Model):
     """A whole study file (see the module docstring)."""
 
     name: str = "study"
     description: str = ""
+    phase: Literal["torch", "brian2"] = "torch"
     dataset: DatasetSpec = DatasetSpec()
     tasks: TaskSpec
     sequence: list[Block | str] = Field(min_length=1)
     network: NetworkSpec = NetworkSpec()
     training: TrainingSpec = TrainingSpec()
     plasticity: PlasticitySpec = PlasticitySpec()
-    variants: list[Literal["frozen", "none", "ssdp", "dassdp"]] = ["none", "ssdp", "dassdp"]
+    brian2: Brian2Spec = Brian2Spec()
+    variants: list[Literal["frozen", "none", "stdp", "dastdp", "ssdp", "dassdp"]] = ["none", "ssdp", "dassdp"]
     seeds: list[int] = Field(default=[0], min_length=1)
     device: str = "cpu"
     sweep: dict[str, list[Any]] = {}
@@ -314,16 +387,45 @@ def _check_semantics(study: Study) -> None:
     if study.plastic_layer not in layers:
         raise StudyError("plasticity.layer", f"{study.plastic_layer!r} is not a spiking layer; choose one of {layers}")
     plastic = {"ssdp", "dassdp"} & set(study.variants)
-    if plastic and study.plastic_layer == "lif.0" and study.network.encoding == "direct":
+    if study.phase == "torch" and plastic and study.plastic_layer == "lif.0" and study.network.encoding == "direct":
         raise StudyError(
             "plasticity.layer",
             f"'lif.0' is fed by real-valued (direct-encoded) input, but DA-SSDP (variants {sorted(plastic)}) needs "
             "spikes on both sides; use two hidden layers (network.hidden) or encoding 'rate'/'latency'",
         )
     _check_device(study.device)
+    allowed = PHASE_VARIANTS[study.phase]
+    for k, variant in enumerate(study.variants):
+        if variant not in allowed:
+            raise StudyError(f"variants.{k}", f"{variant!r} is not a variant of phase {study.phase!r}; choose from {list(allowed)}")
+    if study.phase == "brian2":
+        _check_brian2(study)
     for name, values in study.sweep.items():
         if not values:
             raise StudyError(f"sweep.{name}", "lists no values")
+
+
+def _check_brian2(study: Study) -> None:
+    spec = study.brian2
+    for k, task in enumerate(spec.pretrain or []):
+        if task not in study.tasks.names:
+            raise StudyError(f"brian2.pretrain.{k}", f"unknown task {task!r}; tasks are {study.tasks.names}")
+    if spec.signal == "reward":
+        deaf = [v for v in study.variants if v in TEACHER_VARIANTS]
+        if deaf:
+            raise StudyError("brian2.signal", f"'reward' drives only dopamine-modulated STDP (dastdp); variants {deaf} "
+                             "learn from the teacher current: use signal 'teacher' or 'both'")
+    if spec.signal != "reward" and spec.teacher == 0:
+        raise StudyError("brian2.teacher", "the teacher current is 0, so signal 'teacher' carries no task signal")
+    windows = sum(block.epochs for block in study.blocks) * spec.train_samples
+    if "dassdp" in study.variants and spec.dassdp.warmup >= windows:
+        raise StudyError("brian2.dassdp.warmup", f"{spec.dassdp.warmup} windows leave no learning in the "
+                         f"{windows} training windows of the sequence")
+    from dassdp.runs.doctor import target_problem
+
+    problem = target_problem(spec.target)
+    if problem:
+        raise StudyError("brian2.target", f"{spec.target!r} is not available here: {problem}")
 
 
 def _n_classes(dataset: DatasetSpec) -> int:

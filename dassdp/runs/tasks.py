@@ -30,7 +30,7 @@ from dassdp.models.snn import SpikingMLP
 from dassdp.runs.datasets import Dataset, load_dataset
 from dassdp.runs.study import VARIANTS, RunSpec, Study
 
-__all__ = ["TaskData", "build_model", "execute", "gate_mode", "make_tasks"]
+__all__ = ["TaskData", "build_model", "execute", "gate_mode", "make_tasks", "linear_weights", "task_mask", "run_tables", "train_epoch", "weight_stats"]
 
 #: logit for classes outside the current task when ``scenario = "task"``
 _MASKED = -1e9
@@ -131,12 +131,26 @@ def _logits(model: nn.Module, x: torch.Tensor, study: Study, mask: torch.Tensor 
     return logits if mask is None else logits.masked_fill(~mask, _MASKED)
 
 
-def _task_mask(study: Study, task: TaskData, n_classes: int, device) -> torch.Tensor | None:
+def task_mask(study: Study, task: TaskData, n_classes: int, device) -> torch.Tensor | None:
     if study.tasks.scenario != "task":
         return None
     mask = torch.zeros(n_classes, dtype=torch.bool, device=device)
     mask[list(task.classes)] = True
     return mask
+
+
+def train_epoch(model, optimizer, task: TaskData, study: Study, mask, order, spikes, device):
+    """One epoch of surrogate-gradient training on ``task`` (mini-batches in the order drawn from
+    the generator ``order``; cross-entropy of the logits); yields ``(batch index, loss)`` after
+    each optimizer step."""
+    permutation = torch.randperm(len(task.y_train), generator=order)
+    for batch_index, batch in enumerate(permutation.split(study.training.batch_size)):
+        xb, yb = task.x_train[batch].to(device), task.y_train[batch].to(device)
+        loss = nn.functional.cross_entropy(_logits(model, xb, study, mask, spikes), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        yield batch_index, loss
 
 
 def _evaluate(model, study, tasks, n_classes, seed, probe, device) -> list[dict]:
@@ -145,7 +159,7 @@ def _evaluate(model, study, tasks, n_classes, seed, probe, device) -> list[dict]
     with torch.no_grad():
         for k, task in enumerate(tasks.values()):
             generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + k)
-            mask = _task_mask(study, task, n_classes, device)
+            mask = task_mask(study, task, n_classes, device)
             correct = 0
             for xb, yb in zip(task.x_test.split(study.training.eval_batch_size), task.y_test.split(study.training.eval_batch_size)):
                 correct += int((_logits(model, xb.to(device), study, mask, generator).argmax(1) == yb.to(device)).sum())
@@ -154,12 +168,17 @@ def _evaluate(model, study, tasks, n_classes, seed, probe, device) -> list[dict]
     return rows
 
 
-def _weight_stats(model: nn.Module, initial: dict, previous: dict) -> list[dict]:
+def linear_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The weight of every ``nn.Linear`` of ``model`` by module name (float64, CPU)."""
+    return {n: m.weight.detach().double().cpu() for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+
+
+def weight_stats(weights: dict, initial: dict, previous: dict) -> list[dict]:
+    """Tidy rows (layer, stat, value) of each weight matrix: mean, std, abs_mean, norm and the
+    Frobenius norm of the change from ``initial`` and from ``previous`` (updated in place)."""
     rows = []
-    for name, module in model.named_modules():
-        if not isinstance(module, nn.Linear):
-            continue
-        w = module.weight.detach().double().cpu()
+    for name, w in weights.items():
+        w = torch.as_tensor(w, dtype=torch.float64)
         stats = {
             "mean": w.mean(),
             "std": w.std(unbiased=False),
@@ -197,7 +216,7 @@ def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
         plasticity = DASSDP(model, [study.plastic_layer], params, warmup_epochs=p.warmup_epochs)
     order = torch.Generator().manual_seed(seed)
     spikes = torch.Generator(device=device).manual_seed(seed + 7_919)
-    initial = {n: m.weight.detach().double().cpu().clone() for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    initial = {n: w.clone() for n, w in linear_weights(model).items()}
     previous = dict(initial)
 
     training, evaluations, weights = [], [], []
@@ -210,17 +229,11 @@ def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
     epoch = trial = 0
     for block_index, block in enumerate(study.blocks):
         task = tasks[block.task]
-        mask = _task_mask(study, task, n_classes, device)
+        mask = task_mask(study, task, n_classes, device)
         for _ in range(block.epochs):
             if variant == "frozen":
                 break
-            permutation = torch.randperm(len(task.y_train), generator=order)
-            for batch_index, batch in enumerate(permutation.split(study.training.batch_size)):
-                xb, yb = task.x_train[batch].to(device), task.y_train[batch].to(device)
-                loss = nn.functional.cross_entropy(_logits(model, xb, study, mask, spikes), yb)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+            for batch_index, loss in train_epoch(model, optimizer, task, study, mask, order, spikes, device):
                 synchrony, gate, warmup = probe.pop(), float("nan"), False
                 if plasticity is not None:
                     warmup = plasticity.in_warmup
@@ -246,33 +259,36 @@ def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
                 plasticity.end_epoch()
             epoch += 1
         evaluate(block_index, block.task)
-        for row in _weight_stats(model, initial, previous):
+        for row in weight_stats(linear_weights(model), initial, previous):
             weights.append({"block": block_index, "trained_task": block.task, **row})
 
     gate_fit = plasticity.layers[0].gate if plasticity is not None else None
     if plasticity is not None:
         plasticity.remove()
-    ident = {"run": spec.run_id, "variant": variant, "seed": seed}
-    tables = {
-        "training": _frame(training, ident, _TRAINING_COLUMNS),
-        "evaluations": _frame(evaluations, ident, _EVAL_COLUMNS),
-        "weights": _frame(weights, ident, _WEIGHT_COLUMNS),
+    return run_tables(spec, training, evaluations, weights, study.plastic_layer, gate_fit)
+
+
+def run_tables(spec: RunSpec, training, evaluations, weights, layer: str, gate) -> dict[str, pd.DataFrame]:
+    """The run's four tables with fixed schemas (``gate``: one row of the fitted ``k, mu, s``, or
+    none without a gate)."""
+    ident = {"run": spec.run_id, "variant": spec.variant, "seed": spec.seed}
+    return {
+        "training": _frame(training, ident, TRAINING_COLUMNS),
+        "evaluations": _frame(evaluations, ident, EVAL_COLUMNS),
+        "weights": _frame(weights, ident, WEIGHT_COLUMNS),
+        "gate": pd.DataFrame(
+            [{**ident, "layer": layer, "k": gate.k, "mu": gate.mu, "s": gate.s}] if gate is not None else [],
+            columns=[*ident, "layer", "k", "mu", "s"],
+        ),
     }
-    tables["gate"] = pd.DataFrame(
-        [{**ident, "layer": study.plastic_layer, "k": gate_fit.k, "mu": gate_fit.mu, "s": gate_fit.s}]
-        if gate_fit is not None
-        else [],
-        columns=[*ident, "layer", "k", "mu", "s"],
-    )
-    return tables
 
 
-_TRAINING_COLUMNS = {
+TRAINING_COLUMNS = {
     "block": "int64", "task": "object", "epoch": "int64", "batch": "int64", "trial": "int64",
     "loss": "float64", "synchrony": "float64", "gate": "float64", "warmup": "bool",
 }
-_EVAL_COLUMNS = {"block": "int64", "trained_task": "object", "eval_task": "object", "accuracy": "float64", "synchrony": "float64"}
-_WEIGHT_COLUMNS = {"block": "int64", "trained_task": "object", "layer": "object", "stat": "object", "value": "float64"}
+EVAL_COLUMNS = {"block": "int64", "trained_task": "object", "eval_task": "object", "accuracy": "float64", "synchrony": "float64"}
+WEIGHT_COLUMNS = {"block": "int64", "trained_task": "object", "layer": "object", "stat": "object", "value": "float64"}
 
 
 def _frame(rows: list[dict], ident: dict, columns: dict[str, str]) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from dassdp.models.cuda import find_curand, find_nvcc
 @pytest.mark.standalone
 def test_cpp_standalone_equals_numpy_for_spike_generator_input(tmp_path):
     """The demo network (spike-generator input, LIF readouts, DA-SSDP with count loss)."""
-    from dassdp.runs.demo import simulate
+    from dassdp.runs.network_demo import simulate
 
     numpy_out = simulate("numpy", n_windows=30, warmup=8, seed=5)
     cpp_out = simulate("cpp_standalone", n_windows=30, warmup=8, seed=5, directory=tmp_path / "cpp")

@@ -1,0 +1,228 @@
+"""The Brian2 phase of a study: PyTorch pretraining, exact conversion with label neurons, the task
+sequence in Brian2 with each rule, and its validation.
+
+Oracles: the pretrained PyTorch model (float64) on the same evaluation samples, and NumPy
+recomputations of the reward-prediction-error dopamine from the label spikes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dassdp.cli import main
+from dassdp.runs.study import expand_runs, load_study
+
+STUDY = """
+name = "tiny_brian2"
+phase = "brian2"
+variants = {variants}
+seeds = [0, 1]
+sequence = [{{ task = "A", epochs = 1 }}, {{ task = "B", epochs = 1 }}]
+
+[tasks]
+kind = "classes"
+scenario = "task"
+[tasks.classes]
+A = [0, 1]
+B = [2, 3]
+
+[network]
+hidden = [16, 16]
+n_steps = 4
+
+[brian2]
+pretrain = ["A", "B"]
+pretrain_epochs = 2
+train_samples = 24
+eval_samples = 20
+{brian2}
+[brian2.dassdp]
+warmup = 10
+"""
+
+
+def write(path: Path, variants=("none", "dassdp"), brian2="", extra="") -> Path:
+    path.write_text(STUDY.format(variants=list(variants), brian2=brian2).replace("'", '"') + extra)
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    root = tmp_path_factory.mktemp("brian2_phase")
+    study = write(root / "tiny.toml")
+    assert main(["run", str(study), "--out", str(root / "out"), "--quiet", "--workers", "2"]) == 0
+    return root
+
+
+def test_tables_schema_and_values(finished):
+    out = finished / "out"
+    ev, tr = pd.read_parquet(out / "evaluations.parquet"), pd.read_parquet(out / "training.parquet")
+    metrics, gate = pd.read_parquet(out / "metrics.parquet"), pd.read_parquet(out / "gate.parquet")
+    assert len(ev) == 4 * 3 * 2  # 4 runs x (before, after A, after B) x 2 tasks
+    assert ev.accuracy.between(0, 1).all() and ev.synchrony.between(0, 1).all()
+    assert len(tr) == 4 * 2 * 24  # 2 blocks of 24 training windows per run
+    for run, rows in tr.groupby("run"):
+        assert (rows.trial.to_numpy() == np.arange(48)).all()
+    assert np.isfinite(tr.loss).all() and (tr.loss >= 0).all()
+    plastic = tr[tr.variant == "dassdp"]
+    assert plastic.warmup.sum() == 2 * 10 and plastic.gate[plastic.warmup].isna().all()
+    assert plastic.gate[~plastic.warmup].between(0, 2).all()
+    assert tr[tr.variant == "none"].gate.isna().all()
+    assert len(gate) == 2 and np.isfinite(gate[["k", "mu", "s"]].to_numpy()).all() and (gate.s > 0).all()
+    assert np.isfinite(metrics[metrics.metric.isin(["ACC", "BWT", "forgetting"])].value).all()
+    weights = pd.read_parquet(out / "weights.parquet")
+    change = weights[(weights.layer == "readout") & (weights.stat == "change_from_initial")]
+    assert (change[change.variant == "none"].value == 0).all()
+    assert (change[change.variant == "dassdp"].value > 0).all()
+    fixed = weights[(weights.layer == "fc.0") & (weights.stat == "change_from_initial")]
+    assert (fixed.value == 0).all()  # the hidden layers do not learn in this phase
+
+
+def test_none_variant_predicts_like_the_pretrained_pytorch_model(finished):
+    """The label neurons' ``n theta + v`` is T times the PyTorch logit: without plasticity every
+    evaluation must score exactly what the pretrained float64 PyTorch model scores."""
+    from dassdp.models.encoders import encode
+    from dassdp.runs.brian2_phase import layout, pretrain
+    from dassdp.runs.tasks import make_tasks, task_mask
+
+    study, _ = load_study(finished / "tiny.toml")
+    ev = pd.read_parquet(finished / "out" / "evaluations.parquet")
+    for _, _, spec in expand_runs(study):
+        if spec.variant != "none":
+            continue
+        tasks, n_classes = make_tasks(study)
+        model = pretrain(study, tasks, n_classes, spec.seed).double()
+        lay = layout(study, tasks, spec.seed)
+        with torch.no_grad():
+            logits = model(encode(lay.x.double(), "direct", study.network.n_steps, None)).numpy()
+        rows = ev[ev.run == spec.run_id]
+        segments = [f"{kind}:{block}" for kind, block in lay.segment]
+        for _, row in rows.iterrows():
+            where = (np.array(segments) == f"eval:{row.block}") & (np.array(lay.task) == row.eval_task)
+            mask = task_mask(study, tasks[row.eval_task], n_classes, "cpu").numpy()
+            expected = (np.where(mask, logits[where], -np.inf).argmax(1) == lay.labels[where]).mean()
+            assert row.accuracy == expected
+        assert rows.accuracy.nunique() <= 2 and rows.groupby("eval_task").accuracy.nunique().eq(1).all()
+
+
+def test_reward_prediction_error_dopamine_matches_numpy():
+    """``reward_dopamine``: after each learning window the dopamine jumps by ``(r - rbar) / tau_n``
+    with ``r`` the label neuron's share of the spikes, and ``rbar`` follows ``r`` at ``rate``."""
+    from brian2 import Network, SpikeGeneratorGroup, StateMonitor, defaultclock, ms, second
+
+    from dassdp.models.relay import relay
+    from dassdp.models.targets import use_target
+    from dassdp.rules.brian2 import neuron_variables
+    from dassdp.rules.reference import Schedule
+    from dassdp.runs.brian2_phase import reward_dopamine
+
+    steps, n_windows, n, tau_n, rate = 5, 12, 3, 0.01, 0.3
+    rng = np.random.default_rng(5)
+    raster = rng.random((n_windows * steps, n)) < 0.3
+    raster[2 * steps:3 * steps] = False  # a window without any spike: r = 0
+    labels = rng.integers(0, n, n_windows)
+    learn = np.ones(n_windows)
+    learn[[4, 8]] = 0
+    step, idx = np.nonzero(raster)
+    with use_target("numpy"):
+        defaultclock.dt = 1 * ms
+        window = steps * ms
+        source = SpikeGeneratorGroup(n, idx, step * ms)
+        group, objects = relay(source, extra="DA : 1\n" + neuron_variables("readout"))
+        volume = reward_dopamine(group, labels, Schedule(learn, float(window / second)), float(window / second),
+                                 tau_n, "reward", rate)
+        before = StateMonitor(volume.group, ["DA", "rbar"], record=0, dt=window, when="before_groups")
+        after = StateMonitor(volume.group, ["DA", "rbar"], record=0, dt=window, when="after_groups")
+        Network(source, *objects, *volume.objects, before, after).run(n_windows * window + 1 * ms)
+        jumps = (after.DA[0] - before.DA[0])[1:]
+        rbar = after.rbar[0][1:]
+    counts = raster.reshape(n_windows, steps, n).sum(1)
+    r = counts[np.arange(n_windows), labels] / np.maximum(counts.sum(1), 1)
+    expected_jump, expected_rbar, mean = [], [], 0.0
+    for m in range(n_windows):
+        expected_jump.append(learn[m] * (r[m] - mean) / tau_n)
+        mean += learn[m] * rate * (r[m] - mean)
+        expected_rbar.append(mean)
+    np.testing.assert_allclose(jumps, expected_jump, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(rbar, expected_rbar, rtol=1e-12, atol=1e-12)
+    assert np.ptp(expected_jump) > 1  # positive and negative prediction errors occur
+
+
+@pytest.mark.parametrize(("brian2", "variants", "field"), [
+    ("", ("frozen", "dassdp"), "variants.0"),
+    ('signal = "reward"', ("dastdp", "stdp"), "brian2.signal"),
+    ("teacher = 0.0", ("none",), "brian2.teacher"),
+    ('target = "cuda_standalone"', ("none",), "brian2.target"),
+    ('pretrain = ["C"]', ("none",), "brian2.pretrain.0"),
+    ("train_samples = 2", ("dassdp",), "brian2.dassdp.warmup"),
+    ('signal = "dopamine"', ("none",), "brian2.signal"),
+])
+def test_invalid_brian2_phase_exits_2_names_field(tmp_path, capsys, brian2, variants, field):
+    if field == "brian2.target":
+        from dassdp.runs.doctor import target_problem
+
+        if target_problem("cuda_standalone") is None:
+            pytest.skip("cuda_standalone is available on this machine")
+    text = STUDY.format(variants=list(variants), brian2="").replace("'", '"')
+    key = brian2.split(" = ")[0] if brian2 else None
+    if key:  # replace the field if the study sets it already, else add it
+        lines = [line for line in text.splitlines() if not line.startswith(f"{key} = ")]
+        text = "\n".join(lines).replace("[brian2]\n", f"[brian2]\n{brian2}\n")
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    message = capsys.readouterr().err
+    assert f"`{field}`" in message and len(message.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.standalone
+def test_cpp_standalone_gives_the_numpy_tables(tmp_path):
+    """Changing ``brian2.target`` changes nothing in the numbers (DA-SSDP with its in-network
+    gate; DA-STDP with reward-prediction-error dopamine and the teacher)."""
+    import tomllib
+
+    from dassdp.runs.brian2_phase import execute_brian2
+    from dassdp.runs.study import parse_study
+
+    text = STUDY.format(variants=["dassdp", "dastdp"], brian2='signal = "both"').replace("'", '"')
+    tables = {}
+    for target in ("numpy", "cpp_standalone"):
+        data = tomllib.loads(text)
+        data["seeds"], data["brian2"]["target"] = [0], target
+        for _, _, spec in expand_runs(parse_study(data)):
+            tables[target, spec.variant] = execute_brian2(spec)
+    for variant in ("dassdp", "dastdp"):
+        for name in ("training", "evaluations", "weights", "gate"):
+            numpy_table, cpp_table = (tables[t, variant][name].drop(columns="run") for t in ("numpy", "cpp_standalone"))
+            pd.testing.assert_frame_equal(numpy_table, cpp_table, check_exact=False, rtol=1e-9, obj=f"{variant} {name}")
+    change = tables["numpy", "dastdp"]["weights"].query("layer == 'readout' and stat == 'change_from_initial'")
+    assert (change.value > 0).all()
+
+
+def test_shipped_studies_are_valid_and_switch_to_cuda_by_one_field():
+    """Every study in studies/ and the demo's embedded one validates; in the Brian2 ones the
+    target is the single field ``brian2.target``."""
+    import re
+    import tomllib
+
+    from dassdp.runs.demo import study_text
+    from dassdp.runs.study import parse_study
+
+    root = Path(__file__).resolve().parents[2] / "studies"
+    texts = {path.name: path.read_text() for path in sorted(root.glob("*.toml"))}
+    texts["demo"] = study_text()
+    assert len(texts) >= 6
+    for name, text in texts.items():
+        study = parse_study(tomllib.loads(text), source=name)
+        assert expand_runs(study), name
+        if study.phase == "brian2":
+            assert len(re.findall(r'(?m)^target = "numpy"$', text)) == 1, name
+            cuda = tomllib.loads(text.replace('target = "numpy"', 'target = "cuda_standalone"'))
+            assert cuda["brian2"]["target"] == "cuda_standalone"
+    assert parse_study(tomllib.loads(study_text("cython"))).brian2.target == "cython"
