@@ -35,15 +35,21 @@ evaluation and task, ``weights`` per block, ``gate`` the fitted gate.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import gc
+import hashlib
+import itertools
 import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from dassdp.runs.study import RunSpec, Study
+from dassdp.runs.study import RunSpec, Study, canonical_json
 from dassdp.runs.tasks import (
     TaskData,
     build_model,
@@ -55,7 +61,7 @@ from dassdp.runs.tasks import (
     weight_stats,
 )
 
-__all__ = ["Layout", "execute_brian2", "label_threshold", "layout", "pretrain", "quiet_brian2", "reward_dopamine", "spiking_readout"]
+__all__ = ["Layout", "build_directory", "execute_brian2", "label_threshold", "layout", "pretrain", "quiet_brian2", "reward_dopamine", "spiking_readout"]
 
 PLASTIC_LAYER = "readout"
 LABELS = "label"
@@ -244,15 +250,44 @@ def quiet_brian2() -> None:
     BrianLogger.suppress_hierarchy("brian2.codegen.generators.base")
 
 
-def execute_brian2(spec: RunSpec) -> dict:
-    """The run's tables (see the module docstring)."""
+@contextlib.contextmanager
+def build_directory(spec: RunSpec, root: Path | None):
+    """A directory for the run's standalone project. Without ``root``: a temporary one. With it:
+    ``root/<target>-<variant>-<hash of the study without seeds>/slot<k>``, the first slot no other
+    process holds (an exclusive ``flock``). Runs of one variant that differ only in the seed
+    generate identical code, and Brian2 rewrites only files whose content changed, so every
+    seed after the first in a slot reuses the compiled project (compile once, run many)."""
+    if root is None:
+        with tempfile.TemporaryDirectory(prefix="dassdp-brian2-phase-") as tmp:
+            yield Path(tmp)
+        return
+    study = spec.resolved()
+    key = hashlib.sha256(canonical_json({"study": spec.study, "variant": spec.variant}).encode()).hexdigest()[:12]
+    family = Path(root) / f"{study.brian2.target}-{spec.variant}-{key}"
+    family.mkdir(parents=True, exist_ok=True)
+    for slot in itertools.count():
+        with open(family / f"slot{slot}.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            yield family / f"slot{slot}"
+            return
+
+
+def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
+    """The run's tables (see the module docstring); standalone projects are built in
+    `build_directory` (``build_root``: reuse compiled projects across seeds)."""
     from brian2 import StateMonitor, defaultclock, ms, second
 
     from dassdp.bridge import to_brian2
-    from dassdp.models.targets import use_target
+    from dassdp.models.targets import STANDALONE, use_target
 
     torch.set_num_threads(1)
     quiet_brian2()
+    # free the Brian2 objects of an earlier run in this process: names ending in "*" are numbered
+    # past live objects, and renamed objects would defeat the reuse of compiled projects
+    gc.collect()
     study, variant, seed = spec.resolved(), spec.variant, spec.seed
     b2 = study.brian2
     tasks, n_classes = make_tasks(study)
@@ -271,7 +306,7 @@ def execute_brian2(spec: RunSpec) -> dict:
     factory, extra = _rule(variant, study, lay, window_s, float(np.abs(w_readout).max()))
     hidden = f"lif{len(study.network.hidden) - 1}"
 
-    with tempfile.TemporaryDirectory(prefix="dassdp-brian2-phase-") as build, use_target(b2.target, build):
+    with build_directory(spec, build_root if b2.target in STANDALONE else None) as build, use_target(b2.target, build):
         defaultclock.dt = b2.dt_ms * ms
         conv = to_brian2(network, lay.x, n_steps=T, encoding=study.network.encoding, seed=seed,
                          plastic={PLASTIC_LAYER: factory} if factory else None, drive={LABELS: teacher.reshape(-1, n_classes)},

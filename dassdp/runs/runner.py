@@ -48,6 +48,8 @@ __all__ = [
 #: tables every run writes (``<name>.parquet``)
 RUN_TABLES = ("training", "evaluations", "weights", "gate")
 STUDY_TOML, STUDY_JSON = "study.toml", "study.json"
+#: standalone projects of the Brian2 phase, reused across seeds (see `brian2_phase.build_directory`)
+BUILDS = "builds"
 
 
 @dataclass
@@ -131,7 +133,10 @@ def run_one(spec_data: dict, out: str, hash_: str) -> dict:
     store.clean_partial(run_dir)
     run_dir.mkdir(parents=True)
     started = time.time()
-    tables = (execute_brian2 if spec.resolved().phase == "brian2" else execute)(spec)
+    if spec.resolved().phase == "brian2":
+        tables = execute_brian2(spec, build_root=Path(out) / BUILDS)
+    else:
+        tables = execute(spec)
     for name in RUN_TABLES:
         store.write_parquet_atomic(tables[name], run_dir / f"{name}.parquet")
     finished = time.time()

@@ -182,27 +182,41 @@ def test_invalid_brian2_phase_exits_2_names_field(tmp_path, capsys, brian2, vari
 
 
 @pytest.mark.standalone
-def test_cpp_standalone_gives_the_numpy_tables(tmp_path):
+def test_cpp_standalone_gives_the_numpy_tables_and_compiles_once_per_variant(tmp_path):
     """Changing ``brian2.target`` changes nothing in the numbers (DA-SSDP with its in-network
-    gate; DA-STDP with reward-prediction-error dopamine and the teacher)."""
+    gate; DA-STDP with reward-prediction-error dopamine and the teacher), and a second seed of a
+    variant reuses the compiled project: almost no object file is rebuilt."""
     import tomllib
 
     from dassdp.runs.brian2_phase import execute_brian2
     from dassdp.runs.study import parse_study
 
     text = STUDY.format(variants=["dassdp", "dastdp"], brian2='signal = "both"').replace("'", '"')
-    tables = {}
+    builds = tmp_path / "builds"
+    tables, rebuilt = {}, {}
     for target in ("numpy", "cpp_standalone"):
         data = tomllib.loads(text)
-        data["seeds"], data["brian2"]["target"] = [0], target
+        data["brian2"]["target"] = target
         for _, _, spec in expand_runs(parse_study(data)):
-            tables[target, spec.variant] = execute_brian2(spec)
-    for variant in ("dassdp", "dastdp"):
+            if spec.variant == "dastdp" and spec.seed == 1:
+                continue
+            before = {path: path.stat().st_mtime_ns for path in builds.rglob("*.o")}
+            tables[target, spec.variant, spec.seed] = execute_brian2(spec, build_root=builds)
+            after = {path: path.stat().st_mtime_ns for path in builds.rglob("*.o")}
+            rebuilt[target, spec.variant, spec.seed] = sum(after[p] != before.get(p) for p in after), len(after)
+    for key in [k for k in tables if k[0] == "numpy"]:
         for name in ("training", "evaluations", "weights", "gate"):
-            numpy_table, cpp_table = (tables[t, variant][name].drop(columns="run") for t in ("numpy", "cpp_standalone"))
-            pd.testing.assert_frame_equal(numpy_table, cpp_table, check_exact=False, rtol=1e-9, obj=f"{variant} {name}")
-    change = tables["numpy", "dastdp"]["weights"].query("layer == 'readout' and stat == 'change_from_initial'")
+            numpy_table = tables[key][name].drop(columns="run")
+            cpp_table = tables[("cpp_standalone", *key[1:])][name].drop(columns="run")
+            pd.testing.assert_frame_equal(numpy_table, cpp_table, check_exact=False, rtol=1e-9, obj=f"{key} {name}")
+    assert not tables["numpy", "dassdp", 0]["evaluations"].equals(tables["numpy", "dassdp", 1]["evaluations"])
+    change = tables["numpy", "dastdp", 0]["weights"].query("layer == 'readout' and stat == 'change_from_initial'")
     assert (change.value > 0).all()
+    slots = sorted(p.relative_to(builds).as_posix() for p in builds.glob("*/slot*") if p.is_dir())
+    assert len(slots) == 2 and all(s.startswith("cpp_standalone-") for s in slots)  # one project per variant
+    changed, total = rebuilt["cpp_standalone", "dassdp", 1]
+    first, _ = rebuilt["cpp_standalone", "dassdp", 0]
+    assert first == total > 20 and changed <= 2, sorted(rebuilt.items())
 
 
 def test_shipped_studies_are_valid_and_switch_to_cuda_by_one_field():
