@@ -28,9 +28,10 @@ run the task sequence in Brian2 with a local plasticity rule on the readout proj
    spike-count cross-entropy of the label neurons as the loss, computed in the network).
 
 The tables have the PyTorch phase's schema (`dassdp.runs.tasks`): ``training`` one row per
-training window (loss: the spike-count cross-entropy; synchrony ``S = mean_(i,j) fired_i fired_j``
-of the plastic projection; gate: the dopamine-borne gate of DA-SSDP), ``evaluations`` per
-evaluation and task, ``weights`` per block, ``gate`` the fitted gate.
+training window (loss: the spike-count cross-entropy; accuracy: 1 if the prediction, teacher
+included, is the label; synchrony ``S = mean_(i,j) fired_i fired_j`` of the plastic projection;
+gate: the dopamine-borne gate of DA-SSDP; plus ``label``, ``prediction`` and ``dopamine``),
+``evaluations`` per evaluation and task, ``weights`` per block, ``gate`` the fitted gate.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from dassdp.runs.tasks import (
     TaskData,
     build_model,
     linear_weights,
+    BRIAN2_TRAINING_COLUMNS,
     make_tasks,
     run_tables,
     task_mask,
@@ -316,17 +318,21 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
         potential = StateMonitor(labels_group, "v", record=True, when="end", name="phase_label_v")
         weights = StateMonitor(projection.synapses, "w", record=True, dt=window_s * second, when="end", name="phase_w")
         monitors = [potential, weights]
-        gate_monitor = None
-        if variant == "dassdp":
-            gate_monitor = projection.rule.monitor(("DA",))
-            monitors.append(gate_monitor)
+        dopamine_monitor = None
+        if variant == "dassdp":  # the gate, delivered as dopamine; sample m + 1 is window m's
+            dopamine_monitor = projection.rule.monitor(("DA",))
+        elif variant == "dastdp":  # the volume right after window m's release, at the start of m + 1
+            dopamine_monitor = StateMonitor(projection.rule.volume.group, "DA", record=0, dt=window_s * second,
+                                            when="after_groups", name="phase_dopamine")
+        if dopamine_monitor is not None:
+            monitors.append(dopamine_monitor)
         conv.network.add(monitors)
         conv.run()
         rasters = conv.spike_rasters()
         v_end = np.asarray(potential.v[:]).T.reshape(n_windows, T, n_classes)[:, -1]
         w_windows = np.asarray(weights.w[:]).T  # [window, synapse]
         syn_i, syn_j = np.asarray(projection.synapses.i[:]), np.asarray(projection.synapses.j[:])
-        dopamine = np.asarray(gate_monitor.DA[0][1:]) if gate_monitor is not None else None
+        dopamine = np.asarray(dopamine_monitor.DA[0][1:]) if dopamine_monitor is not None else None
         fitted = projection.rule.fitted_gate() if variant == "dassdp" else None
 
     counts = rasters[LABELS].reshape(n_windows, T, n_classes).sum(1)
@@ -338,14 +344,17 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
     loss = np.log(np.exp(shifted).sum(1)) - shifted[np.arange(n_windows), lay.labels]
     return run_tables(
         spec,
-        _training_rows(study, lay, loss, synchrony, dopamine),
+        _training_rows(study, lay, loss, integrated.argmax(1), synchrony, dopamine, variant),
         _evaluation_rows(study, tasks, n_classes, lay, integrated, synchrony),
         _weight_rows(study, model, lay, w_windows, syn_i, syn_j),
-        PLASTIC_LAYER, fitted,
+        PLASTIC_LAYER, fitted, BRIAN2_TRAINING_COLUMNS,
     )
 
 
-def _training_rows(study, lay: Layout, loss, synchrony, dopamine) -> list[dict]:
+def _training_rows(study, lay: Layout, loss, prediction, synchrony, dopamine, variant: str) -> list[dict]:
+    """One row per training window. ``prediction`` is over all label neurons, teacher included;
+    ``dopamine``: the DA-SSDP gate delivered for the window, or DA-STDP's dopamine level right
+    after the window's release (NaN for the other rules)."""
     rows, trial = [], 0
     window_in_epoch: dict[int, int] = {}
     for w, (kind, block) in enumerate(lay.segment):
@@ -353,10 +362,13 @@ def _training_rows(study, lay: Layout, loss, synchrony, dopamine) -> list[dict]:
             continue
         epoch = int(lay.epoch[w])
         batch = window_in_epoch[epoch] = window_in_epoch.get(epoch, -1) + 1
-        warmup = dopamine is not None and trial < study.brian2.dassdp.warmup
-        gate = float(dopamine[w]) if dopamine is not None and not warmup else float("nan")
+        warmup = variant == "dassdp" and trial < study.brian2.dassdp.warmup
+        level = float(dopamine[w]) if dopamine is not None else float("nan")
+        gate = level if variant == "dassdp" and not warmup else float("nan")
         rows.append({"block": block, "task": lay.task[w], "epoch": epoch, "batch": batch, "trial": trial,
-                     "loss": float(loss[w]), "synchrony": float(synchrony[w]), "gate": gate, "warmup": warmup})
+                     "loss": float(loss[w]), "accuracy": float(prediction[w] == lay.labels[w]),
+                     "synchrony": float(synchrony[w]), "gate": gate, "warmup": warmup, "label": int(lay.labels[w]),
+                     "prediction": int(prediction[w]), "dopamine": level})
         trial += 1
     return rows
 

@@ -2,8 +2,9 @@
 
 `execute` takes a `RunSpec` and returns three tidy tables:
 
-- ``training``: one row per mini-batch (block, task, epoch, batch, trial, loss, synchrony S of the
-  plastic layer's input/output spikes, the DA-SSDP gate at the batch's mean S, warm-up flag);
+- ``training``: one row per mini-batch (block, task, epoch, batch, trial, loss, batch accuracy,
+  synchrony S of the plastic layer's input/output spikes, the DA-SSDP gate at the batch's mean S,
+  warm-up flag);
 - ``evaluations``: one row per (evaluation, task): before training (``block = -1``) and after
   every block, with plasticity off (``model.eval()``, ``torch.no_grad()``): accuracy and S;
 - ``weights``: statistics of every weight matrix after every block (mean, std, abs_mean, norm,
@@ -141,16 +142,17 @@ def task_mask(study: Study, task: TaskData, n_classes: int, device) -> torch.Ten
 
 def train_epoch(model, optimizer, task: TaskData, study: Study, mask, order, spikes, device):
     """One epoch of surrogate-gradient training on ``task`` (mini-batches in the order drawn from
-    the generator ``order``; cross-entropy of the logits); yields ``(batch index, loss)`` after
-    each optimizer step."""
+    the generator ``order``; cross-entropy of the logits); yields ``(batch index, loss, batch
+    accuracy)`` after each optimizer step."""
     permutation = torch.randperm(len(task.y_train), generator=order)
     for batch_index, batch in enumerate(permutation.split(study.training.batch_size)):
         xb, yb = task.x_train[batch].to(device), task.y_train[batch].to(device)
-        loss = nn.functional.cross_entropy(_logits(model, xb, study, mask, spikes), yb)
+        logits = _logits(model, xb, study, mask, spikes)
+        loss = nn.functional.cross_entropy(logits, yb)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        yield batch_index, loss
+        yield batch_index, loss, float((logits.detach().argmax(1) == yb).double().mean())
 
 
 def _evaluate(model, study, tasks, n_classes, seed, probe, device) -> list[dict]:
@@ -233,7 +235,7 @@ def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
         for _ in range(block.epochs):
             if variant == "frozen":
                 break
-            for batch_index, loss in train_epoch(model, optimizer, task, study, mask, order, spikes, device):
+            for batch_index, loss, accuracy in train_epoch(model, optimizer, task, study, mask, order, spikes, device):
                 synchrony, gate, warmup = probe.pop(), float("nan"), False
                 if plasticity is not None:
                     warmup = plasticity.in_warmup
@@ -249,6 +251,7 @@ def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
                         "batch": batch_index,
                         "trial": trial,
                         "loss": float(loss.detach()),
+                        "accuracy": accuracy,
                         "synchrony": synchrony,
                         "gate": gate,
                         "warmup": warmup,
@@ -268,12 +271,13 @@ def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
     return run_tables(spec, training, evaluations, weights, study.plastic_layer, gate_fit)
 
 
-def run_tables(spec: RunSpec, training, evaluations, weights, layer: str, gate) -> dict[str, pd.DataFrame]:
+def run_tables(spec: RunSpec, training, evaluations, weights, layer: str, gate,
+               training_columns: dict[str, str] | None = None) -> dict[str, pd.DataFrame]:
     """The run's four tables with fixed schemas (``gate``: one row of the fitted ``k, mu, s``, or
     none without a gate)."""
     ident = {"run": spec.run_id, "variant": spec.variant, "seed": spec.seed}
     return {
-        "training": _frame(training, ident, TRAINING_COLUMNS),
+        "training": _frame(training, ident, training_columns or TRAINING_COLUMNS),
         "evaluations": _frame(evaluations, ident, EVAL_COLUMNS),
         "weights": _frame(weights, ident, WEIGHT_COLUMNS),
         "gate": pd.DataFrame(
@@ -285,8 +289,10 @@ def run_tables(spec: RunSpec, training, evaluations, weights, layer: str, gate) 
 
 TRAINING_COLUMNS = {
     "block": "int64", "task": "object", "epoch": "int64", "batch": "int64", "trial": "int64",
-    "loss": "float64", "synchrony": "float64", "gate": "float64", "warmup": "bool",
+    "loss": "float64", "accuracy": "float64", "synchrony": "float64", "gate": "float64", "warmup": "bool",
 }
+#: the Brian2 phase adds the window's label, the prediction and the dopamine level after the window
+BRIAN2_TRAINING_COLUMNS = {**TRAINING_COLUMNS, "label": "int64", "prediction": "int64", "dopamine": "float64"}
 EVAL_COLUMNS = {"block": "int64", "trained_task": "object", "eval_task": "object", "accuracy": "float64", "synchrony": "float64"}
 WEIGHT_COLUMNS = {"block": "int64", "trained_task": "object", "layer": "object", "stat": "object", "value": "float64"}
 

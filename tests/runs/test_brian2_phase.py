@@ -72,7 +72,11 @@ def test_tables_schema_and_values(finished):
     plastic = tr[tr.variant == "dassdp"]
     assert plastic.warmup.sum() == 2 * 10 and plastic.gate[plastic.warmup].isna().all()
     assert plastic.gate[~plastic.warmup].between(0, 2).all()
-    assert tr[tr.variant == "none"].gate.isna().all()
+    assert tr[tr.variant == "none"].gate.isna().all() and tr[tr.variant == "none"].dopamine.isna().all()
+    assert tr.accuracy.isin([0.0, 1.0]).all() and tr.prediction.between(0, 9).all()
+    assert (tr.accuracy == (tr.prediction == tr.label)).all() and set(tr.label) == {0, 1, 2, 3}
+    learnt = plastic[~plastic.warmup]
+    assert (learnt.dopamine == learnt.gate).all()  # DA-SSDP's dopamine carries the gate
     assert len(gate) == 2 and np.isfinite(gate[["k", "mu", "s"]].to_numpy()).all() and (gate.s > 0).all()
     assert np.isfinite(metrics[metrics.metric.isin(["ACC", "BWT", "forgetting"])].value).all()
     weights = pd.read_parquet(out / "weights.parquet")

@@ -62,7 +62,7 @@ def test_tables_schema_and_values(finished):
     assert set(metrics.metric) >= {"ACC", "BWT", "FWT", "forgetting", "synchrony"}
     tr = t["training"]
     assert set(tr.variant) == {"none", "ssdp", "dassdp"}  # frozen trains nothing
-    assert np.isfinite(tr.loss).all() and tr.synchrony.between(0, 1).all()
+    assert np.isfinite(tr.loss).all() and tr.synchrony.between(0, 1).all() and tr.accuracy.between(0, 1).all()
     for run, rows in tr.groupby("run"):
         assert (rows.trial.to_numpy() == np.arange(len(rows))).all()
     plastic = tr[tr.variant.isin(["ssdp", "dassdp"]) & ~tr.warmup]
