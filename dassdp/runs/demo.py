@@ -37,8 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="results directory (default: results/digits_ab_brian2)")
     parser.add_argument("--target", default=None, choices=["numpy", "cython", "cpp_standalone", "cuda_standalone"],
                         help="Brian2 target of the Brian2 phase (default: the study's, numpy)")
-    add_execution_arguments(parser)
-    parser.set_defaults(workers=2)
+    add_execution_arguments(parser, workers=2)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,8 +17,9 @@ from dassdp.runs.study import StudyError
 __all__ = ["add_arguments", "add_execution_arguments", "execute_study", "fail", "run"]
 
 
-def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: in this process)")
+def add_execution_arguments(parser: argparse.ArgumentParser, workers: int = 1) -> None:
+    parser.add_argument("--workers", type=int, default=workers,
+                        help=f"local worker processes (default {workers}{': in this process' if workers == 1 else ''})")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDR", default=None, help="Dask scheduler address, e.g. tcp://host:8786 "
                        "(workers must see the results directory)")
