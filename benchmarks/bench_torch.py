@@ -6,12 +6,14 @@ Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` above the inputs. On t
 allocator has no such counter (and tracemalloc does not see it), so `LiveTensorBytes` counts it:
 a ``TorchDispatchMode`` that adds the storage bytes of every tensor an operator returns, removes
 them when the last tensor on that storage is garbage-collected, and keeps the maximum. The inputs
-are excluded from both forms. Times are the shortest of repeated runs (the machine may be shared);
-nothing here is asserted.
+are excluded from both forms. Update times are the shortest of repeated runs (the machine may be
+shared); the plug-in's overhead is a median over interleaved steps (`plugin_overhead`). Nothing
+here is asserted.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 import weakref
 
@@ -136,11 +138,12 @@ def compare_update(n_batch, n_pre, n_post, n_steps, device, dtype=torch.float32,
 NETWORKS = {"tiny": ((2, 16, 16), [8, 16], 64, 32), "small": ((2, 32, 32), [16, 32], 128, 64)}
 
 
-def plugin_overhead(device, network: str, n_steps: int = 4, repeats: int = 30) -> dict:
-    """Shortest time of a training step (forward, backward, Adam) of a conv SNN (`NETWORKS`) on
-    rate-coded inputs, for two identical copies: one plain, one with the plug-in on ``lif.1`` and
-    ``lif_fc`` past warm-up (so each step applies updates). Steps alternate between the copies so
-    that changes in machine load affect both alike."""
+def plugin_overhead(device, network: str, n_steps: int = 4, repeats: int = 40, warm_steps: int = 5) -> dict:
+    """Time of a training step (forward, backward, Adam) of a conv SNN (`NETWORKS`) on rate-coded
+    inputs, for two identical copies: one plain, one with the plug-in on ``lif.1`` and ``lif_fc``
+    past warm-up (so each step applies updates). After ``warm_steps`` untimed steps each, the copies
+    take turns (in alternating order) for ``repeats`` pairs of steps, so that changes in machine load
+    affect both alike; the overhead is the median over pairs of ``t_plugin / t_plain - 1``."""
     input_shape, channels, hidden, batch = NETWORKS[network]
     gen = torch.Generator().manual_seed(0)
     x = rate_encode(torch.rand(batch, *input_shape, generator=gen), n_steps, gen).to(device)
@@ -168,12 +171,18 @@ def plugin_overhead(device, network: str, n_steps: int = 4, repeats: int = 30) -
         for _ in range(3):
             train_step(*run_)
     runs[1][2].end_epoch()
-    times = [[], []]
-    for _ in range(repeats):
-        for series, run_ in zip(times, runs):
-            series.append(train_step(*run_))
-    plain, plugged = min(times[0]), min(times[1])
-    return {"step_s": plain, "step_with_plugin_s": plugged, "overhead_fraction": (plugged - plain) / plain}
+    for run_ in runs:
+        for _ in range(warm_steps):
+            train_step(*run_)
+    plain, plugged = [], []
+    for k in range(repeats):
+        for run_ in runs if k % 2 == 0 else runs[::-1]:
+            (plugged if run_[2] is not None else plain).append(train_step(*run_))
+    return {
+        "step_s": statistics.median(plain),
+        "step_with_plugin_s": statistics.median(plugged),
+        "overhead_fraction": statistics.median(b / a - 1.0 for a, b in zip(plain, plugged)),
+    }
 
 
 def run(json_out: bool) -> dict:

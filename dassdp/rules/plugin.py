@@ -90,7 +90,12 @@ class _HookedLayer:
     gate: Gate | None = None
     warmup_synchrony: list[torch.Tensor] = field(default_factory=list)
     warmup_loss: list[torch.Tensor] = field(default_factory=list)
-    last_synchrony: float = float("nan")
+    synchrony: torch.Tensor | None = None  # S_b of the last window
+
+    @property
+    def last_synchrony(self) -> float:
+        """Mean ``S_b`` of the last window (NaN before the first)."""
+        return float("nan") if self.synchrony is None else float(self.synchrony.mean())
 
 
 class DASSDP:
@@ -116,6 +121,7 @@ class DASSDP:
         self._last_weight: tuple[nn.Module, torch.Tensor] | None = None
         self._handles = [m.register_forward_hook(self._weight_hook) for m in model.modules() if isinstance(m, _WEIGHT_TYPES)]
         self._handles += [hl.neuron.register_forward_hook(self._neuron_hook(hl)) for hl in self.layers]
+        self._handles.append(model.register_forward_hook(self._forward_end))
 
     def _resolve(self, layer: str | nn.Module) -> _HookedLayer:
         modules = dict(self.model.named_modules())
@@ -147,6 +153,9 @@ class DASSDP:
     def _weight_hook(self, module: nn.Module, inputs, output) -> None:
         if self.recording:
             self._last_weight = (module, inputs[0])
+
+    def _forward_end(self, module: nn.Module, inputs, output) -> None:
+        self._last_weight = None  # else the read-out's input would outlive the forward pass until `step`
 
     def _neuron_hook(self, hooked: _HookedLayer):
         def hook(module: nn.Module, inputs, output) -> None:
@@ -188,8 +197,8 @@ class DASSDP:
     def step(self, loss: torch.Tensor | float) -> None:
         """Close the window of the last forward pass: record ``(S_b, L_b)`` during warm-up, else
         add ``dW`` to each hooked weight. Call after ``optimizer.step()``."""
-        loss_value = float(loss.detach() if isinstance(loss, torch.Tensor) else loss)
         self._last_weight = None  # drop the reference to the last weight layer's input
+        loss = loss.detach() if isinstance(loss, torch.Tensor) else loss
         for hooked in self.layers:
             if hooked.pre is None:
                 continue
@@ -198,11 +207,10 @@ class DASSDP:
             n_steps = hooked.pre.steps
             hooked.pre = hooked.post = None
             hooked.checked = True
-            synchrony = sample_synchrony(pre_fired.double(), post_fired.double())
-            hooked.last_synchrony = float(synchrony.mean())
+            hooked.synchrony = synchrony = sample_synchrony(pre_fired, post_fired)
             if self.in_warmup:
                 hooked.warmup_synchrony.append(synchrony.cpu())
-                hooked.warmup_loss.append(torch.full_like(hooked.warmup_synchrony[-1], loss_value))
+                hooked.warmup_loss.append(torch.full_like(hooked.warmup_synchrony[-1], float(loss)))
                 continue
             g = gate_values(synchrony, hooked.gate, self.params.gate, self.params.sign_tol)
             p = self.params

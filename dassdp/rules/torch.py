@@ -11,12 +11,20 @@ Two paths, neither of which builds the ``B x Cout x Cin`` tensor:
 
 - `exact_update`: any real latencies; loops over chunks of samples (and of post neurons) so that
   no temporary exceeds ``max_elements`` entries.
-- `binned_update`: integer latencies in ``{0..T}``. Each neuron falls into one of ``2 (T + 1)``
+- `binned_update`: integer latencies in ``{0..T}``. Each neuron falls into one of ``Q = 2 (T + 1)``
   bins ``q = 2 t + fired``, and ``e`` depends only on the two bins: ``e_bji = E[q_bj, p_bi]`` with
-  the table ``E[q, p] = K(t_q, t_p) (c1 f_q f_p - A_base)``. Hence
-  ``sum_b g_b e_bji = sum_q sum_b (g_b [q_bj = q]) E[q, p_bi]``: one matrix product of
-  ``(Cout x Q B)`` by ``(Q B x Cin)`` over the ``Q <= T + 1`` post bins that occur
-  (consistent activity has ``fired = (t < T)``, so only ``T + 1`` bins are populated).
+  the table ``E[q, p] = K(t_q, t_p) (c1 f_q f_p - A_base)``. With ``r`` the most frequent post bin
+  and ``D[q, p] = E[q, p] - E[r, p]``, which vanishes on row ``r``::
+
+      sum_b g_b e_bji = sum_b g_b E[r, p_bi] + sum_{b: q_bj != r} g_b D[q_bj, p_bi]
+
+  The first term is one vector over ``i``. The second is the product of the ``(Cout x S B)``
+  matrix holding ``g_b`` at column ``(s, b)`` where post neuron ``j`` of sample ``b`` is in the
+  ``s``-th of the ``S`` other bins that occur, by the ``(S B x Cin)`` matrix ``D[s, p_bi]``. Kept
+  sparse (`torch.nn.functional.embedding_bag`), it costs ``Cin`` multiply-adds per (sample, post)
+  pair outside ``r``: at most ``(1 - 1/Q) B Cout Cin``, and since silent neurons share one bin,
+  about ``Cin`` per spiking pair. Small products use the dense matrix (fewer operations). Pre and
+  post swap roles (with ``E`` transposed) when there are fewer pre neurons.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from __future__ import annotations
 import functools
 
 import torch
+import torch.nn.functional as F
 
 from dassdp.rules.reference import A_BASE, A_PLUS, STD_EPS, Gate, GateMode, LatencyMode, check_choice, check_positive
 
@@ -40,61 +49,73 @@ __all__ = [
 
 #: Default bound on the entries of any temporary of `exact_update` (16 MiB in float32).
 MAX_ELEMENTS = 1 << 22
+#: Largest product (in multiply-adds) for which `binned_update` uses a dense one-hot matrix rather
+#: than a sparse one: below it, fewer tensor operations beat fewer multiply-adds.
+DENSE_PRODUCT_MAX = 1 << 22
 
 
 def activity_from_raster(spikes: torch.Tensor, latency: LatencyMode = "first") -> tuple[torch.Tensor, torch.Tensor]:
-    """``(fired[B, N], latency[B, N])`` from ``spikes[T, B, N]``, as the reference's
+    """``(fired[B, N], latency[B, N])`` from 0/1 ``spikes[T, B, N]``, as the reference's
     ``activity_from_raster``: first (or last) spike step, ``T`` where silent."""
+    if spikes.dtype != torch.bool and not bool(((spikes == 0) | (spikes == 1)).all()):
+        raise ValueError("spikes must be 0/1 (or bool); got graded values")
     tracker = RunningActivity(latency)
     tracker.update(spikes)
     return tracker.finish()
 
 
 class RunningActivity:
-    """Fired flags and first/last spike latencies of a window, updated step by step.
+    """Fired flags and first/last spike latencies of a window, updated chunk by chunk.
 
-    Keeps one float32 tensor ``[B, ...]``: the first (last) spike step so far, ``+inf`` (``-inf``)
-    while silent; never the spike train. `update` takes a chunk ``spikes[Tc, B, ...]`` of
-    ``Tc >= 1`` consecutive steps.
+    Keeps one tensor ``[B, ...]``, never the spike train: the score ``max_t s_t w_t`` over the steps
+    ``t`` seen so far, with weights ``w_t = 2^24 - t`` (``first``) or ``t + 1`` (``last``), so the
+    score is 0 while silent and otherwise encodes the first (last) spike step. `update` takes 0/1
+    spikes ``[Tc, B, ...]`` (bool or numbers) of ``Tc >= 1`` consecutive steps.
     """
+
+    #: Weight of step 0 in ``first`` mode; integers up to it are exact in float32.
+    FIRST = float(2**24)
 
     def __init__(self, latency: LatencyMode = "first") -> None:
         check_choice("latency", latency, ("first", "last"))
         self.mode = latency
         self.steps = 0
-        self.latency: torch.Tensor | None = None
+        self.score: torch.Tensor | None = None
 
     def update(self, spikes: torch.Tensor) -> None:
-        active = spikes.detach() != 0
-        silent = float("inf") if self.mode == "first" else float("-inf")
-        if self.latency is None:
-            self.latency = torch.full(active.shape[1:], silent, device=active.device)
-        elif active.shape[1:] != self.latency.shape:
+        if self.score is not None and spikes.shape[1:] != self.score.shape:
             raise ValueError(
-                f"spikes of shape {tuple(active.shape[1:])} continue a window of shape {tuple(self.latency.shape)}; "
+                f"spikes of shape {tuple(spikes.shape[1:])} continue a window of shape {tuple(self.score.shape)}; "
                 "call finish() between windows"
             )
-        n_steps = active.shape[0]
-        if n_steps == 1:
-            step = torch.where(active[0], float(self.steps), silent)
-        else:
-            t = torch.arange(self.steps, self.steps + n_steps, dtype=torch.float32, device=active.device)
-            step = torch.where(active, t.view(-1, *[1] * (active.ndim - 1)), silent)
-            step = step.amin(0) if self.mode == "first" else step.amax(0)
-        self.latency = torch.minimum(self.latency, step) if self.mode == "first" else torch.maximum(self.latency, step)
-        self.steps += n_steps
+        weight = _step_weights(self.mode, self.steps, spikes.shape[0], spikes.ndim, spikes.device)
+        score = (spikes.detach() * weight).amax(0)
+        self.score = score if self.score is None else torch.maximum(self.score, score)
+        self.steps += spikes.shape[0]
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(fired, latency)`` as float32, latency ``T`` (steps seen) where silent."""
-        if self.latency is None:
+        if self.score is None:
             raise RuntimeError("no spikes were recorded in this window")
-        fired = self.latency.isfinite()
-        return fired.to(torch.float32), torch.where(fired, self.latency, float(self.steps))
+        fired = self.score.sign()  # the score is >= 0
+        if self.mode == "first":  # a silent 2^24 - 0 becomes T
+            latency = torch.rsub(self.score, self.FIRST).clamp_(max=self.steps)
+        else:  # a silent 0 - 1 becomes T
+            latency = (self.score - 1.0).remainder_(self.steps + 1)
+        return fired.to(torch.float32), latency.to(torch.float32)
+
+
+@functools.lru_cache(maxsize=256)
+def _step_weights(mode: LatencyMode, start: int, n_steps: int, ndim: int, device: torch.device) -> torch.Tensor:
+    """`RunningActivity`'s weights ``w_t`` of steps ``start .. start + n_steps - 1``, shaped to
+    broadcast over ``ndim``-dimensional spikes."""
+    t = torch.arange(start, start + n_steps, dtype=torch.float32, device=device)
+    return (RunningActivity.FIRST - t if mode == "first" else t + 1.0).view(-1, *[1] * (ndim - 1))
 
 
 def sample_synchrony(pre_fired: torch.Tensor, post_fired: torch.Tensor) -> torch.Tensor:
-    """``S_b = mean_{i, j} fired_bj fired_bi = mean_j fired_bj * mean_i fired_bi`` (all-to-all)."""
-    return post_fired.mean(1) * pre_fired.mean(1)
+    """``S_b = mean_{i, j} fired_bj fired_bi = mean_j fired_bj * mean_i fired_bi`` (all-to-all), in float64."""
+    return post_fired.mean(1, dtype=torch.float64) * pre_fired.mean(1, dtype=torch.float64)
 
 
 def fit_gate(synchrony: torch.Tensor, loss: torch.Tensor) -> Gate:
@@ -120,7 +141,7 @@ def gate_values(synchrony: torch.Tensor, gate: Gate | None, mode: GateMode, tol:
     if gate is None:
         raise ValueError(f"gate mode {mode!r} needs a fitted gate")
     if mode == "continuous":
-        return (1.0 + gate.k * (synchrony - gate.mu) / gate.s).clamp(0.0, 2.0)
+        return (1.0 + gate.k / gate.s * (synchrony - gate.mu)).clamp_(0.0, 2.0)
     sign = 1.0 if abs(gate.k) < tol else (1.0 if gate.k > 0 else -1.0)
     return torch.full_like(synchrony, sign)
 
@@ -188,6 +209,35 @@ def _eligibility_table(n_steps: int, sigma: float, a_plus: float, a_base: float,
     return kernel * ((a_plus + a_base) * f_bin[:, None] * f_bin[None, :] - a_base)
 
 
+def _bins(fired: torch.Tensor, latency: torch.Tensor) -> torch.Tensor:
+    """Bin ``q = 2 t + fired`` of each neuron (fired flags 0/1), as int32 (the cheaper index)."""
+    return torch.add(fired, latency, alpha=2).int()
+
+
+def _binned_sum(rows: torch.Tensor, cols: torch.Tensor, g: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """``sum_b g_b table[rows[b, j], cols[b, i]]`` of shape ``(J, I)`` for bins ``rows[B, J]`` (the
+    post role) and ``cols[B, I]``, split at the most frequent bin ``r`` of ``rows`` as in the module
+    docstring."""
+    n_batch, n_cols = cols.shape
+    counts = torch.bincount(rows.flatten(), minlength=table.shape[0])
+    r = counts.argmax()
+    counts[r] = 0
+    slots = counts.nonzero().flatten()  # the other row bins that occur, ascending
+    lookup = table.index_select(0, torch.cat([r.view(1), slots]))
+    lookup[1:] -= lookup[0]  # E[r, .], then D[s, .] = E[s, .] - E[r, .]
+    gathered = lookup.index_select(1, cols.flatten()).view(-1, n_batch * n_cols)
+    right = gathered[1:].view(-1, n_cols)
+    if len(slots) * rows.numel() * n_cols <= DENSE_PRODUCT_MAX:  # dense one-hot (J x S B) @ (S B x I)
+        out = ((rows.T.unsqueeze(1) == slots.view(-1, 1)) * g).reshape(rows.shape[1], -1) @ right
+    else:  # row j sums g_b D[s, p_b.] over the samples b where its bin s is not r
+        by_row = rows.T.contiguous()
+        j, b = (by_row != r).nonzero(as_tuple=True)  # ordered by j
+        sizes = torch.bincount(j, minlength=by_row.shape[0])
+        out = F.embedding_bag(torch.searchsorted(slots, by_row[j, b]) * n_batch + b, right, sizes.cumsum(0) - sizes,
+                              mode="sum", per_sample_weights=g[b])
+    return out.add_(g @ gathered[0].view(n_batch, n_cols))
+
+
 def binned_update(
     pre_fired: torch.Tensor,
     post_fired: torch.Tensor,
@@ -201,20 +251,19 @@ def binned_update(
     check_latencies: bool = True,
 ) -> torch.Tensor:
     """``sum_b g_b e_bji`` (not averaged, not clipped) for integer latencies in ``{0..n_steps}``,
-    as one binned matrix product (see the module docstring). ``check_latencies=False`` skips the
-    check (and its device synchronisation) for callers whose latencies are integer by construction."""
+    by the reference-bin split of the module docstring. ``check_latencies=False`` skips the check
+    (and its device synchronisation) for callers whose latencies are integer by construction."""
     _check_inputs(pre_fired, post_fired, pre_latency, post_latency, g)
     for name, lat in (("pre_latency", pre_latency), ("post_latency", post_latency)):
         if check_latencies and lat.numel() and bool((lat != lat.round()).any() | (lat < 0).any() | (lat > n_steps).any()):
             raise ValueError(f"{name} must hold integer steps in [0, {n_steps}] for the binned update")
     dtype = _float_dtype(pre_latency, post_latency, g)
-    pre_bin = pre_latency.long() * 2 + (pre_fired != 0).long()
-    post_bin = post_latency.long() * 2 + (post_fired != 0).long()
     table = _eligibility_table(n_steps, sigma, a_plus, a_base, dtype, pre_fired.device)
-    present = torch.bincount(post_bin.flatten(), minlength=table.shape[0]).nonzero().flatten()
-    left = (post_bin.unsqueeze(0) == present.view(-1, 1, 1)).to(dtype) * g.to(dtype).view(1, -1, 1)
-    right = table[present][:, pre_bin]
-    return left.flatten(0, 1).T @ right.flatten(0, 1)
+    post_bin, pre_bin = _bins(post_fired, post_latency), _bins(pre_fired, pre_latency)
+    g = g.to(dtype)
+    if post_bin.shape[1] <= pre_bin.shape[1]:
+        return _binned_sum(post_bin, pre_bin, g, table)
+    return _binned_sum(pre_bin, post_bin, g, table.T).T
 
 
 def dassdp_update(
@@ -239,9 +288,10 @@ def dassdp_update(
     """
     check_positive("sigma", sigma)
     check_positive("clip", clip)
+    g = g / pre_fired.shape[0]  # the sum over samples with g_b / B is the mean
     if n_steps is None:
-        total = exact_update(pre_fired, post_fired, pre_latency, post_latency, g, sigma, a_plus, a_base, max_elements)
+        mean = exact_update(pre_fired, post_fired, pre_latency, post_latency, g, sigma, a_plus, a_base, max_elements)
     else:
-        total = binned_update(pre_fired, post_fired, pre_latency, post_latency, g, n_steps, sigma, a_plus, a_base,
-                              check_latencies)
-    return total.div_(pre_fired.shape[0]).clamp_(-clip, clip)
+        mean = binned_update(pre_fired, post_fired, pre_latency, post_latency, g, n_steps, sigma, a_plus, a_base,
+                             check_latencies)
+    return mean.clamp_(-clip, clip)

@@ -10,6 +10,7 @@ from torch import nn
 from dassdp.models.encoders import rate_encode
 from dassdp.models.snn import LIF, SpikingConvNet, SpikingMLP
 from dassdp.rules import reference as ref
+from dassdp.rules import torch as rt
 from dassdp.rules.plugin import DASSDP
 from dassdp.rules.reference import DASSDPParams
 
@@ -99,8 +100,11 @@ def _check_against_reference(model, layer, pre_module, post_module, weight, mult
     np.testing.assert_allclose(delta.numpy(), expected, rtol=1e-5, atol=rounding)
 
 
-@pytest.mark.parametrize("gate, latency", [("continuous", "first"), ("sign", "last"), ("off", "first")])
-def test_plugin_on_our_mlp_matches_reference(gate, latency):
+@pytest.mark.parametrize("gate, latency, product", [("continuous", "first", "dense"), ("sign", "last", "dense"),
+                                                     ("off", "first", "dense"), ("continuous", "last", "sparse")])
+def test_plugin_on_our_mlp_matches_reference(monkeypatch, gate, latency, product):
+    if product == "sparse":
+        monkeypatch.setattr(rt, "DENSE_PRODUCT_MAX", 0)
     torch.manual_seed(0)
     model = SpikingMLP([12, 20, 16], 3, beta=0.8, threshold=0.5)
     params = DASSDPParams(gate=gate, latency=latency, a_plus=0.02, a_base=0.01)
@@ -114,7 +118,10 @@ def test_plugin_on_snntorch_leaky_matches_reference():
     _check_against_reference(model, model.lif2, model.lif1, model.lif2, model.fc2.weight, False, params)
 
 
-def test_plugin_on_conv_layer_applies_the_channel_rule_to_every_tap():
+@pytest.mark.parametrize("product", ["dense", "sparse"])
+def test_plugin_on_conv_layer_applies_the_channel_rule_to_every_tap(monkeypatch, product):
+    if product == "sparse":  # the binned update's sparse product, as on layers of realistic size
+        monkeypatch.setattr(rt, "DENSE_PRODUCT_MAX", 0)
     torch.manual_seed(2)
     model = SpikingConvNet((1, 12), [4, 6], 8, 3, beta=0.8, threshold=0.3)
     params = DASSDPParams(a_plus=0.02, a_base=0.01)
@@ -151,6 +158,17 @@ def test_no_recording_under_no_grad_or_eval():
     model(x)
     plasticity.step(1.0)
     assert not torch.equal(model.fc[1].weight, before)
+
+
+def test_forward_pass_does_not_keep_the_read_out_input():
+    model = SpikingMLP([12, 20, 16], 3, threshold=0.5)
+    plasticity = DASSDP(model, ["lif.1"], DASSDPParams(gate="off"), warmup_epochs=0)
+    x, _ = next(_batches(1, 4, 12, 0))
+    model(x)
+    assert plasticity._last_weight is None
+    assert np.isnan(plasticity.layers[0].last_synchrony)
+    plasticity.step(1.0)
+    assert 0 <= plasticity.layers[0].last_synchrony <= 1
 
 
 def test_autocast_records_and_updates_in_float32():

@@ -1,5 +1,7 @@
 """The PyTorch DA-SSDP update against the NumPy reference (dense formula)."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -80,6 +82,39 @@ def test_binned_handles_fired_flags_independent_of_latency():
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-15)
 
 
+def _activity(rng, kind, n_steps, n_batch, n_neurons, latency):
+    """``(fired, latency)`` arrays of one side: from a raster, all silent, all fired, or fired flags
+    independent of the (integer) latencies."""
+    if kind == "raster":
+        act = ref.activity_from_raster(_raster(rng, n_steps, n_batch, n_neurons, 0.3), latency)
+        return act.fired, act.latency
+    if kind == "silent":
+        return np.zeros((n_batch, n_neurons)), np.full((n_batch, n_neurons), float(n_steps))
+    if kind == "fired":
+        return np.ones((n_batch, n_neurons)), rng.integers(0, n_steps, (n_batch, n_neurons)) * 1.0
+    return (rng.random((n_batch, n_neurons)) < 0.5) * 1.0, rng.integers(0, n_steps + 1, (n_batch, n_neurons)) * 1.0
+
+
+@pytest.mark.parametrize("product", ["dense", "sparse"])
+@pytest.mark.parametrize("n_pre, n_post", [(13, 7), (6, 11)])
+@pytest.mark.parametrize("pre_kind, post_kind", [("raster", "raster"), ("raster", "silent"), ("fired", "fired"),
+                                                 ("silent", "raster"), ("independent", "independent")])
+@pytest.mark.parametrize("latency", ["first", "last"])
+def test_binned_update_matches_dense_formula(monkeypatch, product, n_pre, n_post, pre_kind, post_kind, latency):
+    """Both products of the binned path, with post (n_post < n_pre) or pre as the sparse side,
+    against the reference's dense ``B x Cout x Cin`` formula, for gates of either sign."""
+    monkeypatch.setattr(rt, "DENSE_PRODUCT_MAX", 1 << 40 if product == "dense" else 0)
+    rng = np.random.default_rng([n_pre, len(pre_kind), len(post_kind), len(latency)])
+    n_steps, n_batch = 5, 9
+    pre = ref.WindowActivity(*_activity(rng, pre_kind, n_steps, n_batch, n_pre, latency), n_steps)
+    post = ref.WindowActivity(*_activity(rng, post_kind, n_steps, n_batch, n_post, latency), n_steps)
+    g = rng.uniform(-1.0, 2.0, n_batch)
+    expected = _reference_dw(pre, post, g, 1.2, ref.A_PLUS, ref.A_BASE, 1.0)
+    (pre_f, pre_t), (post_f, post_t) = _as_torch(pre), _as_torch(post)
+    got = rt.dassdp_update(pre_f, post_f, pre_t, post_t, torch.from_numpy(g), sigma=1.2, n_steps=n_steps)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
+
 def test_hand_computed_single_synapse():
     """One sample, pre at step 0, post at step 1 (both fired): e = A_plus exp(-1/2); one silent pre
     (latency T = 2) against the same post: e = -A_base exp(-1/2)."""
@@ -101,7 +136,9 @@ def test_clip_bounds_each_element():
     assert got.item() == 0.25
 
 
-def test_float32_fast_path_close_to_float64():
+@pytest.mark.parametrize("dense_product_max", [rt.DENSE_PRODUCT_MAX, 0])
+def test_float32_fast_path_close_to_float64(monkeypatch, dense_product_max):
+    monkeypatch.setattr(rt, "DENSE_PRODUCT_MAX", dense_product_max)
     gen = torch.Generator().manual_seed(0)
     spikes_pre = (torch.rand(4, 32, 50, generator=gen) < 0.2).float()
     spikes_post = (torch.rand(4, 32, 20, generator=gen) < 0.2).float()
@@ -122,11 +159,14 @@ def test_torch_activity_matches_reference():
         fired, lat = rt.activity_from_raster(torch.from_numpy(raster), mode)
         np.testing.assert_array_equal(fired.numpy(), expected.fired)
         np.testing.assert_array_equal(lat.numpy(), expected.latency)
-        # the same window fed step by step
-        tracker = rt.RunningActivity(mode)
-        for t in range(raster.shape[0]):
-            tracker.update(torch.from_numpy(raster[t : t + 1]))
-        np.testing.assert_array_equal(tracker.finish()[1].numpy(), expected.latency)
+        # the same window fed step by step, and in chunks of 3, 1 and 3 steps of bool spikes
+        for bounds in (range(raster.shape[0] + 1), (0, 3, 4, 7)):
+            tracker = rt.RunningActivity(mode)
+            for t0, t1 in itertools.pairwise(bounds):
+                tracker.update(torch.from_numpy(raster[t0:t1] > 0))
+            fired, lat = tracker.finish()
+            np.testing.assert_array_equal(fired.numpy(), expected.fired)
+            np.testing.assert_array_equal(lat.numpy(), expected.latency)
 
 
 @pytest.mark.parametrize(
@@ -145,6 +185,11 @@ def test_bad_inputs_name_the_parameter(bad, match):
     args.update(bad)
     with pytest.raises(ValueError, match=match):
         rt.dassdp_update(**args)
+
+
+def test_graded_spikes_are_rejected():
+    with pytest.raises(ValueError, match="spikes must be 0/1"):
+        rt.activity_from_raster(torch.full((3, 2, 4), 0.5))
 
 
 def test_unknown_gate_mode_is_rejected():
