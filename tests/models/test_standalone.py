@@ -12,12 +12,12 @@ def _pattern(rng, n):
     return (rng.random((N_WINDOWS * STEPS + 1, n)) < 0.3).astype(float)
 
 
-def _expected(pre_pattern, post_pattern, loss, w0, a_plus):
+def _expected(pre_pattern, post_pattern, loss, w0, a_plus, sigma_steps):
     acts = []
     for pattern, n in ((pre_pattern, N_PRE), (post_pattern, N_POST)):
         step, idx = np.nonzero(pattern[: N_WINDOWS * STEPS])
         acts.append(ref.activity_from_spike_times(idx, step * DT, n, STEPS * DT, N_WINDOWS, dt=DT))
-    params = ref.DASSDPParams(sigma=DT, warmup=3, a_plus=a_plus)
+    params = ref.DASSDPParams(sigma=sigma_steps * DT, warmup=3, a_plus=a_plus)
     return ref.simulate_dassdp(acts[0], acts[1], loss, w0, params).weights
 
 
@@ -30,7 +30,8 @@ def test_ten_parameter_sets_one_compilation(tmp_path):
 
     rng = np.random.default_rng(7)
     sets = [dict(pre=_pattern(rng, N_PRE), post=_pattern(rng, N_POST), loss=rng.normal(size=N_WINDOWS),
-                 w0=rng.normal(size=(N_POST, N_PRE)), a_plus=float(rng.uniform(0.1, 1.0))) for _ in range(10)]
+                 w0=rng.normal(size=(N_POST, N_PRE)), a_plus=float(rng.uniform(0.1, 1.0)),
+                 sigma_steps=float(rng.uniform(0.5, 3.0))) for _ in range(10)]
     with StandaloneNetwork("cpp_standalone", tmp_path / "build") as sim:
         defaultclock.dt = DT * second
         pre_ta = TimedArray(sets[0]["pre"], dt=DT * second)
@@ -46,7 +47,7 @@ def test_ten_parameter_sets_one_compilation(tmp_path):
 
         def arg_set(s):
             return {pre_ta: s["pre"], post_ta: s["post"], loss.table: s["loss"],
-                    **rule.run_args(a_plus=s["a_plus"], w0=s["w0"])}
+                    **rule.run_args(a_plus=s["a_plus"], w0=s["w0"], sigma=s["sigma_steps"] * DT * second)}
 
         results = sim.run_many({f"set{k}": arg_set(s) for k, s in enumerate(sets)}, rule.weight_matrix)
         assert sim.binary.stat().st_mtime_ns == binary.st_mtime_ns  # never rebuilt
@@ -54,7 +55,7 @@ def test_ten_parameter_sets_one_compilation(tmp_path):
                                 workers=2)
 
     for k, s in enumerate(sets):
-        expected = _expected(s["pre"], s["post"], s["loss"], s["w0"], s["a_plus"])
+        expected = _expected(s["pre"], s["post"], s["loss"], s["w0"], s["a_plus"], s["sigma_steps"])
         np.testing.assert_allclose(results[f"set{k}"], expected, rtol=1e-9)
     for k in range(4):
         np.testing.assert_array_equal(parallel[f"par{k}"], results[f"set{k}"])

@@ -74,7 +74,6 @@ _GATE = {
 
 _SYNAPSE = """
 w : 1
-ssdp_sigma : second (shared, constant)
 ssdp_a_plus : 1 (shared, constant)
 ssdp_a_base : 1 (shared, constant)
 ssdp_clip : 1 (shared, constant)
@@ -91,7 +90,7 @@ ssdp_nin_post = N_incoming
 _ELIGIBILITY = """
 lat_pre = ssdp_fired_pre * ssdp_lat_pre + (1 - ssdp_fired_pre) * ssdp_Tw
 lat_post = ssdp_fired_post * ssdp_lat_post + (1 - ssdp_fired_post) * ssdp_Tw
-e = exp(-(lat_post - lat_pre)**2 / (2 * ssdp_sigma**2)) * ((ssdp_a_plus + ssdp_a_base) * ssdp_fired_pre * ssdp_fired_post - ssdp_a_base)
+e = ssdp_kernel(lat_post - lat_pre + ssdp_Tw) * ((ssdp_a_plus + ssdp_a_base) * ssdp_fired_pre * ssdp_fired_post - ssdp_a_base)
 """
 
 #: The window-end update; with batches of one window it needs no accumulator.
@@ -149,6 +148,9 @@ class DASSDP:
         Duration of one sample window ``T_win`` (an integer multiple of ``dt``).
     sigma
         Width of the latency kernel ``K = exp(-(t_j - t_i)^2 / (2 sigma^2))``; default one ``dt``.
+        Latencies lie on the time grid, so ``K`` is read from a table over the ``2 T_win / dt + 1``
+        possible differences (``ssdp_kernel``), which is exact and much cheaper than ``exp`` per
+        synapse and window.
     a_plus, a_base
         Potentiation of synchronous pairs and depression of the others (1.5e-3, 5e-4; the paper's
         text gives ``A_base = 1e-4``, `dassdp.rules.reference.A_BASE_PAPER`).
@@ -198,7 +200,7 @@ class DASSDP:
     name: str = "dassdp*"
 
     def __post_init__(self) -> None:
-        from brian2 import NeuronGroup, Synapses, second
+        from brian2 import NeuronGroup, Synapses, TimedArray, second
 
         dt = self.pre.clock.dt
         if float(self.post.clock.dt) != float(dt):
@@ -219,6 +221,8 @@ class DASSDP:
         require_variables(self.post, "post", "post")
         # validate w0 and the loss before any group is modified
         weights_namespace = self._initial_weights()
+        self.kernel_table = TimedArray(self._kernel(sigma), dt=dt)  # a run_args key for sigma
+        weights_namespace["ssdp_kernel"] = self.kernel_table
         namespace = self.loss.namespace(self.window) if self.loss is not None else {}
         learn = "1"
         if self.schedule is not None:
@@ -262,7 +266,6 @@ class DASSDP:
             self.synapses.ssdp_sync.order = ORDER_SYNC
         if self.on_pre and self.delay is not None:
             self.synapses.pre.delay = self.delay
-        self.synapses.ssdp_sigma = sigma
         self.synapses.ssdp_a_plus = self.a_plus
         self.synapses.ssdp_a_base = self.a_base
         self.synapses.ssdp_clip = self.clip
@@ -275,6 +278,16 @@ class DASSDP:
         delivery = deliver(self.volume, self.post, ("DA", "ssdp_apply"), name=self.volume.name + "_delivery*")
         extra = self.loss.objects(self.volume, self.window, self.latency) if self.loss is not None else []
         self.objects = [self.volume, reduce, self.synapses, delivery, *trackers, *extra]
+
+    def _kernel(self, sigma) -> np.ndarray:
+        """``K(d) = exp(-d^2 / (2 sigma^2))`` at ``d = (k - n) dt``, ``k = 0 .. 2n``, ``n = T_win / dt``:
+        indexed by ``lat_post - lat_pre + T_win`` as a time."""
+        from brian2 import second
+
+        dt = float(self.pre.clock.dt / second)
+        n = int(round(float(self.window / second) / dt))
+        d = (np.arange(2 * n + 1) - n) * dt
+        return np.exp(-(d**2) / (2 * float(sigma / second) ** 2))
 
     def _initial_weights(self) -> dict:
         """Namespace entries that set ``w`` from a scalar or a ``(len(post), len(pre))`` matrix.
@@ -316,10 +329,11 @@ class DASSDP:
             raise ValueError("run_args: batch can only change in a network built with batch > 1 "
                              "(batch = 1 compiles an update without accumulator)")
         syn, vol = self.synapses, self.volume
-        views = {"a_plus": [syn.ssdp_a_plus], "a_base": [syn.ssdp_a_base], "sigma": [syn.ssdp_sigma],
-                 "clip": [syn.ssdp_clip], "warmup": [vol.ssdp_W], "batch": [vol.ssdp_B, syn.ssdp_Bw],
-                 "sign_tol": [vol.ssdp_tol]}
-        args = {view: value for name, value in changes.items() if name != "w0" for view in views[name]}
+        views = {"a_plus": [syn.ssdp_a_plus], "a_base": [syn.ssdp_a_base], "clip": [syn.ssdp_clip],
+                 "warmup": [vol.ssdp_W], "batch": [vol.ssdp_B, syn.ssdp_Bw], "sign_tol": [vol.ssdp_tol]}
+        args = {view: value for name, value in changes.items() if name not in ("w0", "sigma") for view in views[name]}
+        if "sigma" in changes:
+            args[self.kernel_table] = self._kernel(changes["sigma"])
         if "w0" in changes:
             w0 = np.asarray(changes["w0"], dtype=np.float64)
             if w0.shape != (len(self.post), len(self.pre)):
