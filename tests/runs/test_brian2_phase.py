@@ -186,6 +186,7 @@ def test_invalid_brian2_phase_exits_2_names_field(tmp_path, capsys, brian2, vari
 
 
 @pytest.mark.standalone
+@pytest.mark.slow  # two C++ builds: about 1-2 minutes, kept out of the default run (make test-slow)
 def test_cpp_standalone_gives_the_numpy_tables_and_compiles_once_per_variant(tmp_path):
     """Changing ``brian2.target`` changes nothing in the numbers (DA-SSDP with its in-network
     gate; DA-STDP with reward-prediction-error dopamine and the teacher), and a second seed of a
