@@ -300,10 +300,12 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
     T = study.network.n_steps
     window_s = T * b2.dt_ms * 1e-3
     n_windows = len(lay.labels)
-    teacher = np.zeros((n_windows, T, n_classes))
+    drive = None  # the teacher: a current into the correct label neuron in training windows
     if b2.signal != "reward":
+        teacher = np.zeros((n_windows, T, n_classes))
         train = lay.learn
         teacher[np.flatnonzero(train), :, lay.labels[train]] = b2.teacher * theta
+        drive = {LABELS: teacher.reshape(-1, n_classes)}
     w_readout = model.readout.weight.detach().double().numpy()
     factory, extra = _rule(variant, study, lay, window_s, float(np.abs(w_readout).max()))
     hidden = f"lif{len(study.network.hidden) - 1}"
@@ -311,7 +313,7 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
     with build_directory(spec, build_root if b2.target in STANDALONE else None) as build, use_target(b2.target, build):
         defaultclock.dt = b2.dt_ms * ms
         conv = to_brian2(network, lay.x, n_steps=T, encoding=study.network.encoding, seed=seed,
-                         plastic={PLASTIC_LAYER: factory} if factory else None, drive={LABELS: teacher.reshape(-1, n_classes)},
+                         plastic={PLASTIC_LAYER: factory} if factory else None, drive=drive,
                          extra_variables=extra, name="phase")
         labels_group = conv.groups[LABELS]
         projection = next(p for p in conv.projections if p.name == PLASTIC_LAYER)
