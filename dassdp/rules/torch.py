@@ -13,8 +13,11 @@ Two paths, neither of which builds the ``B x Cout x Cin`` tensor:
   no temporary exceeds ``max_elements`` entries.
 - `binned_update`: integer latencies in ``{0..T}``. Each neuron falls into one of ``Q = 2 (T + 1)``
   bins ``q = 2 t + fired``, and ``e`` depends only on the two bins: ``e_bji = E[q_bj, p_bi]`` with
-  the table ``E[q, p] = K(t_q, t_p) (c1 f_q f_p - A_base)``. With ``r`` the most frequent post bin
-  and ``D[q, p] = E[q, p] - E[r, p]``, which vanishes on row ``r``::
+  the table ``E[q, p] = K(t_q, t_p) (c1 f_q f_p - A_base)``. Small products (up to
+  ``DENSE_PRODUCT_MAX`` multiply-adds) take the one-hot form in a single matrix product,
+  ``sum_b g_b e_bji = sum_{(q, b)} [q_bj = q] g_b E[q, p_bi]``: ``(Cout x Q B) @ (Q B x Cin)``.
+  Larger ones split at ``r``, the most frequent post bin, with ``D[q, p] = E[q, p] - E[r, p]``,
+  which vanishes on row ``r``::
 
       sum_b g_b e_bji = sum_b g_b E[r, p_bi] + sum_{b: q_bj != r} g_b D[q_bj, p_bi]
 
@@ -23,8 +26,8 @@ Two paths, neither of which builds the ``B x Cout x Cin`` tensor:
   ``s``-th of the ``S`` other bins that occur, by the ``(S B x Cin)`` matrix ``D[s, p_bi]``. Kept
   sparse (`torch.nn.functional.embedding_bag`), it costs ``Cin`` multiply-adds per (sample, post)
   pair outside ``r``: at most ``(1 - 1/Q) B Cout Cin``, and since silent neurons share one bin,
-  about ``Cin`` per spiking pair. Small products use the dense matrix (fewer operations). Pre and
-  post swap roles (with ``E`` transposed) when there are fewer pre neurons.
+  about ``Cin`` per spiking pair. Pre and post swap roles (with ``E`` transposed) when there are
+  fewer pre neurons.
 """
 
 from __future__ import annotations
@@ -214,10 +217,19 @@ def _bins(fired: torch.Tensor, latency: torch.Tensor) -> torch.Tensor:
     return torch.add(fired, latency, alpha=2).int()
 
 
-def _binned_sum(rows: torch.Tensor, cols: torch.Tensor, g: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """``sum_b g_b table[rows[b, j], cols[b, i]]`` of shape ``(J, I)`` for bins ``rows[B, J]`` (the
-    post role) and ``cols[B, I]``, split at the most frequent bin ``r`` of ``rows`` as in the module
-    docstring."""
+def _dense_sum(rows: torch.Tensor, cols: torch.Tensor, g: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """``sum_b g_b table[rows[b, j], cols[b, i]]`` of shape ``(J, I)`` as one product of the
+    one-hot ``(J x Q B)`` matrix ``[rows[b, j] = q] g_b`` by ``(Q B x I)`` ``table[q, cols[b, i]]``."""
+    n_rows = table.shape[0] * rows.shape[0]  # (q, b)
+    bins = torch.arange(table.shape[0], device=rows.device).view(-1, 1, 1)
+    one_hot = (rows == bins) * g.view(-1, 1)  # [q, b, j]
+    return one_hot.view(n_rows, rows.shape[1]).T @ table.index_select(1, cols.flatten()).view(n_rows, cols.shape[1])
+
+
+def _sparse_sum(rows: torch.Tensor, cols: torch.Tensor, g: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """`_dense_sum`, split at the most frequent bin ``r`` of ``rows`` (the post role) as in the
+    module docstring: row ``j`` sums ``g_b D[s, p_b.]`` over the samples ``b`` where its bin ``s``
+    is not ``r``."""
     n_batch, n_cols = cols.shape
     counts = torch.bincount(rows.flatten(), minlength=table.shape[0])
     r = counts.argmax()
@@ -226,15 +238,11 @@ def _binned_sum(rows: torch.Tensor, cols: torch.Tensor, g: torch.Tensor, table: 
     lookup = table.index_select(0, torch.cat([r.view(1), slots]))
     lookup[1:] -= lookup[0]  # E[r, .], then D[s, .] = E[s, .] - E[r, .]
     gathered = lookup.index_select(1, cols.flatten()).view(-1, n_batch * n_cols)
-    right = gathered[1:].view(-1, n_cols)
-    if len(slots) * rows.numel() * n_cols <= DENSE_PRODUCT_MAX:  # dense one-hot (J x S B) @ (S B x I)
-        out = ((rows.T.unsqueeze(1) == slots.view(-1, 1)) * g).reshape(rows.shape[1], -1) @ right
-    else:  # row j sums g_b D[s, p_b.] over the samples b where its bin s is not r
-        by_row = rows.T.contiguous()
-        j, b = (by_row != r).nonzero(as_tuple=True)  # ordered by j
-        sizes = torch.bincount(j, minlength=by_row.shape[0])
-        out = F.embedding_bag(torch.searchsorted(slots, by_row[j, b]) * n_batch + b, right, sizes.cumsum(0) - sizes,
-                              mode="sum", per_sample_weights=g[b])
+    by_row = rows.T.contiguous()
+    j, b = (by_row != r).nonzero(as_tuple=True)  # ordered by j
+    sizes = torch.bincount(j, minlength=by_row.shape[0])
+    out = F.embedding_bag(torch.searchsorted(slots, by_row[j, b]) * n_batch + b, gathered[1:].view(-1, n_cols),
+                          sizes.cumsum(0) - sizes, mode="sum", per_sample_weights=g[b])
     return out.add_(g @ gathered[0].view(n_batch, n_cols))
 
 
@@ -261,9 +269,11 @@ def binned_update(
     table = _eligibility_table(n_steps, sigma, a_plus, a_base, dtype, pre_fired.device)
     post_bin, pre_bin = _bins(post_fired, post_latency), _bins(pre_fired, pre_latency)
     g = g.to(dtype)
+    if table.shape[0] * post_bin.numel() * pre_bin.shape[1] <= DENSE_PRODUCT_MAX:
+        return _dense_sum(post_bin, pre_bin, g, table)
     if post_bin.shape[1] <= pre_bin.shape[1]:
-        return _binned_sum(post_bin, pre_bin, g, table)
-    return _binned_sum(pre_bin, post_bin, g, table.T).T
+        return _sparse_sum(post_bin, pre_bin, g, table)
+    return _sparse_sum(pre_bin, post_bin, g, table.T).T
 
 
 def dassdp_update(
