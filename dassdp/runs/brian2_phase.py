@@ -284,6 +284,7 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
 
     from dassdp.bridge import to_brian2
     from dassdp.models.targets import STANDALONE, use_target
+    from dassdp.rules.brian2.ssdp import DASSDP, WeightMonitor
 
     torch.set_num_threads(1)
     quiet_brian2()
@@ -318,8 +319,12 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
         labels_group = conv.groups[LABELS]
         projection = next(p for p in conv.projections if p.name == PLASTIC_LAYER)
         potential = StateMonitor(labels_group, "v", record=True, when="end", name="phase_label_v")
-        weights = StateMonitor(projection.synapses, "w", record=True, dt=window_s * second, when="end", name="phase_w")
-        monitors = [potential, weights]
+        if isinstance(projection.rule, DASSDP):  # its w is a sum of two recorded parts
+            weights = projection.rule.monitor_weights(window_s * second, when="end", name="phase_w")
+        else:
+            weights = WeightMonitor(StateMonitor(projection.synapses, "w", record=True, dt=window_s * second,
+                                                 when="end", name="phase_w"))
+        monitors = [potential, *weights.objects]
         dopamine_monitor = None
         if variant == "dassdp":  # the gate, delivered as dopamine; sample m + 1 is window m's
             dopamine_monitor = projection.rule.monitor(("DA",))

@@ -78,3 +78,32 @@ def test_run_args_are_validated(tmp_path):
             rule.run_args(tau=1)
         with pytest.raises(ValueError, match="w0"):
             rule.run_args(w0=np.zeros((3, 2)))
+    rule_matrix = SSDP(pre, post, 5 * ms, w0=np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"shape \(2, 3\)"):
+        rule_matrix.run_args(w0=np.zeros((3, 2)))
+
+
+def test_scalar_w0_is_a_table_of_one_value():
+    """A scalar w0 gives the weights of the equal matrix (against the reference), and changes
+    through run_args as a one-value table."""
+    from brian2 import Network, NeuronGroup, TimedArray, defaultclock, second
+
+    from dassdp.models.targets import use_target
+    from dassdp.rules.brian2 import DASSDP, ExternalLoss, neuron_variables
+
+    rng = np.random.default_rng(3)
+    pre_pattern, post_pattern, loss = _pattern(rng, N_PRE), _pattern(rng, N_POST), rng.normal(size=N_WINDOWS)
+    with use_target("numpy"):
+        defaultclock.dt = DT * second
+        pre = NeuronGroup(N_PRE, neuron_variables("pre"), threshold="pre_pattern(t, i) > 0.5",
+                          namespace={"pre_pattern": TimedArray(pre_pattern, dt=DT * second)})
+        post = NeuronGroup(N_POST, neuron_variables("post"), threshold="post_pattern(t, i) > 0.5",
+                           namespace={"post_pattern": TimedArray(post_pattern, dt=DT * second)})
+        rule = DASSDP(pre, post, STEPS * DT * second, warmup=3, loss=ExternalLoss(loss), w0=0.7, a_plus=0.5)
+        assert rule.w0_table.values.size == 1
+        np.testing.assert_array_equal(rule.run_args(w0=0.2)[rule.w0_table], [[0.2]])
+        Network(pre, post, *rule.objects).run(rule.duration(N_WINDOWS))
+        measured = rule.weight_matrix()
+    expected = _expected(pre_pattern, post_pattern, loss, np.full((N_POST, N_PRE), 0.7), 0.5, 1.0)
+    np.testing.assert_allclose(measured, expected, rtol=1e-12)
+    assert np.abs(expected - 0.7).max() > 1e-3  # the weights moved

@@ -5,6 +5,8 @@ target compiles once. Spike trains include spikes on window edges, silent neuron
 which nothing fires.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -58,6 +60,18 @@ SSDP_CASES = {
                  ref.DASSDPParams(sigma=DT, gate="off", warmup=0, batch=2, a_plus=0.4), None, False),
     "continuous_scheduled": (dict(warmup=3, batch=2, a_plus=0.3, a_base=0.1),
                              ref.DASSDPParams(sigma=DT, warmup=3, batch=2, a_plus=0.3, a_base=0.1), "external", False),
+    # batches of one window: the split weight (post share plus window-end event on fired pre)
+    "sign_countloss": (dict(warmup=3, batch=1, gate="sign", a_plus=0.2, a_base=0.05),
+                       ref.DASSDPParams(sigma=DT, warmup=3, batch=1, gate="sign", a_plus=0.2, a_base=0.05),
+                       "count", False),
+    "last_sparse_sigma2_clipped": (dict(warmup=5, batch=1, latency="last", sigma_steps=2.0, a_plus=0.3, a_base=0.1,
+                                        clip=0.05),
+                                   ref.DASSDPParams(sigma=2 * DT, warmup=5, batch=1, latency="last", a_plus=0.3,
+                                                    a_base=0.1, clip=0.05), "external", True),
+    "ssdp_off_single": (dict(gate="off", warmup=0, batch=1, a_plus=0.4),
+                        ref.DASSDPParams(sigma=DT, gate="off", warmup=0, batch=1, a_plus=0.4), None, False),
+    "single_scheduled": (dict(warmup=3, batch=1, a_plus=0.3, a_base=0.1),
+                         ref.DASSDPParams(sigma=DT, warmup=3, batch=1, a_plus=0.3, a_base=0.1), "external", False),
 }
 
 
@@ -108,7 +122,7 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
             if sparse:
                 j, i = np.nonzero(mask)
                 kwargs["connect"] = {"i": i, "j": j}
-            builder = SSDP if name == "ssdp_off" else DASSDP
+            builder = SSDP if name.startswith("ssdp_off") else DASSDP
             if builder is SSDP:
                 kwargs.pop("gate")
             if name.endswith("_scheduled"):
@@ -182,6 +196,10 @@ def _expected(out, cases, pre_i, pre_t, post_i, post_t, ro_i, ro_t, labels, exte
         # S is computed in every window, scheduled or not
         synchrony = ref.sample_synchrony(pre, post, mask if sparse else None)
         out["expected"][name] = {"w": res.weights, "gate": res.gate, "S": synchrony}
+        if params.clip < 1.0:  # the same without the clip, to show that it binds
+            unclipped = dataclasses.replace(params, clip=1.0)
+            out["expected"][name]["w_unclipped"] = ref.simulate_dassdp(
+                pre, post, losses[loss_kind], weights, unclipped, mask=mask if sparse else None, learn=learn).weights
     return out
 
 
@@ -215,6 +233,9 @@ def _scenario_is_informative(out):
     for scheduled, always in (("stdp_all_scheduled", "stdp_all"), ("dastdp_scheduled", "dastdp")):
         assert np.abs(out["expected"][scheduled] - out["expected"][always]).max() > 1e-3
     assert out["expected"]["continuous_scheduled"]["gate"].k != 0
+    # the clip binds in the clipped case
+    e = out["expected"]["last_sparse_sigma2_clipped"]
+    assert np.nanmax(np.abs(e["w"] - e["w_unclipped"])) > 1e-3
 
 
 def test_rules_match_reference_numpy(tmp_path):
@@ -223,14 +244,19 @@ def test_rules_match_reference_numpy(tmp_path):
     check_all(out)
 
 
+#: cases compiled for cpp_standalone: every split-weight case and one batched case (numpy runs all;
+#: each case adds about ten code objects to compile)
+CPP_CASES = ("continuous", "sign_countloss", "last_sparse_sigma2_clipped", "single_scheduled", "sign_batch3_countloss")
+
+
 @pytest.mark.standalone
 def test_rules_match_reference_cpp_standalone(tmp_path):
-    check_all(build_and_run("cpp_standalone", tmp_path / "cpp"))
+    check_all(build_and_run("cpp_standalone", tmp_path / "cpp", CPP_CASES), CPP_CASES)
 
 
 @pytest.mark.standalone
 def test_dassdp_matches_reference_cython(tmp_path):
-    """One DA-SSDP rule (sign gate, batches of 3, in-network count loss): Cython compiles every
-    code object separately, so the full set would take minutes."""
-    cases = ("sign_batch3_countloss",)
+    """One DA-SSDP rule (sign gate, batches of one window, in-network count loss): Cython compiles
+    every code object separately, so the full set would take minutes."""
+    cases = ("sign_countloss",)
     check_all(build_and_run("cython", tmp_path, cases, with_stdp=False), cases, with_stdp=False)

@@ -5,29 +5,49 @@ with one sample per window of duration ``window``, entirely in generated code (n
 ``network_operation``), so the same objects run on ``numpy``, ``cython``, ``cpp_standalone`` and
 ``cuda_standalone``.
 
-At t = 0 (once, ``run_at``) the synapses load ``w`` from ``w0`` and write each post neuron's
-in-degree into ``nin``. Then, in the step that opens window m+1 (the end of window m):
+**Split weights (batches of one window, the default).** A pre neuron that did not fire has
+latency ``T_win``, so the eligibility of its synapses, ``e = -A_base K(t_j - T_win)``, depends on
+the post neuron only. Each synapse's weight is therefore kept in two parts,
+``w = ssdp_w + ssdp_Q_post`` (a subexpression, so ``on_pre`` code reads ``w`` as usual): the post
+neuron's share ``Q_j`` receives ``q_j = clip(g (-A_base) K(t_j - T_win), -c, c)`` every window,
+which is the update of every synapse whose pre neuron was silent, and only the synapses of pre
+neurons that fired are visited, through a window-end event (`windows.window_end_event`), to add
+``clip(g e_ij, -c, c) - q_j``. The result is the contract's update, clip included, at a cost
+proportional to the synapses of firing neurons rather than to all synapses. **Batches of B > 1
+windows** keep ``w`` whole and visit every synapse each window (an accumulator per synapse).
+
+At t = 0 (once, ``run_at``) the synapses load their weights from ``w0`` and write each post
+neuron's in-degree into ``nin``. Then, in the step that opens window m+1 (the end of window m):
 
 ``groups``
-    Two summed variables reduce the post group into the one-neuron *gate volume*:
-    ``sum_j fired_j * nfp_j`` (synchronous synapses; ``nfp_j`` counts connected pre neurons that
-    fired) and ``sum_j nin_j`` (synapses). The volume's ``run_regularly`` computes
-    ``S = nsync / nsyn``, the loss ``L``, updates the warm-up statistics (Welford), fits the gate
-    ``(k, mu, s)`` after window ``warmup - 1``, sets ``DA`` to the gate value ``g`` (0 during
-    warm-up: no update) and ``ssdp_apply`` to 1 at the end of each batch, then spikes.
+    Summed variables (on the volume's clock, of period ``window``) reduce the post group into the
+    one-neuron *gate volume*: ``sum_j fired_j * nfp_j`` (synchronous synapses; ``nfp_j`` counts
+    connected pre neurons that fired) and ``sum_j nin_j`` (synapses). With all-to-all
+    connectivity the synchronous synapses are ``(sum_i fired_i)(sum_j fired_j)``, from one
+    reduction of each group, and nothing is counted per spike. The volume's
+    ``run_regularly`` computes ``S = nsync / nsyn``, the loss ``L``, updates the warm-up
+    statistics (Welford), fits the gate ``(k, mu, s)`` after window ``warmup - 1``, sets ``DA``
+    to the gate value ``g`` (0 during warm-up: no update) and ``ssdp_apply`` to 1 at the end of
+    each batch, then spikes.
+``after_thresholds``
+    (split weights) pre neurons that fired in window m emit the window-end event.
 ``synapses``
-    order -30: the volume's spike delivers ``DA`` and ``ssdp_apply`` to the post group;
-    order -20: the plastic synapses compute ``e = K ((A_plus + A_base) sync - A_base)``,
-    accumulate ``DA * e`` and at batch end add ``clip(acc / B, -c, c)`` to ``w`` (with
-    ``B = 1``: ``clip(DA * e, -c, c)``, no accumulator);
+    order -30: the volume's spike delivers ``DA`` and ``ssdp_apply`` to the post group (split
+    weights: and adds ``q_j`` to ``Q_j``);
+    order -20: split weights: the event pathway corrects the synapses of the pre neurons that
+    fired; batches: every synapse computes ``e = K ((A_plus + A_base) sync - A_base)``,
+    accumulates ``DA * e`` and at batch end adds ``clip(acc / B, -c, c)`` to ``w``;
     order -10: fired flags, latencies and counts are cleared;
     order -1: the user's transmission (``on_pre``, Brian2's default order for pre pathways), which
-    also counts first pre spikes into ``nfp`` of the post neurons when it has no delay;
+    also counts first pre spikes into ``nfp`` of the post neurons when it has no delay (other
+    than all-to-all);
     order 10: otherwise (no transmission, or a delayed one) the ``ssdp_sync`` pathway counts them;
     order 20: spikes of this step are recorded as fired flags and latencies of the new window.
 
 The run therefore needs one step past the last window: use ``rule.duration(n_windows)``.
 Only one DA-SSDP projection may target a given post group (the post-side variables are shared).
+Read weights with `DASSDP.weights` / `DASSDP.weight_matrix` and record them with
+`DASSDP.monitor_weights`: Brian2 reads the subexpression ``w`` on runtime targets only.
 """
 
 from __future__ import annotations
@@ -37,8 +57,16 @@ from typing import Any
 
 import numpy as np
 
-from dassdp.models.dopamine import deliver
-from dassdp.rules.brian2.windows import ORDER_SYNC, ORDER_UPDATE, require_variables, schedule_table, track_windows
+from dassdp.models.dopamine import ORDER_DELIVER, deliver, set_pathway_order
+from dassdp.rules.brian2.windows import (
+    ORDER_SYNC,
+    ORDER_UPDATE,
+    on_window_clock,
+    require_variables,
+    schedule_table,
+    track_windows,
+    window_end_event,
+)
 from dassdp.rules.reference import STD_EPS, DASSDPParams, Gate, Schedule
 
 _VOLUME = """
@@ -50,6 +78,7 @@ mu : 1
 s : 1
 ssdp_nsync : 1
 ssdp_nsyn : 1
+ssdp_npre : 1
 ssdp_widx : 1
 ssdp_wn : 1
 ssdp_mS : 1
@@ -72,8 +101,7 @@ _GATE = {
     "off": "1",
 }
 
-_SYNAPSE = """
-w : 1
+_CONSTANTS = """
 ssdp_a_plus : 1 (shared, constant)
 ssdp_a_base : 1 (shared, constant)
 ssdp_clip : 1 (shared, constant)
@@ -81,33 +109,58 @@ ssdp_Tw : second (shared, constant)
 ssdp_Bw : 1 (shared, constant)
 """
 
-#: Run once, at t = 0: initial weights and the in-degree of each post neuron.
+#: The synapse's weight: stored whole (batches of B > 1 windows), or split (B = 1) into a stored
+#: part and the post neuron's share ``ssdp_Q``, which carries the update of every synapse whose
+#: pre neuron did not fire in a window (module docstring).
+_WEIGHT = {
+    "split": "ssdp_w : 1\nw = ssdp_w + ssdp_Q_post : 1\n",
+    "batched": "w : 1\nssdp_acc : 1\n",
+}
+
+#: Run once, at t = 0: initial weights (into ``ssdp_w`` or ``w``) and the in-degree of each post neuron.
 _LOAD = """
-w = ssdp_w0(0*second, i * ssdp_n_post + j)
+{} = ssdp_w0(0*second, (i * ssdp_n_post + j) * ssdp_w0_stride)
 ssdp_nin_post = N_incoming
 """
 
-_ELIGIBILITY = """
-lat_pre = ssdp_fired_pre * ssdp_lat_pre + (1 - ssdp_fired_pre) * ssdp_Tw
-lat_post = ssdp_fired_post * ssdp_lat_post + (1 - ssdp_fired_post) * ssdp_Tw
-e = ssdp_kernel(lat_post - lat_pre + ssdp_Tw) * ((ssdp_a_plus + ssdp_a_base) * ssdp_fired_pre * ssdp_fired_post - ssdp_a_base)
+#: The post latency, T_win for a post neuron that did not fire.
+_LAT_POST = "tj = ssdp_fired_post * ssdp_lat_post + (1 - ssdp_fired_post) * ssdp_Tw\n"
+
+#: Delivered with the gate (order -30), per post neuron j: the update of every synapse whose pre
+#: neuron did not fire, ``q_j = clip(g (-A_base) K(t_j - T_win), -c, c)``, added to ``Q_j``; and,
+#: for the event pass, ``h_j = g ((A_plus + A_base) f_j - A_base)`` (0 when no update is due) and
+#: the latency ``t_j``.
+_SHARE = _LAT_POST + """DA_post = DA_pre
+ssdp_apply_post = ssdp_apply_pre
+ssdp_tj_post = tj
+ssdp_h_post = ssdp_apply_pre * DA_pre * ((ssdp_a_plus + ssdp_a_base) * ssdp_fired_post - ssdp_a_base)
+ssdp_qinc_post = ssdp_apply_pre * clip(DA_pre * (ssdp_kernel(tj) * (-ssdp_a_base)), -ssdp_clip, ssdp_clip)
+ssdp_Q_post += ssdp_qinc_post
 """
 
-#: The window-end update; with batches of one window it needs no accumulator.
-_UPDATE = {
-    "single": _ELIGIBILITY + "w += ssdp_apply_post * clip(DA_post * e, -ssdp_clip, ssdp_clip)\n",
-    "batched": _ELIGIBILITY + """ssdp_acc += DA_post * e
+#: Synapses of a pre neuron that fired (window-end event, order -20): the exact update
+#: ``clip(g e_ij, -c, c)``, with ``e_ij = K(t_j - t_i) ((A_plus + A_base) f_j - A_base)``, less
+#: the share ``q_j`` that ``Q_j`` already received.
+_CORRECTION = """
+ssdp_w += clip(ssdp_h_post * ssdp_kernel(ssdp_tj_post - ssdp_lat_pre + ssdp_Tw), -ssdp_clip, ssdp_clip) - ssdp_qinc_post
+"""
+
+#: Batches of B > 1 windows: every synapse accumulates ``DA * e`` each window (a pass over all
+#: synapses, order -20) and adds ``clip(acc / B, -c, c)`` at the batch end.
+_BATCHED = """
+ti = ssdp_fired_pre * ssdp_lat_pre + (1 - ssdp_fired_pre) * ssdp_Tw
+""" + _LAT_POST + """e = ssdp_kernel(tj - ti + ssdp_Tw) * ((ssdp_a_plus + ssdp_a_base) * ssdp_fired_pre * ssdp_fired_post - ssdp_a_base)
+ssdp_acc += DA_post * e
 w += ssdp_apply_post * clip(ssdp_acc / ssdp_Bw, -ssdp_clip, ssdp_clip)
 ssdp_acc *= 1 - ssdp_apply_post
-""",
-}
+"""
 
 
-def _volume_code(gate: str, loss_expression: str, learn_expression: str) -> str:
+def _volume_code(gate: str, loss_expression: str, learn_expression: str, n_sync: str) -> str:
     return f"""
 started = int(t > 0*second)
 active = started * ({learn_expression})
-S = ssdp_nsync / (ssdp_nsyn + int(ssdp_nsyn == 0))
+S = {n_sync} / (ssdp_nsyn + int(ssdp_nsyn == 0))
 L = {loss_expression}
 inwarm = active * int(ssdp_widx < ssdp_W)
 n_new = ssdp_wn + inwarm
@@ -231,9 +284,9 @@ class DASSDP:
         loss_eqs = self.loss.volume_equations if self.loss is not None else ""
         trackers = track_windows(self.pre, self.window, self.latency, "pre")
         trackers += track_windows(self.post, self.window, self.latency, "post")
-        self.volume = NeuronGroup(
+        self.volume = NeuronGroup(  # runs once per window, in the step that opens the next one
             1, _VOLUME + loss_eqs, threshold="ssdp_ready > 0.5", reset="ssdp_ready = 0",
-            namespace=namespace, name=self.name.replace("*", "") + "_volume*",
+            namespace=namespace, dt=self.window, name=self.name.replace("*", "") + "_volume*",
         )
         self.volume.s = 1.0
         self.volume.ssdp_W = self.warmup
@@ -241,43 +294,66 @@ class DASSDP:
         self.volume.ssdp_tol = self.sign_tol
         self.volume.ssdp_T = self.window
         expression = self.loss.expression() if self.loss is not None else "0"
-        self.volume.run_regularly(_volume_code(self.gate, expression, learn), dt=self.window, when="groups")
+        # synchronous synapses sum_ij f_i f_j; all-to-all, (sum_i f_i)(sum_j f_j): no count per spike
+        all_to_all = not self.connect
+        n_sync = "ssdp_npre * ssdp_nsync" if all_to_all else "ssdp_nsync"
+        self.volume.run_regularly(_volume_code(self.gate, expression, learn, n_sync), dt=self.window, when="groups")
 
-        reduce = Synapses(
-            self.post, self.volume,
-            model="""ssdp_nsync_post = ssdp_fired_pre * ssdp_nfp_pre : 1 (summed)
-                     ssdp_nsyn_post = ssdp_nin_pre : 1 (summed)""",
-            name=self.volume.name + "_reduce*",
-        )
-        reduce.connect()
+        # summed variables run on the volume's clock
+        per_post = "ssdp_fired_pre" if all_to_all else "ssdp_fired_pre * ssdp_nfp_pre"
+        reductions = [Synapses(self.post, self.volume, model=f"""ssdp_nsync_post = {per_post} : 1 (summed)
+                                                              ssdp_nsyn_post = ssdp_nin_pre : 1 (summed)""",
+                               name=self.volume.name + "_reduce*")]
+        if all_to_all:
+            reductions.append(Synapses(self.pre, self.volume, model="ssdp_npre_post = ssdp_fired_pre : 1 (summed)",
+                                       name=self.volume.name + "_reduce_pre*"))
+        for reduction in reductions:
+            reduction.connect()
 
-        count = "ssdp_nfp_post += 1 - ssdp_fired_pre"
-        if self.on_pre and self.delay is None:
-            on_pre = {"pre": self.on_pre + "\n" + count}  # one pass over a spike's synapses
-        else:
-            on_pre = {"ssdp_sync": count, **({"pre": self.on_pre} if self.on_pre else {})}
-        batched = self.batch > 1
+        on_pre = {"pre": self.on_pre} if self.on_pre else {}
+        if not all_to_all:  # first pre spikes of a window count into nfp of their post neurons
+            count = "ssdp_nfp_post += 1 - ssdp_fired_pre"
+            if self.on_pre and self.delay is None:
+                on_pre = {"pre": self.on_pre + "\n" + count}  # one pass over a spike's synapses
+            else:
+                on_pre["ssdp_sync"] = count
+        self.mode = "batched" if self.batch > 1 else "split"
+        on_event = {}
+        if self.mode == "split":
+            on_pre["ssdp_end"] = _CORRECTION
+            on_event = {"ssdp_end": window_end_event(self.pre, self.window)}
+        own = {"ssdp_sync", "ssdp_end"} & set(on_pre)  # scalar delays: no per-synapse delay arrays
         self.synapses = Synapses(
-            self.pre, self.post, model=_SYNAPSE + ("ssdp_acc : 1" if batched else ""), on_pre=on_pre,
-            namespace=weights_namespace, name=self.name,
+            self.pre, self.post, model=_CONSTANTS + _WEIGHT[self.mode], on_pre=on_pre, on_event=on_event,
+            delay={name: 0 * second for name in own}, namespace=weights_namespace, name=self.name,
         )
         self.synapses.connect(**(self.connect or {}))
         if "ssdp_sync" in on_pre:
             self.synapses.ssdp_sync.order = ORDER_SYNC
         if self.on_pre and self.delay is not None:
             self.synapses.pre.delay = self.delay
-        self.synapses.ssdp_a_plus = self.a_plus
-        self.synapses.ssdp_a_base = self.a_base
-        self.synapses.ssdp_clip = self.clip
-        self.synapses.ssdp_Tw = self.window
-        self.synapses.ssdp_Bw = self.batch
-        self.synapses.run_at(_LOAD, times=[0 * second], when="start")
-        self.synapses.run_regularly(_UPDATE["batched" if batched else "single"], dt=self.window, when="synapses",
-                                    order=ORDER_UPDATE)
-
-        delivery = deliver(self.volume, self.post, ("DA", "ssdp_apply"), name=self.volume.name + "_delivery*")
+        constants = {"a_plus": self.a_plus, "a_base": self.a_base, "clip": self.clip, "Tw": self.window,
+                     "Bw": self.batch}
+        for name, value in constants.items():
+            setattr(self.synapses, f"ssdp_{name}", value)
+        self.synapses.run_at(_LOAD.format("ssdp_w" if self.mode == "split" else "w"), times=[0 * second], when="start")
+        if self.mode == "split":
+            self.synapses.ssdp_end.order = ORDER_UPDATE
+            on_window_clock(self.synapses.ssdp_end, self.pre.thresholder[on_event["ssdp_end"]].clock)
+            self.delivery = Synapses(
+                self.volume, self.post, model=_CONSTANTS, on_pre=_SHARE, namespace={"ssdp_kernel": self.kernel_table},
+                dt=self.window, name=self.volume.name + "_delivery*",
+            )
+            self.delivery.connect()
+            set_pathway_order(self.delivery, ORDER_DELIVER)
+            for name, value in constants.items():
+                setattr(self.delivery, f"ssdp_{name}", value)
+        else:
+            self.synapses.run_regularly(_BATCHED, dt=self.window, when="synapses", order=ORDER_UPDATE)
+            self.delivery = deliver(self.volume, self.post, ("DA", "ssdp_apply"), name=self.volume.name + "_delivery*",
+                                    dt=self.window)
         extra = self.loss.objects(self.volume, self.window, self.latency) if self.loss is not None else []
-        self.objects = [self.volume, reduce, self.synapses, delivery, *trackers, *extra]
+        self.objects = [self.volume, *reductions, self.synapses, self.delivery, *trackers, *extra]
 
     def _kernel(self, sigma) -> np.ndarray:
         """``K(d) = exp(-d^2 / (2 sigma^2))`` at ``d = (k - n) dt``, ``k = 0 .. 2n``, ``n = T_win / dt``:
@@ -292,28 +368,29 @@ class DASSDP:
     def _initial_weights(self) -> dict:
         """Namespace entries that set ``w`` from a scalar or a ``(len(post), len(pre))`` matrix.
 
-        The matrix is read in generated code (a one-row `TimedArray` indexed by ``i``, ``j``) at
-        t = 0, so it works for any connectivity, on standalone targets (where synapses only exist
-        once the network runs) and through ``run_args`` (applied after Brian2's initialisation).
+        The values are read in generated code at t = 0 from a one-row `TimedArray` indexed by
+        ``(i * len(post) + j) * ssdp_w0_stride``, so they work for any connectivity, on
+        standalone targets (where synapses only exist once the network runs) and through
+        ``run_args`` (applied after Brian2's initialisation). A scalar is a table of one value
+        (stride 0), so a large network does not load a matrix of equal values.
         """
         from brian2 import TimedArray, second
 
         w0 = np.asarray(self.w0, dtype=np.float64)
         shape = (len(self.post), len(self.pre))
-        if w0.ndim == 0:
-            w0 = np.full(shape, float(w0))
-        if w0.shape != shape or not np.all(np.isfinite(w0)):
+        if (w0.ndim != 0 and w0.shape != shape) or not np.all(np.isfinite(w0)):
             raise ValueError(
                 f"w0 must be a finite scalar or an array of shape (len(post), len(pre)) = {shape}, got shape {w0.shape}"
             )
         self.w0_table = TimedArray(w0.T.reshape(1, -1), dt=1 * second)
-        return {"ssdp_w0": self.w0_table, "ssdp_n_post": shape[0]}
+        return {"ssdp_w0": self.w0_table, "ssdp_n_post": shape[0], "ssdp_w0_stride": int(w0.ndim != 0)}
 
     def run_args(self, **changes) -> dict:
         """``run_args`` that change this rule in a compiled standalone network, without rebuilding.
 
         Accepts ``a_plus``, ``a_base``, ``sigma``, ``clip``, ``warmup``, ``batch``, ``sign_tol``
-        and ``w0`` (a ``(len(post), len(pre))`` matrix); pass the result to
+        and ``w0`` (a scalar, or a ``(len(post), len(pre))`` matrix where the network was built
+        with one); pass the result to
         `dassdp.models.standalone.StandaloneNetwork.run`. Values are validated as at build time.
         """
         from brian2 import second
@@ -331,14 +408,23 @@ class DASSDP:
         syn, vol = self.synapses, self.volume
         views = {"a_plus": [syn.ssdp_a_plus], "a_base": [syn.ssdp_a_base], "clip": [syn.ssdp_clip],
                  "warmup": [vol.ssdp_W], "batch": [vol.ssdp_B, syn.ssdp_Bw], "sign_tol": [vol.ssdp_tol]}
+        if self.mode == "split":  # the delivery computes the post share and h
+            for name in ("a_plus", "a_base", "clip"):
+                views[name].append(getattr(self.delivery, f"ssdp_{name}"))
         args = {view: value for name, value in changes.items() if name not in ("w0", "sigma") for view in views[name]}
         if "sigma" in changes:
             args[self.kernel_table] = self._kernel(changes["sigma"])
         if "w0" in changes:
             w0 = np.asarray(changes["w0"], dtype=np.float64)
-            if w0.shape != (len(self.post), len(self.pre)):
-                raise ValueError(f"run_args: w0 must have shape {(len(self.post), len(self.pre))}, got {w0.shape}")
-            args[self.w0_table] = w0.T.reshape(1, -1)
+            shape, scalar_build = (len(self.post), len(self.pre)), np.ndim(self.w0) == 0
+            if scalar_build and w0.ndim != 0:
+                raise ValueError("run_args: this network was built with a scalar w0, so w0 can only change to a "
+                                 f"scalar; build it with a {shape} matrix to pass matrices per run")
+            if not scalar_build and w0.ndim != 0 and w0.shape != shape:
+                raise ValueError(f"run_args: w0 must be a scalar or have shape {shape}, got {w0.shape}")
+            if not np.all(np.isfinite(w0)):
+                raise ValueError("run_args: w0 must be finite")
+            args[self.w0_table] = (w0 if scalar_build else np.broadcast_to(w0, shape)).T.reshape(1, -1)
         return args
 
     def duration(self, n_windows: int):
@@ -355,11 +441,38 @@ class DASSDP:
             return None
         return Gate(k=float(self.volume.k[0]), mu=float(self.volume.mu[0]), s=float(self.volume.s[0]))
 
+    def weights(self) -> np.ndarray:
+        """The weight ``w`` of every synapse, in synapse order, on any target.
+
+        With ``batch = 1``, ``w = ssdp_w + ssdp_Q_post`` is a subexpression, which Brian2 can
+        read on runtime targets only; this sums the two parts, so it also works after a
+        standalone run.
+        """
+        if self.mode == "batched":
+            return np.asarray(self.synapses.w[:], dtype=np.float64)
+        return np.asarray(self.synapses.ssdp_w[:]) + np.asarray(self.post.ssdp_Q[:])[self.synapses.j[:]]
+
     def weight_matrix(self) -> np.ndarray:
         """Weights as a dense ``(len(post), len(pre))`` matrix (NaN where there is no synapse)."""
         out = np.full((len(self.post), len(self.pre)), np.nan)
-        out[self.synapses.j[:], self.synapses.i[:]] = self.synapses.w[:]
+        out[self.synapses.j[:], self.synapses.i[:]] = self.weights()
         return out
+
+    def monitor_weights(self, dt, when: str = "end", name: str = "ssdp_weights*") -> "WeightMonitor":
+        """Record every synapse's ``w`` each ``dt`` (add ``.objects`` to the Network).
+
+        A StateMonitor cannot record the subexpression ``w`` (it reads a post variable), so this
+        records its two parts. Synapses must have known indices (``record=True``): in standalone
+        mode connect them with explicit ``i``, ``j``.
+        """
+        from brian2 import StateMonitor
+
+        base = name.replace("*", "")
+        if self.mode == "batched":
+            return WeightMonitor(StateMonitor(self.synapses, "w", record=True, dt=dt, when=when, name=name))
+        stored = StateMonitor(self.synapses, "ssdp_w", record=True, dt=dt, when=when, name=base + "_stored*")
+        shares = StateMonitor(self.post, "ssdp_Q", record=True, dt=dt, when=when, name=base + "_shares*")
+        return WeightMonitor(stored, shares, self.synapses)
 
     def monitor(self, variables=("S", "L", "DA", "k")):
         """A StateMonitor of the volume, one sample per window end (add it to the Network).
@@ -369,6 +482,26 @@ class DASSDP:
         from brian2 import StateMonitor
 
         return StateMonitor(self.volume, list(variables), record=0, dt=self.window, when="synapses", order=-35)
+
+
+@dataclass
+class WeightMonitor:
+    """Weights of a DA-SSDP projection recorded over time (`DASSDP.monitor_weights`)."""
+
+    stored: Any
+    shares: Any = None
+    synapses: Any = None
+
+    @property
+    def objects(self) -> list:
+        return [m for m in (self.stored, self.shares) if m is not None]
+
+    @property
+    def w(self) -> np.ndarray:
+        """``[synapse, sample]``, like a StateMonitor's ``w``."""
+        if self.shares is None:
+            return np.asarray(self.stored.w[:])
+        return np.asarray(self.stored.ssdp_w[:]) + np.asarray(self.shares.ssdp_Q[:])[self.synapses.j[:]]
 
 
 def SSDP(pre, post, window, **kwargs) -> DASSDP:

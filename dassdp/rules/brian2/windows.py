@@ -32,6 +32,10 @@ _POST = """
 ssdp_nfp : 1
 ssdp_nin : 1
 ssdp_apply : 1
+ssdp_Q : 1
+ssdp_qinc : 1
+ssdp_h : 1
+ssdp_tj : second
 DA : 1
 """
 _READOUT = """
@@ -46,8 +50,10 @@ def neuron_variables(role: Role) -> str:
 
     ``pre``: fired flag, latency and window start. ``post``: the same, plus the count of
     connected pre-synaptic neurons that fired (``ssdp_nfp``), the number of incoming synapses
-    (``ssdp_nin``), the dopamine variable ``DA`` that carries the gate and the update flag
-    ``ssdp_apply``. ``readout``: the spike count per window.
+    (``ssdp_nin``), the dopamine variable ``DA`` that carries the gate, the update flag
+    ``ssdp_apply``, and the post neuron's share of every weight (``ssdp_Q``, with its last
+    increment ``ssdp_qinc``, and the factors ``ssdp_h``, ``ssdp_tj`` of the window-end pass; see
+    `dassdp.rules.brian2.ssdp`). ``readout``: the spike count per window.
     """
     lines = {"pre": _WINDOW, "post": _WINDOW + _POST, "readout": _READOUT}
     if role not in lines:
@@ -63,6 +69,45 @@ def schedule_table(schedule, window=None):
     if window is not None and abs(float(window / second) - schedule.window) > 1e-12 * schedule.window:
         raise ValueError(f"schedule: its window ({schedule.window} s) must equal the rule's window ({window})")
     return TimedArray(schedule.values, dt=schedule.window * second)
+
+
+def window_end_event(group, window) -> str:
+    """Add (once) a custom event to ``group`` that its neurons which fired emit when a window ends.
+
+    The event is checked in the ``after_thresholds`` slot of the step that opens the next window,
+    before the flags are cleared (``synapses`` slot, order -10), so a Synapses pathway
+    ``on_event={..: name}`` visits exactly the synapses of the neurons that fired in the window
+    that just ended. Brian2 takes events as a constructor argument only; this adds one to an
+    existing NeuronGroup the way its constructor does (event space, thresholder). The thresholder
+    runs on a clock of period ``window`` (its ``clock``), not in every step: a pathway of the
+    event must use the same clock (`on_window_clock`), or it would see the same events again in
+    every step until the next window end. Returns the event's name, which encodes the window
+    length so rules with equal windows share it.
+    """
+    import numpy as np
+    from brian2 import Clock, NeuronGroup, second
+    from brian2.groups.neurongroup import Thresholder
+
+    if not isinstance(group, NeuronGroup):
+        raise ValueError(f"{getattr(group, 'name', group)!r} must be a NeuronGroup to carry the window-end event")
+    dt = float(group.clock.dt / second)
+    steps = int(round(float(window / second) / dt))
+    name = f"ssdp_end{steps}"
+    if name not in group.events:
+        # the clear at order -10 has not run yet: t - ssdp_t0 is the window length
+        group.events[name] = f"t - ssdp_t0 > {(steps - 0.5) * dt!r}*second and ssdp_fired > 0.5"
+        group.variables.add_array(f"_{name}space", size=group.N + 1, dtype=np.int32, constant=False)
+        thresholder = Thresholder(group, event=name, when="after_thresholds")
+        on_window_clock(thresholder, Clock(dt=window, name=f"{group.name}_{name}_clock*"))
+        group.thresholder[name] = thresholder
+        group.contained_objects.append(thresholder)
+    return name
+
+
+def on_window_clock(runner, clock) -> None:
+    """Run a Brian2 ``CodeRunner`` (a thresholder, a synaptic pathway) on ``clock`` instead of its
+    group's. Brian2 fixes these clocks at construction, so this sets the attribute it reads."""
+    runner._clock = clock
 
 
 def require_variables(group, role: Role, parameter: str) -> None:
