@@ -73,3 +73,10 @@ def test_mismatched_dt(groups):
     other = current_lif().group(3, extra=neuron_variables("post"), dt=0.5 * ms)
     with pytest.raises(ValueError, match="dt"):
         SSDP(pre, other, 5 * ms)
+
+
+def test_one_projection_per_post_group(groups):
+    pre, post = groups
+    first = SSDP(pre, post, 5 * ms)
+    with pytest.raises(ValueError, match=f"post .*already receives the DA-SSDP projection '{first.synapses.name}'"):
+        SSDP(pre, post, 5 * ms)

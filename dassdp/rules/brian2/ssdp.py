@@ -272,6 +272,10 @@ class DASSDP:
             raise ValueError(f"loss is required for gate={self.gate!r} (the warm-up correlates S with L)")
         require_variables(self.pre, "pre", "pre")
         require_variables(self.post, "post", "post")
+        owner = getattr(self.post, "_ssdp_rule", None)
+        if owner is not None:
+            raise ValueError(f"post ({self.post.name!r}) already receives the DA-SSDP projection {owner!r}: only one "
+                             "may target a group, whose post-side variables (DA, ssdp_Q, ...) it owns")
         # validate w0 and the loss before any group is modified
         weights_namespace = self._initial_weights()
         self.kernel_table = TimedArray(self._kernel(sigma), dt=dt)  # a run_args key for sigma
@@ -354,6 +358,7 @@ class DASSDP:
                                     dt=self.window)
         extra = self.loss.objects(self.volume, self.window, self.latency) if self.loss is not None else []
         self.objects = [self.volume, *reductions, self.synapses, self.delivery, *trackers, *extra]
+        self.post._ssdp_rule = self.synapses.name
 
     def _kernel(self, sigma) -> np.ndarray:
         """``K(d) = exp(-d^2 / (2 sigma^2))`` at ``d = (k - n) dt``, ``k = 0 .. 2n``, ``n = T_win / dt``:
