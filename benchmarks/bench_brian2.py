@@ -3,8 +3,9 @@
 
 Same network and activity for every variant: Poisson inputs (a NeuronGroup firing with
 ``rand() < rate * dt``, seeded) into current-based LIF neurons, all-to-all or sparse (p = 0.1),
-at about 1e5 and 1e6 synapses. Reports compile and run time separately, synaptic events per
-second, and the ratios DA-SSDP/static and cpp_standalone/numpy; plus compile-once-run-many:
+at about 1e5 and 1e6 synapses; DA-SSDP with windows of 20 ms and 100 ms (`WINDOW_MS`). Reports
+compile and run time separately, synaptic events per second, and the ratios DA-SSDP/static and
+cpp_standalone/numpy; plus compile-once-run-many:
 one build and 10 seeds through ``run_args`` against one build-and-run (and 10 independent
 builds, extrapolated from it). Set ``DASSDP_BENCH_QUICK=1`` for a small, fast version.
 """
@@ -30,7 +31,10 @@ SIZES = {  # name: (n_pre, n_post, p)
 }
 if QUICK:
     SIZES = {"1e4_all": (200, 50, None), "1e4_sparse": (500, 200, 0.1)}
-VARIANTS = ("static", "stdp", "dassdp")
+VARIANTS = ("static", "stdp", "dassdp", "dassdp_100ms")
+#: DA-SSDP window (one sample presentation): 20 ms (about 0.2 input spikes per neuron and window,
+#: the costliest regime per spike) and 100 ms
+WINDOW_MS = {"dassdp": 20, "dassdp_100ms": 100}
 
 
 def _network(variant: str, n_pre: int, n_post: int, p: float | None, seed: int):
@@ -56,8 +60,8 @@ def _network(variant: str, n_pre: int, n_post: int, p: float | None, seed: int):
         rule = STDP(source, post, ref.STDPParams(), connect=connect, on_pre=transmission, w0=1.0)
     else:
         n_windows = 1000
-        rule = DASSDP(source, post, 20 * ms, sigma=1 * ms, warmup=5, connect=connect, on_pre=transmission,
-                      w0=1.0, loss=ExternalLoss(np.random.default_rng(seed).normal(size=n_windows)))
+        rule = DASSDP(source, post, WINDOW_MS[variant] * ms, sigma=1 * ms, warmup=5, connect=connect,
+                      on_pre=transmission, w0=1.0, loss=ExternalLoss(np.random.default_rng(seed).normal(size=n_windows)))
     return [source, post, *rule.objects], rule.synapses, source
 
 
@@ -171,7 +175,8 @@ def _ratios(targets: dict) -> dict:
     for size in SIZES:
         for target, table in targets.items():
             rows = table[size]
-            out[f"{target}/{size}/dassdp_over_static_run"] = rows["dassdp"]["run_s"] / rows["static"]["run_s"]
+            for variant in WINDOW_MS:
+                out[f"{target}/{size}/{variant}_over_static_run"] = rows[variant]["run_s"] / rows["static"]["run_s"]
             out[f"{target}/{size}/stdp_over_static_run"] = rows["stdp"]["run_s"] / rows["static"]["run_s"]
         for variant in VARIANTS:
             rate = {t: targets[t][size][variant]["events_per_s"] for t in targets}
