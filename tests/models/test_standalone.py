@@ -78,9 +78,10 @@ def test_run_args_are_validated(tmp_path):
             rule.run_args(tau=1)
         with pytest.raises(ValueError, match="w0"):
             rule.run_args(w0=np.zeros((3, 2)))
-    rule_matrix = SSDP(pre, post, 5 * ms, w0=np.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"shape \(2, 3\)"):
-        rule_matrix.run_args(w0=np.zeros((3, 2)))
+        other_post = NeuronGroup(2, neuron_variables("post"), threshold="False")
+        rule_matrix = SSDP(pre, other_post, 5 * ms, w0=np.ones((2, 3)))
+        with pytest.raises(ValueError, match=r"shape \(2, 3\)"):
+            rule_matrix.run_args(w0=np.zeros((3, 2)))
 
 
 def test_scalar_w0_is_a_table_of_one_value():
