@@ -1,6 +1,7 @@
 """GPU check: cuda_standalone against cpp_standalone on the same spike-generator input, the demo
-study's Brian2 phase on both targets (the one-field switch), then the Brian2 benchmark with the
-cuda_standalone target. Run through ``benchmarks/gpu_check.sh``."""
+study's Brian2 phase on both targets (the one-field switch), then static synapses against DA-SSDP
+at 1e6 synapses on both targets (the part of ``dassdp bench brian2`` that fits a device session:
+the whole benchmark builds 16 cuda projects). Run through ``benchmarks/gpu_check.sh``."""
 
 import json
 import sys
@@ -8,7 +9,7 @@ import tempfile
 
 import numpy as np
 
-from dassdp.cli import main as dassdp_main
+from benchmarks import bench_brian2
 from dassdp.runs.network_demo import simulate
 
 
@@ -37,6 +38,22 @@ def brian2_phase_check() -> dict:
     }
 
 
+def bench_1e6() -> dict:
+    """Run time of static synapses and DA-SSDP (20 ms windows) at 1e6 synapses on cuda_standalone
+    and cpp_standalone (`benchmarks.bench_brian2`'s network), and their ratio per target."""
+    out: dict = {}
+    for size in ("1e6_all", "1e6_sparse"):
+        for target in ("cuda_standalone", "cpp_standalone"):
+            rows = {}
+            for variant in ("static", "dassdp"):
+                with tempfile.TemporaryDirectory(prefix="dassdp-gpu-bench-") as tmp:
+                    rows[variant] = bench_brian2._measure_standalone(target, variant, *bench_brian2.SIZES[size],
+                                                                     1.0, f"{tmp}/build")
+            rows["dassdp_over_static_run"] = rows["dassdp"]["run_s"] / rows["static"]["run_s"]
+            out[f"{target}/{size}"] = rows
+    return out
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="dassdp-gpu-") as tmp:
         cpp = simulate("cpp_standalone", n_windows=60, warmup=10, seed=3, directory=f"{tmp}/cpp")
@@ -57,7 +74,7 @@ def main() -> int:
         phase = {"error": f"{type(error).__name__}: {error}", "agree_1e-6": False}
     print(json.dumps({"brian2_phase_cuda_vs_cpp": phase}, indent=2))
     sys.stdout.flush()
-    dassdp_main(["bench", "brian2", "--json"])
+    print(json.dumps({"bench_1e6": bench_1e6()}, indent=2))
     return 0 if agreement["weights_agree_1e-6"] and phase["agree_1e-6"] else 1
 
 

@@ -6,16 +6,17 @@
 #    spike-generator input and checks that the weights agree to 1e-6;
 # 3. runs a shortened DA-SSDP run of the demo study's Brian2 phase on both targets (the study
 #    file's one-field switch) and compares its tables;
-# 4. prints the `dassdp bench brian2 --json` results, with cuda_standalone as a target.
+# 4. times static synapses against DA-SSDP at 1e6 synapses on cuda_standalone and cpp_standalone.
+# About 5 minutes on an H200 machine with 16 cores (most of it nvcc).
 #
 # Prepare the wheels here first (the device machine has Python 3.12 with torch, numpy, scipy,
-# pandas, cython, sympy, jinja2, pyparsing, but not brian2/brian2cuda/nir/pydantic/mnist1d):
+# pandas, scikit-learn, cython, sympy, jinja2, pyparsing, but not brian2/brian2cuda/nir/pydantic/mnist1d):
 #   echo /.whl/ >> .git/info/exclude
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
-#       brian2==2.10.1 brian2cuda==1.0b1 nir pydantic pydantic-core annotated-types typing-inspection mnist1d \
-#       scikit-learn joblib threadpoolctl
-# and name .whl in the device run's `carry`. Set DASSDP_BENCH_QUICK=1 for the short benchmark.
+#       brian2==2.10.1 brian2cuda==1.0b1 nir pydantic pydantic-core annotated-types typing-inspection \
+#       typing-extensions mnist1d
+# and name .whl in the device run's `carry`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! python3 -c "import brian2, brian2cuda" 2>/dev/null; then
