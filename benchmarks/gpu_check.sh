@@ -7,7 +7,7 @@
 # 3. runs a shortened DA-SSDP run of the demo study's Brian2 phase on both targets (the study
 #    file's one-field switch) and compares its tables;
 # 4. times static synapses against DA-SSDP at 1e6 synapses on cuda_standalone and cpp_standalone.
-# About 5 minutes on an H200 machine with 16 cores (most of it nvcc).
+# About 5 to 7 minutes on an H200 machine with 16 cores (most of it nvcc): give the run 8.
 #
 # Prepare the wheels here first (the device machine has Python 3.12 with torch, numpy, scipy,
 # pandas, scikit-learn, cython, sympy, jinja2, pyparsing, but not brian2/brian2cuda/nir/pydantic/mnist1d):
