@@ -86,7 +86,7 @@ def test_run_args_are_validated(tmp_path):
 
 def test_scalar_w0_is_a_table_of_one_value():
     """A scalar w0 gives the weights of the equal matrix (against the reference), and changes
-    through run_args as a one-value table."""
+    through run_args as a one-value table; the weight recording reads the same weights."""
     from brian2 import Network, NeuronGroup, TimedArray, defaultclock, second
 
     from dassdp.models.targets import use_target
@@ -103,8 +103,13 @@ def test_scalar_w0_is_a_table_of_one_value():
         rule = DASSDP(pre, post, STEPS * DT * second, warmup=3, loss=ExternalLoss(loss), w0=0.7, a_plus=0.5)
         assert rule.w0_table.values.size == 1
         np.testing.assert_array_equal(rule.run_args(w0=0.2)[rule.w0_table], [[0.2]])
-        Network(pre, post, *rule.objects).run(rule.duration(N_WINDOWS))
+        recorded = rule.monitor_weights(STEPS * DT * second)
+        Network(pre, post, *rule.objects, *recorded.objects).run(rule.duration(N_WINDOWS))
         measured = rule.weight_matrix()
+        # the recording sums the stored weights and the post shares like weights() does
+        np.testing.assert_array_equal(recorded.w[:, 0], 0.7)
+        np.testing.assert_array_equal(recorded.w[:, -1], rule.weights())
+        np.testing.assert_array_equal(rule.weights(), rule.synapses.w[:])  # the subexpression, on numpy
     expected = _expected(pre_pattern, post_pattern, loss, np.full((N_POST, N_PRE), 0.7), 0.5, 1.0)
     np.testing.assert_allclose(measured, expected, rtol=1e-12)
     assert np.abs(expected - 0.7).max() > 1e-3  # the weights moved
