@@ -455,7 +455,7 @@ class DASSDP:
         """
         if self.mode == "batched":
             return np.asarray(self.synapses.w[:], dtype=np.float64)
-        return np.asarray(self.synapses.ssdp_w[:]) + np.asarray(self.post.ssdp_Q[:])[self.synapses.j[:]]
+        return _split_sum(self.synapses.ssdp_w[:], self.post.ssdp_Q[:], self.synapses.j[:])
 
     def weight_matrix(self) -> np.ndarray:
         """Weights as a dense ``(len(post), len(pre))`` matrix (NaN where there is no synapse)."""
@@ -489,6 +489,12 @@ class DASSDP:
         return StateMonitor(self.volume, list(variables), record=0, dt=self.window, when="synapses", order=-35)
 
 
+def _split_sum(stored, shares, post_index) -> np.ndarray:
+    """Split weights ``w = ssdp_w + ssdp_Q_post`` from the stored parts (synapse first axis) and the
+    post shares (post neuron first axis; any trailing sample axis alike)."""
+    return np.asarray(stored) + np.asarray(shares)[np.asarray(post_index)]
+
+
 @dataclass
 class WeightMonitor:
     """Weights of a DA-SSDP projection recorded over time (`DASSDP.monitor_weights`)."""
@@ -506,7 +512,7 @@ class WeightMonitor:
         """``[synapse, sample]``, like a StateMonitor's ``w``."""
         if self.shares is None:
             return np.asarray(self.stored.w[:])
-        return np.asarray(self.stored.ssdp_w[:]) + np.asarray(self.shares.ssdp_Q[:])[self.synapses.j[:]]
+        return _split_sum(self.stored.ssdp_w[:], self.shares.ssdp_Q[:], self.synapses.j[:])
 
 
 def SSDP(pre, post, window, **kwargs) -> DASSDP:
