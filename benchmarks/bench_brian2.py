@@ -7,7 +7,8 @@ at about 1e5 and 1e6 synapses; DA-SSDP with windows of 20 ms and 100 ms (`WINDOW
 compile and run time separately, synaptic events per second, and the ratios DA-SSDP/static and
 cpp_standalone/numpy. Standalone binaries run `RUN_REPEATS` times; ``run_s`` is the wall time of
 the process (start-up, connecting, the loop, writing results), ``loop_s`` Brian2's own time of
-the simulation loop, which events per second use (numpy's ``run_s`` is its loop); plus
+the simulation loop, which events per second use (numpy's ``run_s`` is its loop); smaller
+networks simulate proportionally longer (`_standalone_duration`); plus
 compile-once-run-many:
 one build and 10 seeds through ``run_args`` against one build-and-run (and 10 independent
 builds, extrapolated from it). Set ``DASSDP_BENCH_QUICK=1`` for a small, fast version.
@@ -68,6 +69,14 @@ def _network(variant: str, n_pre: int, n_post: int, p: float | None, seed: int):
         rule = DASSDP(source, post, WINDOW_MS[variant] * ms, sigma=1 * ms, warmup=5, connect=connect,
                       on_pre=transmission, w0=1.0, loss=ExternalLoss(np.random.default_rng(seed).normal(size=n_windows)))
     return [source, post, *rule.objects], rule.synapses, source
+
+
+def _standalone_duration(target: str, size: str) -> float:
+    """Simulated seconds on a standalone target: ``DURATION`` at 1e6 synapses, longer for smaller
+    networks in proportion, so that every binary runs long enough to time (a 1e5 network runs
+    1 s in about 20 ms)."""
+    n_pre, n_post, p = SIZES[size]
+    return DURATION[target] * max(1, round(1e6 / (n_pre * n_post * (p or 1.0))))
 
 
 def _events(spike_count: int, n_syn: int, n_pre: int) -> float:
@@ -155,7 +164,9 @@ def _compile_once(directory: str, n_seeds: int = 10) -> dict:
 def run(json_out: bool = False) -> dict:
     from rich.progress import Progress
 
-    results: dict = {"config": {"rate_hz": RATE_HZ, "dt_ms": DT_MS, "duration_s": DURATION, "quick": QUICK},
+    results: dict = {"config": {"rate_hz": RATE_HZ, "dt_ms": DT_MS, "quick": QUICK, "run_repeats": RUN_REPEATS,
+                                "duration_s": {t: {size: _standalone_duration(t, size) if t != "numpy" else DURATION[t]
+                                                   for size in SIZES} for t in DURATION}},
                      "targets": {}}
     from dassdp.models.cuda import gpu_compute_capability
 
@@ -168,7 +179,7 @@ def run(json_out: bool = False) -> dict:
             if target == "numpy":
                 row = _measure_runtime(variant, n_pre, n_post, p, DURATION[target])
             else:
-                row = _measure_standalone(target, variant, n_pre, n_post, p, DURATION[target],
+                row = _measure_standalone(target, variant, n_pre, n_post, p, _standalone_duration(target, size),
                                           os.path.join(tmp, f"{target}_{size}_{variant}"))
             results["targets"].setdefault(target, {}).setdefault(size, {})[variant] = row
             progress.advance(task)
