@@ -5,18 +5,21 @@ Same network and activity for every variant: Poisson inputs (a NeuronGroup firin
 ``rand() < rate * dt``, seeded) into current-based LIF neurons, all-to-all or sparse (p = 0.1),
 at about 1e5 and 1e6 synapses; DA-SSDP with windows of 20 ms and 100 ms (`WINDOW_MS`). Reports
 compile and run time separately, synaptic events per second, and the ratios DA-SSDP/static and
-cpp_standalone/numpy. Standalone binaries run `RUN_REPEATS` times; ``run_s`` is the wall time of
-the process (start-up, connecting, the loop, writing results), ``loop_s`` Brian2's own time of
-the simulation loop, which events per second use (numpy's ``run_s`` is its loop); smaller
-networks simulate proportionally longer (`_standalone_duration`); plus
-compile-once-run-many:
-one build and 10 seeds through ``run_args`` against one build-and-run (and 10 independent
-builds, extrapolated from it). Set ``DASSDP_BENCH_QUICK=1`` for a small, fast version.
+cpp_standalone/numpy; plus compile-once-run-many: one build and 10 seeds through ``run_args``
+against one build-and-run (and 10 independent builds, extrapolated from it).
+
+Standalone binaries run `RUN_REPEATS` times, the variants of a size taking turns
+(`repeat_runs`), and the shortest times count: ``run_s`` is the wall time of the process
+(start-up, connecting, the loop, writing results), ``loop_s`` Brian2's own time of the
+simulation loop, which events per second use (numpy's ``run_s`` is its loop). Smaller networks
+simulate proportionally longer (`_standalone_duration`). Set ``DASSDP_BENCH_QUICK=1`` for a
+small, fast version.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import time
 
@@ -27,7 +30,7 @@ RATE_HZ = 10.0
 DT_MS = 0.1
 DURATION = {"numpy": 0.05 if QUICK else 0.2, "cpp_standalone": 0.2 if QUICK else 1.0,
             "cuda_standalone": 0.2 if QUICK else 1.0}  # seconds
-#: runs of each standalone binary; times are the shortest (the machine may be shared)
+#: runs of each standalone binary, the variants of a size taking turns; times are the shortest
 RUN_REPEATS = 1 if QUICK else 3
 SIZES = {  # name: (n_pre, n_post, p)
     "1e5_all": (1000, 100, None),
@@ -103,6 +106,8 @@ def _measure_runtime(variant, n_pre, n_post, p, duration):
 
 
 def _measure_standalone(target, variant, n_pre, n_post, p, duration, directory):
+    """Build ``variant`` in ``directory`` and run it once; `repeat_runs` runs it again and
+    completes the row (it needs the build directory until then)."""
     from brian2 import Network, SpikeMonitor, defaultclock, ms, second
 
     from dassdp.models.standalone import StandaloneNetwork
@@ -112,13 +117,39 @@ def _measure_standalone(target, variant, n_pre, n_post, p, duration, directory):
         objects, syn, source = _network(variant, n_pre, n_post, p, seed=1)
         mon = SpikeMonitor(source)
         sim.build(Network(*objects, mon), duration * second)
-        runs = []
-        for k in range(RUN_REPEATS):  # the same binary and input: the least disturbed run counts
-            runs.append((sim.run(f"bench{k}"), sim.timings["loop"]))
-        run_s, loop_s = min(r[0] for r in runs), min(r[1] for r in runs)
+        run_s = sim.run("bench0")
         n_syn = int(len(syn))
-        return {"compile_s": sim.timings["build"], "run_s": run_s, "loop_s": loop_s, "synapses": n_syn,
-                "events_per_s": _events(mon.num_spikes, n_syn, n_pre) / loop_s}
+        return {"compile_s": sim.timings["build"], "run_s": run_s, "loop_s": sim.timings["loop"], "synapses": n_syn,
+                "events": _events(mon.num_spikes, n_syn, n_pre), "directory": str(sim.directory)}
+
+
+def repeat_runs(rows: dict, repeats: int = RUN_REPEATS) -> dict:
+    """Run the binaries of ``rows`` ({variant: `_measure_standalone` row}) ``repeats - 1`` times
+    more, the variants taking turns in alternating order so that changes in the load of a shared
+    machine affect all alike; keep each variant's shortest times and set its events per second
+    from the loop time."""
+    names = list(rows)
+    for k in range(1, repeats):
+        for name in names if k % 2 == 0 else names[::-1]:
+            run_s, loop_s = _run_binary(rows[name]["directory"], f"bench{k}")
+            rows[name]["run_s"] = min(rows[name]["run_s"], run_s)
+            rows[name]["loop_s"] = min(rows[name]["loop_s"], loop_s)
+    for row in rows.values():
+        del row["directory"]
+        row["events_per_s"] = row.pop("events") / row["loop_s"]
+    return rows
+
+
+def _run_binary(directory: str, name: str) -> tuple[float, float]:
+    """Run a built standalone binary again, as Brian2 does, into ``results/<name>``:
+    (wall time of the process, Brian2's loop time) in seconds."""
+    results = os.path.join("results", name)
+    os.makedirs(os.path.join(directory, results), exist_ok=True)
+    start = time.perf_counter()
+    subprocess.run(["./main", "--results_dir", results + os.sep], cwd=directory, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    with open(os.path.join(directory, results, "last_run_info.txt")) as info:
+        return wall, float(info.read().split()[0])
 
 
 def _compile_once(directory: str, n_seeds: int = 10) -> dict:
@@ -171,18 +202,21 @@ def run(json_out: bool = False) -> dict:
     from dassdp.models.cuda import gpu_compute_capability
 
     targets = ("numpy", "cpp_standalone") + (("cuda_standalone",) if gpu_compute_capability() else ())
-    jobs = [(t, size, v) for t in targets for size in SIZES for v in VARIANTS]
     with tempfile.TemporaryDirectory(prefix="dassdp-bench-") as tmp, Progress(transient=True) as progress:
-        task = progress.add_task("brian2 benchmark", total=len(jobs) + 1)
-        for target, size, variant in jobs:
-            n_pre, n_post, p = SIZES[size]
-            if target == "numpy":
-                row = _measure_runtime(variant, n_pre, n_post, p, DURATION[target])
-            else:
-                row = _measure_standalone(target, variant, n_pre, n_post, p, _standalone_duration(target, size),
-                                          os.path.join(tmp, f"{target}_{size}_{variant}"))
-            results["targets"].setdefault(target, {}).setdefault(size, {})[variant] = row
-            progress.advance(task)
+        task = progress.add_task("brian2 benchmark", total=len(targets) * len(SIZES) * len(VARIANTS) + 1)
+        for target in targets:
+            for size in SIZES:
+                n_pre, n_post, p = SIZES[size]
+                rows = {}
+                for variant in VARIANTS:
+                    if target == "numpy":
+                        rows[variant] = _measure_runtime(variant, n_pre, n_post, p, DURATION[target])
+                    else:
+                        rows[variant] = _measure_standalone(target, variant, n_pre, n_post, p,
+                                                            _standalone_duration(target, size),
+                                                            os.path.join(tmp, f"{target}_{size}_{variant}"))
+                    progress.advance(task)
+                results["targets"].setdefault(target, {})[size] = rows if target == "numpy" else repeat_runs(rows)
         results["compile_once_run_many"] = _compile_once(tmp)
         progress.advance(task)
     results["ratios"] = _ratios(results["targets"])

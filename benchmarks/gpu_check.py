@@ -44,11 +44,11 @@ def bench_1e6() -> dict:
     out: dict = {}
     for size in ("1e6_all", "1e6_sparse"):
         for target in ("cuda_standalone", "cpp_standalone"):
-            rows = {}
-            for variant in ("static", "dassdp"):
-                with tempfile.TemporaryDirectory(prefix="dassdp-gpu-bench-") as tmp:
-                    rows[variant] = bench_brian2._measure_standalone(target, variant, *bench_brian2.SIZES[size],
-                                                                     1.0, f"{tmp}/build")
+            with tempfile.TemporaryDirectory(prefix="dassdp-gpu-bench-") as tmp:
+                rows = bench_brian2.repeat_runs({
+                    variant: bench_brian2._measure_standalone(target, variant, *bench_brian2.SIZES[size], 1.0,
+                                                              f"{tmp}/{variant}")
+                    for variant in ("static", "dassdp")})
             for measure in ("run", "loop"):
                 rows[f"dassdp_over_static_{measure}"] = rows["dassdp"][f"{measure}_s"] / rows["static"][f"{measure}_s"]
             out[f"{target}/{size}"] = rows
