@@ -143,13 +143,14 @@ def repeat_runs(rows: dict, repeats: int = RUN_REPEATS) -> dict:
 def _run_binary(directory: str, name: str) -> tuple[float, float]:
     """Run a built standalone binary again, as Brian2 does, into ``results/<name>``:
     (wall time of the process, Brian2's loop time) in seconds."""
+    from dassdp.models.standalone import loop_time
+
     results = os.path.join("results", name)
     os.makedirs(os.path.join(directory, results), exist_ok=True)
     start = time.perf_counter()
     subprocess.run(["./main", "--results_dir", results + os.sep], cwd=directory, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
-    with open(os.path.join(directory, results, "last_run_info.txt")) as info:
-        return wall, float(info.read().split()[0])
+    return wall, loop_time(os.path.join(directory, results))
 
 
 def _compile_once(directory: str, n_seeds: int = 10) -> dict:
