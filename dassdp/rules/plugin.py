@@ -66,13 +66,6 @@ def _check_binary(x: torch.Tensor, what: str) -> None:
         raise ValueError(f"{what} is not a spike tensor (values other than 0 and 1); DA-SSDP needs spikes")
 
 
-def _channels_fired(x: torch.Tensor) -> torch.Tensor:
-    """``x[Tc, B, C, *spatial]`` (0/1 spikes) -> ``[Tc, B, C]``: nonzero where any position of the
-    channel spiked at that step."""
-    x = x.detach()
-    return x.flatten(3).amax(3) if x.ndim > 3 else x
-
-
 def _concat(records: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(records) if records else torch.zeros(0, dtype=torch.float64)
 
@@ -191,8 +184,8 @@ class DASSDP:
                                  f"do not match the weight feeding it {tuple(weight.shape)}")
         if hooked.pre is None:
             hooked.pre, hooked.post = RunningActivity(self.params.latency), RunningActivity(self.params.latency)
-        hooked.pre.update(_channels_fired(pre))
-        hooked.post.update(_channels_fired(post))
+        hooked.pre.update(pre, positions=pre.ndim - 3)  # a channel fires if any of its positions does
+        hooked.post.update(post, positions=post.ndim - 3)
 
     def step(self, loss: torch.Tensor | float) -> None:
         """Close the window of the last forward pass: record ``(S_b, L_b)`` during warm-up, else

@@ -52,6 +52,9 @@ __all__ = [
 
 #: Default bound on the entries of any temporary of `exact_update` (16 MiB in float32).
 MAX_ELEMENTS = 1 << 22
+#: On the CPU, `binned_update` runs the compiled kernel of `dassdp.rules.kernels` (the tensor
+#: path serves CUDA; set False to run it on the CPU too, as the tests do to compare the two).
+CPU_KERNELS = True
 #: Largest product (in multiply-adds) for which `binned_update` uses a dense one-hot matrix rather
 #: than a sparse one: below it, fewer tensor operations beat fewer multiply-adds.
 DENSE_PRODUCT_MAX = 1 << 22
@@ -85,16 +88,25 @@ class RunningActivity:
         self.steps = 0
         self.score: torch.Tensor | None = None
 
-    def update(self, spikes: torch.Tensor) -> None:
-        if self.score is not None and spikes.shape[1:] != self.score.shape:
+    def update(self, spikes: torch.Tensor, positions: int = 0) -> None:
+        """Add ``spikes[Tc, B, ..., *p]``, whose last ``positions`` dimensions are positions of one
+        neuron (e.g. a convolution channel's pixels): a neuron fires at a step if any of its
+        positions does."""
+        shape = spikes.shape[1:spikes.ndim - positions]
+        if self.score is None:
+            self.score = torch.zeros(shape, dtype=torch.float32, device=spikes.device)
+        elif shape != self.score.shape:
             raise ValueError(
-                f"spikes of shape {tuple(spikes.shape[1:])} continue a window of shape {tuple(self.score.shape)}; "
+                f"spikes of shape {tuple(shape)} continue a window of shape {tuple(self.score.shape)}; "
                 "call finish() between windows"
             )
-        weight = _step_weights(self.mode, self.steps, spikes.shape[0], spikes.ndim, spikes.device)
-        score = (spikes.detach() * weight).amax(0)
-        self.score = score if self.score is None else torch.maximum(self.score, score)
+        weights = _step_weights(self.mode, self.steps, spikes.shape[0], spikes.device)
         self.steps += spikes.shape[0]
+        spikes = spikes.detach()
+        if positions:
+            spikes = spikes.flatten(spikes.ndim - positions).amax(-1)
+        score = (spikes * weights.view(-1, *[1] * (spikes.ndim - 1))).amax(0)
+        torch.maximum(self.score, score.float(), out=self.score)
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(fired, latency)`` as float32, latency ``T`` (steps seen) where silent."""
@@ -105,15 +117,14 @@ class RunningActivity:
             latency = torch.rsub(self.score, self.FIRST).clamp_(max=self.steps)
         else:  # a silent 0 - 1 becomes T
             latency = (self.score - 1.0).remainder_(self.steps + 1)
-        return fired.to(torch.float32), latency.to(torch.float32)
+        return fired, latency
 
 
 @functools.lru_cache(maxsize=256)
-def _step_weights(mode: LatencyMode, start: int, n_steps: int, ndim: int, device: torch.device) -> torch.Tensor:
-    """`RunningActivity`'s weights ``w_t`` of steps ``start .. start + n_steps - 1``, shaped to
-    broadcast over ``ndim``-dimensional spikes."""
+def _step_weights(mode: LatencyMode, start: int, n_steps: int, device: torch.device) -> torch.Tensor:
+    """`RunningActivity`'s weights ``w_t`` of steps ``start .. start + n_steps - 1`` (float32)."""
     t = torch.arange(start, start + n_steps, dtype=torch.float32, device=device)
-    return (RunningActivity.FIRST - t if mode == "first" else t + 1.0).view(-1, *[1] * (ndim - 1))
+    return RunningActivity.FIRST - t if mode == "first" else t + 1.0
 
 
 def sample_synchrony(pre_fired: torch.Tensor, post_fired: torch.Tensor) -> torch.Tensor:
@@ -267,8 +278,15 @@ def binned_update(
             raise ValueError(f"{name} must hold integer steps in [0, {n_steps}] for the binned update")
     dtype = _float_dtype(pre_latency, post_latency, g)
     table = _eligibility_table(n_steps, sigma, a_plus, a_base, dtype, pre_fired.device)
-    post_bin, pre_bin = _bins(post_fired, post_latency), _bins(pre_fired, pre_latency)
     g = g.to(dtype)
+    if CPU_KERNELS and pre_fired.device.type == "cpu":
+        from dassdp.rules.kernels import binned_sum_into
+
+        out = torch.empty(post_fired.shape[1], pre_fired.shape[1], dtype=dtype)
+        arrays = [t.detach().contiguous().numpy() for t in (pre_fired, pre_latency, post_fired, post_latency, g)]
+        binned_sum_into(*arrays, table.numpy(), out.numpy())
+        return out
+    post_bin, pre_bin = _bins(post_fired, post_latency), _bins(pre_fired, pre_latency)
     if table.shape[0] * post_bin.numel() * pre_bin.shape[1] <= DENSE_PRODUCT_MAX:
         return _dense_sum(post_bin, pre_bin, g, table)
     if post_bin.shape[1] <= pre_bin.shape[1]:

@@ -95,15 +95,22 @@ def _activity(rng, kind, n_steps, n_batch, n_neurons, latency):
     return (rng.random((n_batch, n_neurons)) < 0.5) * 1.0, rng.integers(0, n_steps + 1, (n_batch, n_neurons)) * 1.0
 
 
-@pytest.mark.parametrize("product", ["dense", "sparse"])
+def _use_path(monkeypatch, path):
+    """Route `binned_update` on the CPU through the compiled kernel or one of the tensor products."""
+    monkeypatch.setattr(rt, "CPU_KERNELS", path == "kernel")
+    monkeypatch.setattr(rt, "DENSE_PRODUCT_MAX", 0 if path == "sparse" else 1 << 40)
+
+
+@pytest.mark.parametrize("path", ["kernel", "dense", "sparse"])
 @pytest.mark.parametrize("n_pre, n_post", [(13, 7), (6, 11)])
 @pytest.mark.parametrize("pre_kind, post_kind", [("raster", "raster"), ("raster", "silent"), ("fired", "fired"),
                                                  ("silent", "raster"), ("independent", "independent")])
 @pytest.mark.parametrize("latency", ["first", "last"])
-def test_binned_update_matches_dense_formula(monkeypatch, product, n_pre, n_post, pre_kind, post_kind, latency):
-    """Both products of the binned path, with post (n_post < n_pre) or pre as the sparse side,
-    against the reference's dense ``B x Cout x Cin`` formula, for gates of either sign."""
-    monkeypatch.setattr(rt, "DENSE_PRODUCT_MAX", 1 << 40 if product == "dense" else 0)
+def test_binned_update_matches_dense_formula(monkeypatch, path, n_pre, n_post, pre_kind, post_kind, latency):
+    """The compiled CPU kernel and both tensor products of the binned path, with post
+    (n_post < n_pre) or pre as the sparse side, against the reference's dense ``B x Cout x Cin``
+    formula, for gates of either sign."""
+    _use_path(monkeypatch, path)
     rng = np.random.default_rng([n_pre, len(pre_kind), len(post_kind), len(latency)])
     n_steps, n_batch = 5, 9
     pre = ref.WindowActivity(*_activity(rng, pre_kind, n_steps, n_batch, n_pre, latency), n_steps)
@@ -136,9 +143,9 @@ def test_clip_bounds_each_element():
     assert got.item() == 0.25
 
 
-@pytest.mark.parametrize("dense_product_max", [rt.DENSE_PRODUCT_MAX, 0])
-def test_float32_fast_path_close_to_float64(monkeypatch, dense_product_max):
-    monkeypatch.setattr(rt, "DENSE_PRODUCT_MAX", dense_product_max)
+@pytest.mark.parametrize("path", ["kernel", "dense", "sparse"])
+def test_float32_fast_path_close_to_float64(monkeypatch, path):
+    _use_path(monkeypatch, path)
     gen = torch.Generator().manual_seed(0)
     spikes_pre = (torch.rand(4, 32, 50, generator=gen) < 0.2).float()
     spikes_post = (torch.rand(4, 32, 20, generator=gen) < 0.2).float()
@@ -167,6 +174,21 @@ def test_torch_activity_matches_reference():
             fired, lat = tracker.finish()
             np.testing.assert_array_equal(fired.numpy(), expected.fired)
             np.testing.assert_array_equal(lat.numpy(), expected.latency)
+
+
+def test_activity_over_positions_is_that_of_any_position():
+    """With ``positions``, a neuron (a channel of 3 x 2 pixels) fires at a step if any of its
+    positions does: the reference's activity of the raster reduced over positions."""
+    rng = np.random.default_rng(6)
+    raster = (rng.random((5, 4, 3, 3, 2)) < 0.05).astype(np.float32)
+    for mode in ("first", "last"):
+        expected = ref.activity_from_raster(raster.max(axis=(3, 4)), mode)
+        tracker = rt.RunningActivity(mode)
+        tracker.update(torch.from_numpy(raster[:2]), positions=2)
+        tracker.update(torch.from_numpy(raster[2:]), positions=2)
+        fired, lat = tracker.finish()
+        np.testing.assert_array_equal(fired.numpy(), expected.fired)
+        np.testing.assert_array_equal(lat.numpy(), expected.latency)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,70 @@
+"""The compiled CPU kernel of the binned update (`dassdp.rules.kernels`) against the tensor path."""
+
+import numpy as np
+import pytest
+import torch
+
+from dassdp.rules import kernels
+from dassdp.rules import torch as rt
+from dassdp.rules.reference import A_BASE, A_PLUS
+
+
+def _random_bins(rng, n_batch, n, n_steps, fired_rate):
+    """Bins ``2 t + f`` of a side where a fraction ``fired_rate`` spiked (the rest silent, bin 2T),
+    plus a few entries in every other bin, so that every bin and both flags occur."""
+    fired = rng.random((n_batch, n)) < fired_rate
+    bins = np.where(fired, 2 * rng.integers(0, n_steps, (n_batch, n)) + 1, 2 * n_steps)
+    bins.flat[: 2 * (n_steps + 1)] = np.arange(2 * (n_steps + 1))
+    return bins.astype(np.int32)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_bag_sum_matches_one_hot_product(dtype, transposed):
+    """Each bag side (pre bags write the transposed result) equals the tensor path's dense
+    one-hot product ``sum_b g_b table[bag_bj, other_bi]``."""
+    rng = np.random.default_rng([int(transposed), dtype.itemsize])
+    n_batch, n_bag, n_other, n_steps = 9, 37, 21, 4
+    bag = _random_bins(rng, n_batch, n_bag, n_steps, 0.3)
+    other = _random_bins(rng, n_batch, n_other, n_steps, 0.6)
+    g = torch.from_numpy(rng.uniform(-1.0, 2.0, n_batch)).to(dtype)
+    table = rt._eligibility_table(n_steps, 0.8, A_PLUS, A_BASE, dtype, torch.device("cpu"))
+    expected = rt._dense_sum(torch.from_numpy(bag).long(), torch.from_numpy(other).long(), g, table)
+    out = np.empty((n_other, n_bag) if transposed else (n_bag, n_other), dtype=table.numpy().dtype)
+    kernels._bag_sum_into(bag, other, g.numpy(), table.numpy(), 2 * n_steps, out, transposed)
+    got = out.T if transposed else out
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    np.testing.assert_allclose(got, expected.numpy(), rtol=tol, atol=tol * float(expected.abs().max()))
+
+
+@pytest.mark.parametrize("pre_rate, post_rate", [(0.05, 0.9), (0.9, 0.05), (0.0, 0.0)])
+def test_kernel_equals_tensor_path_whichever_side_it_bags(monkeypatch, pre_rate, post_rate):
+    """Sparse pre with dense post makes the pre side the bags, the reverse the post side; both,
+    and all-silent input, give the tensor path's result."""
+    rng = np.random.default_rng(int(100 * pre_rate))
+    n_batch, n_pre, n_post, n_steps = 16, 300, 40, 5
+
+    def side(n, rate):
+        fired = rng.random((n_batch, n)) < rate
+        latency = np.where(fired, rng.integers(0, n_steps, (n_batch, n)), n_steps)
+        return torch.from_numpy(fired * 1.0), torch.from_numpy(latency * 1.0)
+
+    (pre_f, pre_t), (post_f, post_t) = side(n_pre, pre_rate), side(n_post, post_rate)
+    g = torch.from_numpy(rng.uniform(0.0, 2.0, n_batch))
+    args = (pre_f, post_f, pre_t, post_t, g, n_steps)
+    monkeypatch.setattr(rt, "CPU_KERNELS", True)
+    got = rt.binned_update(*args)
+    monkeypatch.setattr(rt, "CPU_KERNELS", False)
+    expected = rt.binned_update(*args)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("fired, latency", [(1.0, 9.0), (0.0, -1.0), (1.0, 4.5)])
+def test_kernel_rejects_bins_outside_the_table(fired, latency):
+    """Unchecked input (``check_latencies=False``) that falls outside the table fails cleanly
+    instead of reading past it."""
+    pre_f, pre_t = torch.zeros(2, 3), torch.full((2, 3), 4.0)
+    pre_f[1, 2], pre_t[1, 2] = fired, latency
+    post_f, post_t = torch.ones(2, 5), torch.zeros(2, 5)
+    with pytest.raises(ValueError, match="latencies integer steps"):
+        rt.binned_update(pre_f, post_f, pre_t, post_t, torch.ones(2), 4, check_latencies=False)
