@@ -1,6 +1,6 @@
-"""A compiled CPU kernel (numba) of the binned DA-SSDP update, the PyTorch plug-in's hot path.
+"""Compiled CPU kernels (numba) of the binned DA-SSDP update, the PyTorch plug-in's hot path.
 
-`binned_sum_into` computes what `dassdp.rules.torch.binned_update` computes,
+`side_bins` and `bag_sum_into` compute what `dassdp.rules.torch.binned_update` computes,
 ``sum_b g_b E[q_bj, p_bi]`` over the bins ``q = 2 t + fired`` of post and ``p`` of pre neurons,
 with the eligibility table ``E`` of that module (DESIGN.md, "Cost"). One side is taken as the
 *bag* side, its silent bin ``r = 2 T`` as the reference, and ``D[q, .] = E[q, .] - E[r, .]``,
@@ -10,12 +10,13 @@ which vanishes on ``r``::
 
 The first term is one vector over ``n``; the second adds, for every neuron ``o`` of the bag side
 that spiked in sample ``b``, the row ``g_b D[q_bo, p_b.]``, precomputed per sample and bin. The
-cost is one row of the other side per spiking (sample, neuron) pair, and the kernel takes as the
-bag side the one where that is cheaper: for a wide layer with sparse input, the pre side, which
-the tensor path avoids because preparing its indices costs more than it saves.
+cost is one row of the other side per spiking (sample, neuron) pair, so the bag side should be the
+one where that is cheaper: for a wide layer with sparse input, the pre side, which the tensor path
+avoids because preparing its indices costs more than it saves.
 
-The kernel runs on NumPy views of contiguous CPU tensors, in one thread, in the dtype of
-``table`` (float32 or float64); `dassdp.rules.torch.binned_update` calls it for CPU tensors.
+`dassdp.rules.torch.binned_update` calls the two kernels for CPU tensors, on NumPy views of
+contiguous tensors it allocates (scratch included), in one thread, in the dtype of ``table``
+(float32 or float64), and chooses the bag side.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def _bins(fired, latency, ref, n_bins, out):
-    """``out[b, n] = 2 latency + fired`` (integer steps and 0/1 flags); returns how many entries
-    lie outside the reference bin ``ref``."""
+def side_bins(fired, latency, out, seen):
+    """``out[b, n] = 2 latency + fired`` (integer steps and 0/1 flags) into an int32 array, marking
+    in ``seen`` the bins that occur; returns how many entries lie outside the silent bin
+    ``2 T = len(seen) - 2``. Entries outside the table raise."""
+    n_bins = seen.shape[0]
+    ref = n_bins - 2
     n_batch, n = fired.shape
     outside = 0
     for b in range(n_batch):
@@ -36,43 +40,47 @@ def _bins(fired, latency, ref, n_bins, out):
             if q < 0 or q >= n_bins:
                 raise ValueError("fired flags must be 0/1 and latencies integer steps in [0, n_steps]")
             out[b, k] = q
+            seen[q] = True
             outside += q != ref
     return outside
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _bag_sum_into(bag_bins, other_bins, g, table, ref, out, transposed):
+def bag_sum_into(bag_bins, seen, other_bins, g, table, rows, by_bag, acc, out, transposed):
     """``out[o, n]`` (``out[n, o]`` if ``transposed``) ``= sum_b g_b table[bag_bins[b, o],
-    other_bins[b, n]]``, by the split at ``ref`` of the module docstring."""
+    other_bins[b, n]]``, by the split at the silent bin of the module docstring.
+
+    Scratch arrays come from the caller, so that its memory accounting sees them: ``rows``
+    ``[B * S, N]`` with ``S`` the bag side's bins in ``seen`` other than the silent one,
+    ``by_bag`` ``[O, B]`` (int32) and ``acc`` ``[16 + 1, N]`` (a tile of bag neurons and the
+    shared first term).
+    """
     n_batch, n_bag = bag_bins.shape
     n_other = other_bins.shape[1]
     n_bins = table.shape[0]
-    by_bag = np.empty((n_bag, n_batch), bag_bins.dtype)
-    seen = np.zeros(n_bins, np.bool_)
-    for b in range(n_batch):
-        for o in range(n_bag):
-            by_bag[o, b] = bag_bins[b, o]
-            seen[bag_bins[b, o]] = True
+    ref = n_bins - 2
     slot = np.full(n_bins, -1, np.int64)
     n_slots = 0
     for q in range(n_bins):
         if seen[q] and q != ref:
             slot[q] = n_slots
             n_slots += 1
-    rows = np.empty((n_batch * max(n_slots, 1), n_other), table.dtype)  # g_b D[q, p_b.] at b * n_slots + slot[q]
-    base = np.zeros(n_other, table.dtype)  # sum_b g_b E[r, p_b.]
+    tile = acc.shape[0] - 1  # bag neurons accumulated together, written as one tile
+    base = acc[tile]  # sum_b g_b E[r, p_b.]
+    base[:] = 0
     for b in range(n_batch):
         gb = g[b]
         for n in range(n_other):
             base[n] += gb * table[ref, other_bins[b, n]]
         for q in range(n_bins):
             s = slot[q]
-            if s >= 0:
+            if s >= 0:  # g_b D[q, p_b.] at row b * n_slots + slot[q]
                 for n in range(n_other):
                     p = other_bins[b, n]
                     rows[b * n_slots + s, n] = gb * (table[q, p] - table[ref, p])
-    tile = 16  # bag neurons accumulated together, written as one tile (transposed: 16 consecutive columns)
-    acc = np.empty((tile, n_other), table.dtype)
+    for b in range(n_batch):
+        for o in range(n_bag):
+            by_bag[o, b] = bag_bins[b, o]
     picked = np.empty(n_batch, np.int64)
     for o0 in range(0, n_bag, tile):
         o1 = min(o0 + tile, n_bag)
@@ -94,7 +102,7 @@ def _bag_sum_into(bag_bins, other_bins, g, table, ref, out, transposed):
                 r = picked[k]
                 for n in range(n_other):
                     a[n] += rows[r, n]
-        if transposed:
+        if transposed:  # 16 consecutive columns per row of out
             for n in range(n_other):
                 for o in range(o0, o1):
                     out[n, o] = acc[o - o0, n]
@@ -102,25 +110,3 @@ def _bag_sum_into(bag_bins, other_bins, g, table, ref, out, transposed):
             for o in range(o0, o1):
                 for n in range(n_other):
                     out[o, n] = acc[o - o0, n]
-
-
-@numba.njit(cache=True, nogil=True)
-def binned_sum_into(pre_fired, pre_latency, post_fired, post_latency, g, table, out):
-    """``out[j, i] = sum_b g_b table[q_bj, p_bi]`` (module docstring).
-
-    ``pre_*`` are ``[B, I]``, ``post_*`` ``[B, J]``, ``g`` ``[B]``, ``table`` ``[Q, Q]`` with
-    ``Q = 2 (T + 1)`` (post bin first), ``out`` ``[J, I]`` in the dtype of ``table``.
-    """
-    n_bins = table.shape[0]
-    ref = n_bins - 2  # silent: latency T, not fired
-    pre = np.empty(pre_fired.shape, np.int32)
-    post = np.empty(post_fired.shape, np.int32)
-    outside_pre = _bins(pre_fired, pre_latency, ref, n_bins, pre)
-    outside_post = _bins(post_fired, post_latency, ref, n_bins, post)
-    n_batch, n_pre = pre.shape
-    n_post = post.shape[1]
-    # a row of the other side per bag entry outside r, and the rows of each (sample, bin), at most Q - 1 bins
-    if (outside_pre + n_batch * (n_bins - 1)) * n_post < (outside_post + n_batch * (n_bins - 1)) * n_pre:
-        _bag_sum_into(pre, post, g, np.ascontiguousarray(table.T), ref, out, True)
-    else:
-        _bag_sum_into(post, pre, g, table, ref, out, False)

@@ -257,6 +257,37 @@ def _sparse_sum(rows: torch.Tensor, cols: torch.Tensor, g: torch.Tensor, table: 
     return out.add_(g @ gathered[0].view(n_batch, n_cols))
 
 
+def _kernel_sum(pre_fired, post_fired, pre_latency, post_latency, g, table) -> torch.Tensor:
+    """`binned_update`'s sum by the compiled kernels of `dassdp.rules.kernels`, with its arrays,
+    scratch included, allocated here as tensors (the kernels add two of at most ``B`` and
+    ``2 (T + 1)`` integers). The bag side is the one with the fewer
+    multiply-adds: a row of the other side per entry outside the silent bin, and the rows of
+    each (sample, bin) that occurs."""
+    from dassdp.rules import kernels
+
+    sides = []
+    for fired, latency in ((pre_fired, pre_latency), (post_fired, post_latency)):
+        bins = torch.empty(fired.shape, dtype=torch.int32)
+        seen = torch.zeros(table.shape[0], dtype=torch.bool)
+        outside = kernels.side_bins(fired.detach().contiguous().numpy(), latency.detach().contiguous().numpy(),
+                                    bins.numpy(), seen.numpy())
+        n_slots = int(seen.sum()) - int(seen[-2])  # bins other than the silent one, 2 T
+        sides.append((bins, seen, outside, n_slots))
+    (pre, pre_seen, pre_out, pre_slots), (post, post_seen, post_out, post_slots) = sides
+    n_batch, n_pre, n_post = pre.shape[0], pre.shape[1], post.shape[1]
+    out = torch.empty(n_post, n_pre, dtype=table.dtype)
+    if (pre_out + n_batch * pre_slots) * n_post < (post_out + n_batch * post_slots) * n_pre:
+        bag, seen, other, n_slots, bag_table, transposed = pre, pre_seen, post, pre_slots, table.T.contiguous(), True
+    else:
+        bag, seen, other, n_slots, bag_table, transposed = post, post_seen, pre, post_slots, table, False
+    rows = torch.empty(n_batch * max(n_slots, 1), other.shape[1], dtype=table.dtype)
+    by_bag = torch.empty(bag.shape[1], n_batch, dtype=torch.int32)
+    acc = torch.empty(17, other.shape[1], dtype=table.dtype)
+    kernels.bag_sum_into(bag.numpy(), seen.numpy(), other.numpy(), g.detach().contiguous().numpy(), bag_table.numpy(),
+                         rows.numpy(), by_bag.numpy(), acc.numpy(), out.numpy(), transposed)
+    return out
+
+
 def binned_update(
     pre_fired: torch.Tensor,
     post_fired: torch.Tensor,
@@ -280,12 +311,7 @@ def binned_update(
     table = _eligibility_table(n_steps, sigma, a_plus, a_base, dtype, pre_fired.device)
     g = g.to(dtype)
     if CPU_KERNELS and pre_fired.device.type == "cpu":
-        from dassdp.rules.kernels import binned_sum_into
-
-        out = torch.empty(post_fired.shape[1], pre_fired.shape[1], dtype=dtype)
-        arrays = [t.detach().contiguous().numpy() for t in (pre_fired, pre_latency, post_fired, post_latency, g)]
-        binned_sum_into(*arrays, table.numpy(), out.numpy())
-        return out
+        return _kernel_sum(pre_fired, post_fired, pre_latency, post_latency, g, table)
     post_bin, pre_bin = _bins(post_fired, post_latency), _bins(pre_fired, pre_latency)
     if table.shape[0] * post_bin.numel() * pre_bin.shape[1] <= DENSE_PRODUCT_MAX:
         return _dense_sum(post_bin, pre_bin, g, table)

@@ -30,8 +30,14 @@ def test_bag_sum_matches_one_hot_product(dtype, transposed):
     g = torch.from_numpy(rng.uniform(-1.0, 2.0, n_batch)).to(dtype)
     table = rt._eligibility_table(n_steps, 0.8, A_PLUS, A_BASE, dtype, torch.device("cpu"))
     expected = rt._dense_sum(torch.from_numpy(bag).long(), torch.from_numpy(other).long(), g, table)
-    out = np.empty((n_other, n_bag) if transposed else (n_bag, n_other), dtype=table.numpy().dtype)
-    kernels._bag_sum_into(bag, other, g.numpy(), table.numpy(), 2 * n_steps, out, transposed)
+    n_bins = table.shape[0]
+    seen = np.ones(n_bins, dtype=bool)  # every bin occurs (_random_bins)
+    work = table.numpy().dtype
+    rows = np.empty((n_batch * (n_bins - 1), n_other), work)
+    acc = np.empty((17, n_other), work)
+    out = np.empty((n_other, n_bag) if transposed else (n_bag, n_other), work)
+    kernels.bag_sum_into(bag, seen, other, g.numpy(), table.numpy(), rows, np.empty((n_bag, n_batch), np.int32),
+                         acc, out, transposed)
     got = out.T if transposed else out
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     np.testing.assert_allclose(got, expected.numpy(), rtol=tol, atol=tol * float(expected.abs().max()))
