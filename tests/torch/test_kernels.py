@@ -43,12 +43,13 @@ def test_bag_sum_matches_one_hot_product(dtype, transposed):
     np.testing.assert_allclose(got, expected.numpy(), rtol=tol, atol=tol * float(expected.abs().max()))
 
 
+@pytest.mark.parametrize("n_steps", [5, 40])
 @pytest.mark.parametrize("pre_rate, post_rate", [(0.05, 0.9), (0.9, 0.05), (0.0, 0.0)])
-def test_kernel_equals_tensor_path_whichever_side_it_bags(monkeypatch, pre_rate, post_rate):
+def test_kernel_equals_tensor_path_whichever_side_it_bags(monkeypatch, pre_rate, post_rate, n_steps):
     """Sparse pre with dense post makes the pre side the bags, the reverse the post side; both,
-    and all-silent input, give the tensor path's result."""
-    rng = np.random.default_rng(int(100 * pre_rate))
-    n_batch, n_pre, n_post, n_steps = 16, 300, 40, 5
+    and all-silent input, give the tensor path's result, with up to 64 bins and more."""
+    rng = np.random.default_rng([int(100 * pre_rate), n_steps])
+    n_batch, n_pre, n_post = 16, 300, 40
 
     def side(n, rate):
         fired = rng.random((n_batch, n)) < rate
