@@ -5,7 +5,8 @@ update, and the plug-in's overhead on a training step of a small convolutional S
 Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` above the inputs. On the CPU torch's
 allocator has no such counter (and tracemalloc does not see it), so `LiveTensorBytes` counts it:
 a ``TorchDispatchMode`` that adds the storage bytes of every tensor an operator returns, removes
-them when the last tensor on that storage is garbage-collected, and keeps the maximum. The inputs
+them when the last tensor on that storage is garbage-collected, and keeps the maximum (the CPU
+kernel of `dassdp.rules.kernels` gets its scratch arrays as tensors, so they count). The inputs
 are excluded from both forms. Update times are the shortest of repeated runs (the machine may be
 shared); the plug-in's overhead is a median over interleaved steps (`plugin_overhead`). Nothing
 here is asserted.
