@@ -93,9 +93,7 @@ class RunningActivity:
         neuron (e.g. a convolution channel's pixels): a neuron fires at a step if any of its
         positions does."""
         shape = spikes.shape[1:spikes.ndim - positions]
-        if self.score is None:
-            self.score = torch.zeros(shape, dtype=torch.float32, device=spikes.device)
-        elif shape != self.score.shape:
+        if self.score is not None and shape != self.score.shape:
             raise ValueError(
                 f"spikes of shape {tuple(shape)} continue a window of shape {tuple(self.score.shape)}; "
                 "call finish() between windows"
@@ -105,8 +103,8 @@ class RunningActivity:
         spikes = spikes.detach()
         if positions:
             spikes = spikes.flatten(spikes.ndim - positions).amax(-1)
-        score = (spikes * weights.view(-1, *[1] * (spikes.ndim - 1))).amax(0)
-        torch.maximum(self.score, score.float(), out=self.score)
+        score = (spikes * weights.view(-1, *[1] * (spikes.ndim - 1))).amax(0).float()
+        self.score = score if self.score is None else torch.maximum(self.score, score)
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(fired, latency)`` as float32, latency ``T`` (steps seen) where silent."""
