@@ -256,9 +256,9 @@ def _sparse_sum(rows: torch.Tensor, cols: torch.Tensor, g: torch.Tensor, table: 
 
 
 def _kernel_sum(pre_fired, post_fired, pre_latency, post_latency, g, table) -> torch.Tensor:
-    """`binned_update`'s sum by the compiled kernels of `dassdp.rules.kernels`, with its arrays,
-    scratch included, allocated here as tensors (the kernels add two of at most ``B`` and
-    ``2 (T + 1)`` integers). The bag side is the one with the fewer
+    """`binned_update`'s sum by the compiled kernels of `dassdp.rules.kernels`, in the dtype of
+    ``table``, with its arrays, scratch included, allocated here as tensors (the kernels add two
+    of at most ``B`` and ``2 (T + 1)`` integers). The bag side is the one with the fewer
     multiply-adds: a row of the other side per entry outside the silent bin, and the rows of
     each (sample, bin) that occurs."""
     from dassdp.rules import kernels
@@ -267,8 +267,8 @@ def _kernel_sum(pre_fired, post_fired, pre_latency, post_latency, g, table) -> t
     for fired, latency in ((pre_fired, pre_latency), (post_fired, post_latency)):
         bins = torch.empty(fired.shape, dtype=torch.int32)
         seen = torch.zeros(table.shape[0], dtype=torch.bool)
-        outside = kernels.side_bins(fired.detach().contiguous().numpy(), latency.detach().contiguous().numpy(),
-                                    bins.numpy(), seen.numpy())
+        fired, latency = (x.detach().to(table.dtype).contiguous().numpy() for x in (fired, latency))
+        outside = kernels.side_bins(fired, latency, bins.numpy(), seen.numpy())
         n_slots = int(seen.sum()) - int(seen[-2])  # bins other than the silent one, 2 T
         sides.append((bins, seen, outside, n_slots))
     (pre, pre_seen, pre_out, pre_slots), (post, post_seen, post_out, post_slots) = sides

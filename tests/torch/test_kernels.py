@@ -75,3 +75,15 @@ def test_kernel_rejects_bins_outside_the_table(fired, latency):
     post_f, post_t = torch.ones(2, 5), torch.zeros(2, 5)
     with pytest.raises(ValueError, match="latencies integer steps"):
         rt.binned_update(pre_f, post_f, pre_t, post_t, torch.ones(2), 4, check_latencies=False)
+
+
+def test_kernel_takes_other_float_dtypes():
+    """bfloat16 flags and latencies (e.g. from autocast) are converted, as the tensor path does."""
+    gen = torch.Generator().manual_seed(2)
+    fired = (torch.rand(6, 12, generator=gen) < 0.4).double()
+    latency = torch.where(fired > 0, torch.randint(0, 3, (6, 12), generator=gen).double(), 3.0)
+    g = torch.rand(6, generator=gen).double()
+    expected = rt.binned_update(fired, fired[:, :5], latency, latency[:, :5], g, 3)
+    got = rt.binned_update(*(x.bfloat16() for x in (fired, fired[:, :5], latency, latency[:, :5])), g.float(), 3)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got.double(), expected, rtol=1e-6, atol=1e-9)
