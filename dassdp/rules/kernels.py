@@ -24,6 +24,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+#: Bag neurons accumulated together in `bag_sum_into` (a tile of its ``acc`` scratch array).
+TILE = 16
+
 
 @numba.njit(cache=True, nogil=True)
 def side_bins(fired, latency, out, seen):
@@ -62,7 +65,7 @@ def bag_sum_into(bag_bins, seen, other_bins, g, table, rows, by_bag, acc, out, t
 
     Scratch arrays come from the caller, so that its memory accounting sees them: ``rows``
     ``[B * S, N]`` with ``S`` the bag side's bins in ``seen`` other than the silent one,
-    ``by_bag`` ``[O, B]`` (int32) and ``acc`` ``[16 + 1, N]`` (a tile of bag neurons and the
+    ``by_bag`` ``[O, B]`` (int32) and ``acc`` ``[TILE + 1, N]`` (a tile of bag neurons and the
     shared first term).
     """
     n_batch, n_bag = bag_bins.shape
@@ -75,7 +78,7 @@ def bag_sum_into(bag_bins, seen, other_bins, g, table, rows, by_bag, acc, out, t
         if seen[q] and q != ref:
             slot[q] = n_slots
             n_slots += 1
-    tile = acc.shape[0] - 1  # bag neurons accumulated together, written as one tile
+    tile = acc.shape[0] - 1  # TILE bag neurons accumulated together, written as one tile
     base = acc[tile]  # sum_b g_b E[r, p_b.]
     base[:] = 0
     for b in range(n_batch):
@@ -112,7 +115,7 @@ def bag_sum_into(bag_bins, seen, other_bins, g, table, rows, by_bag, acc, out, t
                 r = picked[k]
                 for n in range(n_other):
                     a[n] += rows[r, n]
-        if transposed:  # 16 consecutive columns per row of out
+        if transposed:  # a tile's consecutive columns in each row of out
             for n in range(n_other):
                 for o in range(o0, o1):
                     out[n, o] = acc[o - o0, n]

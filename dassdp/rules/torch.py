@@ -27,7 +27,9 @@ Two paths, neither of which builds the ``B x Cout x Cin`` tensor:
   sparse (`torch.nn.functional.embedding_bag`), it costs ``Cin`` multiply-adds per (sample, post)
   pair outside ``r``: at most ``(1 - 1/Q) B Cout Cin``, and since silent neurons share one bin,
   about ``Cin`` per spiking pair. Pre and post swap roles (with ``E`` transposed) when there are
-  fewer pre neurons.
+  fewer pre neurons. That is the path on CUDA; on the CPU, compiled kernels
+  (`dassdp.rules.kernels`) compute the same split without index preparation, and bag whichever
+  side costs fewer multiply-adds.
 """
 
 from __future__ import annotations
@@ -280,7 +282,7 @@ def _kernel_sum(pre_fired, post_fired, pre_latency, post_latency, g, table) -> t
         bag, seen, other, n_slots, bag_table, transposed = post, post_seen, pre, post_slots, table, False
     rows = torch.empty(n_batch * max(n_slots, 1), other.shape[1], dtype=table.dtype)
     by_bag = torch.empty(bag.shape[1], n_batch, dtype=torch.int32)
-    acc = torch.empty(17, other.shape[1], dtype=table.dtype)
+    acc = torch.empty(kernels.TILE + 1, other.shape[1], dtype=table.dtype)
     kernels.bag_sum_into(bag.numpy(), seen.numpy(), other.numpy(), g.detach().contiguous().numpy(), bag_table.numpy(),
                          rows.numpy(), by_bag.numpy(), acc.numpy(), out.numpy(), transposed)
     return out

@@ -34,7 +34,7 @@ def test_bag_sum_matches_one_hot_product(dtype, transposed):
     seen = np.ones(n_bins, dtype=bool)  # every bin occurs (_random_bins)
     work = table.numpy().dtype
     rows = np.empty((n_batch * (n_bins - 1), n_other), work)
-    acc = np.empty((17, n_other), work)
+    acc = np.empty((kernels.TILE + 1, n_other), work)
     out = np.empty((n_other, n_bag) if transposed else (n_bag, n_other), work)
     kernels.bag_sum_into(bag, seen, other, g.numpy(), table.numpy(), rows, np.empty((n_bag, n_batch), np.int32),
                          acc, out, transposed)
