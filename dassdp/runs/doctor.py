@@ -91,7 +91,7 @@ def diagnose(compile_cuda: bool = False) -> dict:
 
     facts = {
         "python": platform.python_version(),
-        **{name: _version(name) for name in ("brian2", "brian2cuda", "torch", "numpy", "cython")},
+        **{name: _version(name) for name in ("brian2", "brian2cuda", "torch", "numba", "numpy", "cython")},
         "c++ compiler": shutil.which("g++") or shutil.which("c++") or "not found",
         "nvcc": str(cuda.find_nvcc() or "not found"),
         "nvcc version": cuda.nvcc_version() or "-",
