@@ -31,7 +31,7 @@ DT_MS = 0.1
 DURATION = {"numpy": 0.05 if QUICK else 0.2, "cpp_standalone": 0.2 if QUICK else 1.0,
             "cuda_standalone": 0.2 if QUICK else 1.0}  # seconds
 #: runs of each standalone binary, the variants of a size taking turns; times are the shortest
-RUN_REPEATS = 1 if QUICK else 3
+RUN_REPEATS = 1 if QUICK else 7
 SIZES = {  # name: (n_pre, n_post, p)
     "1e5_all": (1000, 100, None),
     "1e5_sparse": (1000, 1000, 0.1),

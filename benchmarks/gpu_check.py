@@ -48,7 +48,7 @@ def bench_1e6() -> dict:
                 rows = bench_brian2.repeat_runs({
                     variant: bench_brian2._measure_standalone(target, variant, *bench_brian2.SIZES[size], 1.0,
                                                               f"{tmp}/{variant}")
-                    for variant in ("static", "dassdp")})
+                    for variant in ("static", "dassdp")}, repeats=3)  # device time is scarce
             for measure in ("run", "loop"):
                 rows[f"dassdp_over_static_{measure}"] = rows["dassdp"][f"{measure}_s"] / rows["static"][f"{measure}_s"]
             out[f"{target}/{size}"] = rows
