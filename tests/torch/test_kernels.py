@@ -1,4 +1,4 @@
-"""The compiled CPU kernel of the binned update (`dassdp.rules.kernels`) against the tensor path."""
+"""The compiled CPU kernels of the binned update (`dassdp.rules.kernels`) against the tensor path."""
 
 import numpy as np
 import pytest
