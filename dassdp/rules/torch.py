@@ -270,8 +270,9 @@ def _kernel_sum(pre_fired, post_fired, pre_latency, post_latency, g, table) -> t
         bins = torch.empty(fired.shape, dtype=torch.int32)
         seen = torch.zeros(table.shape[0], dtype=torch.bool)
         fired, latency = (x.detach().to(table.dtype).contiguous().numpy() for x in (fired, latency))
-        outside = kernels.side_bins(fired, latency, bins.numpy(), seen.numpy())
-        n_slots = int(seen.sum()) - int(seen[-2])  # bins other than the silent one, 2 T
+        occupied = seen.numpy()
+        outside = kernels.side_bins(fired, latency, bins.numpy(), occupied)
+        n_slots = int(occupied.sum()) - int(occupied[-2])  # bins other than the silent one, 2 T
         sides.append((bins, seen, outside, n_slots))
     (pre, pre_seen, pre_out, pre_slots), (post, post_seen, post_out, post_slots) = sides
     n_batch, n_pre, n_post = pre.shape[0], pre.shape[1], post.shape[1]
