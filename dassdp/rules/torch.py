@@ -268,12 +268,11 @@ def _kernel_sum(pre_fired, post_fired, pre_latency, post_latency, g, table) -> t
     sides = []
     for fired, latency in ((pre_fired, pre_latency), (post_fired, post_latency)):
         bins = torch.empty(fired.shape, dtype=torch.int32)
-        seen = torch.zeros(table.shape[0], dtype=torch.bool)
+        seen = torch.zeros(table.shape[0], dtype=torch.bool).numpy()
         fired, latency = (x.detach().to(table.dtype).contiguous().numpy() for x in (fired, latency))
-        occupied = seen.numpy()
-        outside = kernels.side_bins(fired, latency, bins.numpy(), occupied)
-        n_slots = int(occupied.sum()) - int(occupied[-2])  # bins other than the silent one, 2 T
-        sides.append((bins, seen, outside, n_slots))
+        outside = kernels.side_bins(fired, latency, bins.numpy(), seen)
+        n_slots = int(seen.sum()) - int(seen[-2])  # bins other than the silent one, 2 T
+        sides.append((bins.numpy(), seen, outside, n_slots))
     (pre, pre_seen, pre_out, pre_slots), (post, post_seen, post_out, post_slots) = sides
     n_batch, n_pre, n_post = pre.shape[0], pre.shape[1], post.shape[1]
     out = torch.empty(n_post, n_pre, dtype=table.dtype)
@@ -284,7 +283,7 @@ def _kernel_sum(pre_fired, post_fired, pre_latency, post_latency, g, table) -> t
     rows = torch.empty(n_batch * max(n_slots, 1), other.shape[1], dtype=table.dtype)
     by_bag = torch.empty(bag.shape[1], n_batch, dtype=torch.int32)
     acc = torch.empty(kernels.TILE + 1, other.shape[1], dtype=table.dtype)
-    kernels.bag_sum_into(bag.numpy(), seen.numpy(), other.numpy(), g.detach().contiguous().numpy(), bag_table.numpy(),
+    kernels.bag_sum_into(bag, seen, other, g.detach().contiguous().numpy(), bag_table.numpy(),
                          rows.numpy(), by_bag.numpy(), acc.numpy(), out.numpy(), transposed)
     return out
 
