@@ -136,7 +136,7 @@ def compare_update(n_batch, n_pre, n_post, n_steps, device, dtype=torch.float32,
 
 
 #: conv SNNs for the overhead: input shape, conv channels, hidden width, batch size. ``small`` is
-#: the one the plug-in's 2 % target refers to; ``medium`` doubles its widths, to show how the
+#: the one the plug-in's 2 % target refers to; ``medium`` doubles its layers' widths, to show how the
 #: fraction changes as the convolutions' cost grows faster than the spike tensors the plug-in reads.
 NETWORKS = {
     "tiny": ((2, 16, 16), [8, 16], 64, 32),
