@@ -1,6 +1,6 @@
 """``dassdp bench torch``: the DA-SSDP update as the published code computes it (the dense
 ``B x Cout x Cin`` form, written here from the equations) against `dassdp.rules.torch`'s binned
-update, and the plug-in's overhead on a training step of a small convolutional SNN.
+update, and the plug-in's overhead on training steps of small convolutional SNNs (`NETWORKS`).
 
 Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` above the inputs. On the CPU torch's
 allocator has no such counter (and tracemalloc does not see it), so `LiveTensorBytes` counts it:
