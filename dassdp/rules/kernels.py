@@ -111,8 +111,7 @@ def bag_sum_into(bag_bins, seen, other_bins, g, table, rows, by_bag, acc, out, t
                 for n in range(n_other):
                     a[n] += (rows[r0, n] + rows[r1, n]) + (rows[r2, n] + rows[r3, n])
                 k += 4
-            for k in range(k, m):
-                r = picked[k]
+            for r in picked[k:m]:  # the rest, one row at a time
                 for n in range(n_other):
                     a[n] += rows[r, n]
         if transposed:  # a tile's consecutive columns in each row of out
