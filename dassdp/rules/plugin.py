@@ -21,6 +21,9 @@ recorded between two `step` calls: ``T`` steps of a multi-step layer (``step_mod
 Convolutions: a channel fires at a step if any of its positions fires; ``dW[Cout, Cin]`` is added
 to every kernel tap. Per layer, ``S_b = mean_j fired_bj * mean_i fired_bi`` over channels.
 
+On the CPU, `step` closes each layer's window in one compiled call (`dassdp.rules.torch.kernel_window`);
+elsewhere (CUDA, half-precision weights) by the tensor operations it equals.
+
 During the first ``warmup_epochs`` epochs nothing is applied: ``(S_b, L_b)`` are recorded with
 ``L_b`` the batch loss repeated per sample (as the published code does). At the end of warm-up
 each layer's gate is fitted once (`dassdp.rules.torch.fit_gate`; also with the gate off, for
@@ -40,7 +43,16 @@ from torch import nn
 
 from dassdp.models.snn import LIF
 from dassdp.rules.reference import DASSDPParams, Gate
-from dassdp.rules.torch import RunningActivity, dassdp_update, fit_gate, gate_values, sample_synchrony
+from dassdp.rules.torch import (
+    RunningActivity,
+    dassdp_update,
+    fit_gate,
+    gate_line,
+    gate_values,
+    kernel_window,
+    kernel_window_takes,
+    sample_synchrony,
+)
 
 __all__ = ["DASSDP", "is_spiking_layer"]
 
@@ -192,26 +204,29 @@ class DASSDP:
         add ``dW`` to each hooked weight. Call after ``optimizer.step()``."""
         self._last_weight = None  # drop the reference to the last weight layer's input
         loss = loss.detach() if isinstance(loss, torch.Tensor) else loss
+        p = self.params
         for hooked in self.layers:
-            if hooked.pre is None:
+            pre, post = hooked.pre, hooked.post
+            if pre is None:
                 continue
-            pre_fired, pre_latency = hooked.pre.finish()
-            post_fired, post_latency = hooked.post.finish()
-            n_steps = hooked.pre.steps
             hooked.pre = hooked.post = None
             hooked.checked = True
-            hooked.synchrony = synchrony = sample_synchrony(pre_fired, post_fired)
-            if self.in_warmup:
-                hooked.warmup_synchrony.append(synchrony.cpu())
-                hooked.warmup_loss.append(torch.full_like(hooked.warmup_synchrony[-1], float(loss)))
-                continue
-            g = gate_values(synchrony, hooked.gate, self.params.gate, self.params.sign_tol)
-            p = self.params
-            dw = dassdp_update(pre_fired, post_fired, pre_latency, post_latency, g.float(), p.sigma, p.a_plus, p.a_base,
-                               p.clip, n_steps=n_steps, check_latencies=False)
             weight = hooked.weight_layer.weight
-            with torch.no_grad():
-                weight.add_(dw.to(weight.dtype).view(*dw.shape, *[1] * (weight.ndim - 2)))
+            line = None if self.in_warmup else gate_line(hooked.gate, p.gate, p.sign_tol)
+            if kernel_window_takes(weight):
+                hooked.synchrony = kernel_window(pre, post, weight, line, p.sigma, p.a_plus, p.a_base, p.clip)
+            else:
+                (pre_fired, pre_latency), (post_fired, post_latency) = pre.finish(), post.finish()
+                hooked.synchrony = sample_synchrony(pre_fired, post_fired)
+                if line is not None:
+                    g = gate_values(hooked.synchrony, hooked.gate, p.gate, p.sign_tol)
+                    dw = dassdp_update(pre_fired, post_fired, pre_latency, post_latency, g.float(), p.sigma, p.a_plus,
+                                       p.a_base, p.clip, n_steps=pre.steps, check_latencies=False)
+                    with torch.no_grad():
+                        weight.add_(dw.to(weight.dtype).view(*dw.shape, *[1] * (weight.ndim - 2)))
+            if line is None:
+                hooked.warmup_synchrony.append(hooked.synchrony.cpu())
+                hooked.warmup_loss.append(torch.full_like(hooked.warmup_synchrony[-1], float(loss)))
 
     def end_epoch(self) -> None:
         """Count an epoch; when warm-up ends, fit each layer's gate once from its records."""

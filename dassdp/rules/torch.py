@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -44,8 +45,11 @@ from dassdp.rules.reference import A_BASE, A_PLUS, STD_EPS, Gate, GateMode, Late
 __all__ = [
     "activity_from_raster",
     "RunningActivity",
+    "kernel_window",
+    "kernel_window_takes",
     "sample_synchrony",
     "fit_gate",
+    "gate_line",
     "gate_values",
     "exact_update",
     "binned_update",
@@ -127,6 +131,36 @@ def _step_weights(mode: LatencyMode, start: int, n_steps: int, device: torch.dev
     return RunningActivity.FIRST - t if mode == "first" else t + 1.0
 
 
+def kernel_window_takes(weight: torch.Tensor) -> bool:
+    """Whether `kernel_window` can close windows for ``weight``: `CPU_KERNELS` is on and the
+    weight is on the CPU, float32 or float64, contiguous."""
+    return CPU_KERNELS and weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.float64) \
+        and weight.is_contiguous()
+
+
+def kernel_window(pre: RunningActivity, post: RunningActivity, weight: torch.Tensor,
+                  line: tuple[float, float, float, float] | None, sigma: float = 1.0, a_plus: float = A_PLUS,
+                  a_base: float = A_BASE, clip: float = 1.0) -> torch.Tensor:
+    """Close the window of a pre and a post `RunningActivity` (``[B, Cin]``, ``[B, Cout]``) on the CPU
+    in one compiled call (`dassdp.rules.kernels.window_update`), the plug-in's fast path: returns
+    ``S_b`` (float64) and, given a gate's `gate_line`, adds ``dW`` to ``weight`` ``[Cout, Cin, ...]``
+    in place (at every kernel tap of a convolution) and counts the change in its autograd version.
+    Equals `RunningActivity.finish`, `sample_synchrony`, `gate_values` and `dassdp_update` in float32."""
+    from dassdp.rules import kernels
+
+    check_positive("sigma", sigma)
+    check_positive("clip", clip)
+    table = _eligibility_table(pre.steps, sigma, a_plus, a_base, torch.float32, weight.device)
+    synchrony = np.empty(len(pre.score))
+    kernels.window_update(pre.score.numpy(), post.score.numpy(), pre.mode == "first", RunningActivity.FIRST,
+                          line or (0.0, 0.0, 0.0, 0.0), table.numpy(), clip,
+                          weight.detach().view(weight.shape[0], weight.shape[1], -1).numpy(), line is not None,
+                          synchrony)
+    if line is not None:
+        torch.autograd.graph.increment_version(weight)
+    return torch.from_numpy(synchrony)
+
+
 def sample_synchrony(pre_fired: torch.Tensor, post_fired: torch.Tensor) -> torch.Tensor:
     """``S_b = mean_{i, j} fired_bj fired_bi = mean_j fired_bj * mean_i fired_bi`` (all-to-all), in float64."""
     return post_fired.mean(1, dtype=torch.float64) * pre_fired.mean(1, dtype=torch.float64)
@@ -146,18 +180,28 @@ def fit_gate(synchrony: torch.Tensor, loss: torch.Tensor) -> Gate:
     return Gate(k=float(-((synchrony - mu) / s * z_loss).mean()), mu=float(mu), s=float(s))
 
 
-def gate_values(synchrony: torch.Tensor, gate: Gate | None, mode: GateMode, tol: float = 1e-6) -> torch.Tensor:
-    """Per-sample gate ``g_b`` as the reference ``gate_values``: ``continuous``
-    ``clip(1 + k (S_b - mu) / s, 0, 2)``; ``sign`` ``sign(k)`` (1 where ``|k| < tol``); ``off`` 1."""
+def gate_line(gate: Gate | None, mode: GateMode, tol: float = 1e-6) -> tuple[float, float, float, float]:
+    """Every gate mode as ``g_b = clip(1 + slope (S_b - mu), lo, hi)``, returned as
+    ``(slope, mu, lo, hi)``: ``continuous`` ``(k / s, mu, 0, 2)``; ``sign`` a constant ``sign(k)``
+    (1 where ``|k| < tol``); ``off`` the constant 1."""
     check_choice("gate", mode, ("continuous", "sign", "off"))
     if mode == "off":
-        return torch.ones_like(synchrony)
+        return 0.0, 0.0, 1.0, 1.0
     if gate is None:
         raise ValueError(f"gate mode {mode!r} needs a fitted gate")
     if mode == "continuous":
-        return (1.0 + gate.k / gate.s * (synchrony - gate.mu)).clamp_(0.0, 2.0)
+        return gate.k / gate.s, gate.mu, 0.0, 2.0
     sign = 1.0 if abs(gate.k) < tol else (1.0 if gate.k > 0 else -1.0)
-    return torch.full_like(synchrony, sign)
+    return 0.0, 0.0, sign, sign
+
+
+def gate_values(synchrony: torch.Tensor, gate: Gate | None, mode: GateMode, tol: float = 1e-6) -> torch.Tensor:
+    """Per-sample gate ``g_b`` as the reference ``gate_values``, by `gate_line`: ``continuous``
+    ``clip(1 + k (S_b - mu) / s, 0, 2)``; ``sign`` ``sign(k)`` (1 where ``|k| < tol``); ``off`` 1."""
+    slope, mu, lo, hi = gate_line(gate, mode, tol)
+    if lo == hi:  # a constant, also where S is not defined (NaN)
+        return torch.full_like(synchrony, lo)
+    return (1.0 + slope * (synchrony - mu)).clamp_(lo, hi)
 
 
 def _check_inputs(pre_fired, post_fired, pre_latency, post_latency, g) -> tuple[int, int, int]:
@@ -259,30 +303,26 @@ def _sparse_sum(rows: torch.Tensor, cols: torch.Tensor, g: torch.Tensor, table: 
 
 def _kernel_sum(pre_fired, post_fired, pre_latency, post_latency, g, table) -> torch.Tensor:
     """`binned_update`'s sum by the compiled kernels of `dassdp.rules.kernels`, in the dtype of
-    ``table``, with its arrays, scratch included, allocated here as tensors (the kernels add two
-    of at most ``B`` and ``2 (T + 1)`` integers). The bag side is the one with the fewer
-    multiply-adds: a row of the other side per entry outside the silent bin, and the rows of
-    each (sample, bin) that occurs."""
+    ``table``, with its arrays, scratch included, allocated here as tensors and kept until the sum
+    is done (the kernels add two of at most ``B`` and ``2 (T + 1)`` integers), bagging the side
+    that `kernels.bags_pre` picks."""
     from dassdp.rules import kernels
 
-    sides = []
+    sides, kept = [], []
     for fired, latency in ((pre_fired, pre_latency), (post_fired, post_latency)):
-        bins = torch.empty(fired.shape, dtype=torch.int32)
-        seen = torch.zeros(table.shape[0], dtype=torch.bool).numpy()
+        kept += [torch.empty(fired.shape, dtype=torch.int32), torch.zeros(table.shape[0], dtype=torch.bool)]
+        bins, seen = kept[-2].numpy(), kept[-1].numpy()
         fired, latency = (x.detach().to(table.dtype).contiguous().numpy() for x in (fired, latency))
-        outside = kernels.side_bins(fired, latency, bins.numpy(), seen)
-        n_slots = int(seen.sum()) - int(seen[-2])  # bins other than the silent one, 2 T
-        sides.append((bins.numpy(), seen, outside, n_slots))
-    (pre, pre_seen, pre_out, pre_slots), (post, post_seen, post_out, post_slots) = sides
-    n_batch, n_pre, n_post = pre.shape[0], pre.shape[1], post.shape[1]
-    out = torch.empty(n_post, n_pre, dtype=table.dtype)
-    if (pre_out + n_batch * pre_slots) * n_post < (post_out + n_batch * post_slots) * n_pre:
-        bag, seen, other, n_slots, bag_table, transposed = pre, pre_seen, post, pre_slots, table.T.contiguous(), True
+        sides.append((bins, seen, kernels.side_bins(fired, latency, bins, seen)))
+    (pre, pre_seen, _), (post, post_seen, _) = sides
+    out = torch.empty(post.shape[1], pre.shape[1], dtype=table.dtype)
+    if kernels.bags_pre(*sides[0], *sides[1]):
+        bag, seen, other, bag_table, transposed = pre, pre_seen, post, table.T.contiguous(), True
     else:
-        bag, seen, other, n_slots, bag_table, transposed = post, post_seen, pre, post_slots, table, False
-    rows = torch.empty(n_batch * max(n_slots, 1), other.shape[1], dtype=table.dtype)
-    by_bag = torch.empty(bag.shape[1], n_batch, dtype=torch.int32)
-    acc = torch.empty(kernels.TILE + 1, other.shape[1], dtype=table.dtype)
+        bag, seen, other, bag_table, transposed = post, post_seen, pre, table, False
+    rows_shape, by_bag_shape, acc_shape = kernels.scratch_shapes(bag, seen, other)
+    rows, acc = torch.empty(rows_shape, dtype=table.dtype), torch.empty(acc_shape, dtype=table.dtype)
+    by_bag = torch.empty(by_bag_shape, dtype=torch.int32)
     kernels.bag_sum_into(bag, seen, other, g.detach().contiguous().numpy(), bag_table.numpy(),
                          rows.numpy(), by_bag.numpy(), acc.numpy(), out.numpy(), transposed)
     return out

@@ -6,7 +6,7 @@ import torch
 
 from dassdp.rules import kernels
 from dassdp.rules import torch as rt
-from dassdp.rules.reference import A_BASE, A_PLUS
+from dassdp.rules.reference import A_BASE, A_PLUS, Gate
 
 
 def _random_bins(rng, n_batch, n, n_steps, fired_rate):
@@ -33,11 +33,11 @@ def test_bag_sum_matches_one_hot_product(dtype, transposed):
     n_bins = table.shape[0]
     seen = np.ones(n_bins, dtype=bool)  # every bin occurs (_random_bins)
     work = table.numpy().dtype
-    rows = np.empty((n_batch * (n_bins - 1), n_other), work)
-    acc = np.empty((kernels.TILE + 1, n_other), work)
+    rows_shape, by_bag_shape, acc_shape = kernels.scratch_shapes(bag, seen, other)
+    assert rows_shape == (n_batch * (n_bins - 1), n_other)
     out = np.empty((n_other, n_bag) if transposed else (n_bag, n_other), work)
-    kernels.bag_sum_into(bag, seen, other, g.numpy(), table.numpy(), rows, np.empty((n_bag, n_batch), np.int32),
-                         acc, out, transposed)
+    kernels.bag_sum_into(bag, seen, other, g.numpy(), table.numpy(), np.empty(rows_shape, work),
+                         np.empty(by_bag_shape, np.int32), np.empty(acc_shape, work), out, transposed)
     got = out.T if transposed else out
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     np.testing.assert_allclose(got, expected.numpy(), rtol=tol, atol=tol * float(expected.abs().max()))
@@ -87,3 +87,51 @@ def test_kernel_takes_other_float_dtypes():
     got = rt.binned_update(*(x.bfloat16() for x in (fired, fired[:, :5], latency, latency[:, :5])), g.float(), 3)
     assert got.dtype == torch.float32
     torch.testing.assert_close(got.double(), expected, rtol=1e-6, atol=1e-9)
+
+
+def _trackers(gen, mode, n_steps, n_batch, n_neurons, rate, positions=()):
+    """A `RunningActivity` fed ``n_steps`` random steps of spikes ``[B, N, *positions]``."""
+    tracker = rt.RunningActivity(mode)
+    for _ in range(n_steps):
+        tracker.update((torch.rand(1, n_batch, n_neurons, *positions, generator=gen) < rate).float(), len(positions))
+    return tracker
+
+
+@pytest.mark.parametrize("gate", ["continuous", "sign", "off"])
+@pytest.mark.parametrize("mode", ["first", "last"])
+@pytest.mark.parametrize("taps, dtype, pre_rate, post_rate", [(1, torch.float32, 0.05, 0.4), (9, torch.float32, 0.3, 0.02),
+                                                              (1, torch.float64, 0.2, 0.2)])
+def test_kernel_window_equals_the_tensor_operations(gate, mode, taps, dtype, pre_rate, post_rate):
+    """`rt.kernel_window` (one compiled call) gives `sample_synchrony` of the trackers' `finish`, and
+    adds `gate_values` and `dassdp_update` (in float32) to every tap of the weight, whichever side
+    it bags, and bumps the weight's autograd version; during warm-up it changes nothing."""
+    gen = torch.Generator().manual_seed(taps + int(100 * pre_rate))
+    n_batch, n_pre, n_post, n_steps = 24, 70, 30, 5
+    pre = _trackers(gen, mode, n_steps, n_batch, n_pre, pre_rate)
+    post = _trackers(gen, mode, n_steps, n_batch, n_post, post_rate)
+    (pre_f, pre_t), (post_f, post_t) = pre.finish(), post.finish()
+    synchrony = rt.sample_synchrony(pre_f, post_f)
+    fitted = Gate(k=-0.6, mu=float(synchrony.mean()), s=float(synchrony.std()) + 1e-3)
+    g = rt.gate_values(synchrony, fitted, gate)
+    update = rt.dassdp_update(pre_f, post_f, pre_t, post_t, g.float(), 0.8, 0.02, 0.01, n_steps=n_steps)
+    clip = 0.8 * float(update.abs().max())  # so that the largest entries are clipped
+    dw = rt.dassdp_update(pre_f, post_f, pre_t, post_t, g.float(), 0.8, 0.02, 0.01, clip, n_steps=n_steps)
+    assert 0 < float((dw.abs() == clip).float().mean()) < 0.5
+    weight = torch.nn.Parameter(torch.randn(n_post, n_pre, taps, generator=gen, dtype=dtype) * 1e-3)
+    expected = weight.detach() + dw.to(dtype).unsqueeze(2)
+
+    before, version = weight.detach().clone(), weight._version
+    torch.testing.assert_close(rt.kernel_window(pre, post, weight, None), synchrony, rtol=1e-15, atol=0)
+    assert torch.equal(weight.detach(), before) and weight._version == version
+
+    got = rt.kernel_window(pre, post, weight, rt.gate_line(fitted, gate), 0.8, 0.02, 0.01, clip)
+    torch.testing.assert_close(got, synchrony, rtol=1e-15, atol=0)
+    assert weight._version > version
+    torch.testing.assert_close(weight.detach(), expected, rtol=0, atol=1e-6 * float(dw.abs().max()))
+
+
+def test_gate_values_off_and_sign_are_constants_even_without_synchrony():
+    """The constant gates do not depend on ``S`` (reports read them before the first window, S = NaN)."""
+    nan = torch.tensor([float("nan")], dtype=torch.float64)
+    assert float(rt.gate_values(nan, None, "off")[0]) == 1.0
+    assert float(rt.gate_values(nan, Gate(k=-0.3, mu=0.1, s=0.2), "sign")[0]) == -1.0

@@ -100,11 +100,20 @@ def _check_against_reference(model, layer, pre_module, post_module, weight, mult
     np.testing.assert_allclose(delta.numpy(), expected, rtol=1e-5, atol=rounding)
 
 
-@pytest.mark.parametrize("gate, latency, product", [("continuous", "first", "dense"), ("sign", "last", "dense"),
-                                                     ("off", "first", "dense"), ("continuous", "last", "sparse")])
-def test_plugin_on_our_mlp_matches_reference(monkeypatch, gate, latency, product):
-    if product == "sparse":
+def _use_path(monkeypatch, path):
+    """``kernel``: the compiled window of `rt.kernel_window` (the CPU's); ``dense`` and ``sparse``:
+    the tensor operations and the binned update's one-hot or sparse product (CUDA's)."""
+    if path != "kernel":
+        monkeypatch.setattr(rt, "CPU_KERNELS", False)
+    if path == "sparse":
         monkeypatch.setattr(rt, "DENSE_PRODUCT_MAX", 0)
+
+
+@pytest.mark.parametrize("gate", ["continuous", "sign", "off"])
+@pytest.mark.parametrize("latency, product", [("first", "kernel"), ("last", "kernel"), ("first", "dense"),
+                                              ("last", "sparse")])
+def test_plugin_on_our_mlp_matches_reference(monkeypatch, gate, latency, product):
+    _use_path(monkeypatch, product)
     torch.manual_seed(0)
     model = SpikingMLP([12, 20, 16], 3, beta=0.8, threshold=0.5)
     params = DASSDPParams(gate=gate, latency=latency, a_plus=0.02, a_base=0.01)
@@ -118,10 +127,9 @@ def test_plugin_on_snntorch_leaky_matches_reference():
     _check_against_reference(model, model.lif2, model.lif1, model.lif2, model.fc2.weight, False, params)
 
 
-@pytest.mark.parametrize("product", ["dense", "sparse"])
+@pytest.mark.parametrize("product", ["kernel", "dense", "sparse"])
 def test_plugin_on_conv_layer_applies_the_channel_rule_to_every_tap(monkeypatch, product):
-    if product == "sparse":  # the binned update's sparse product, as on layers of realistic size
-        monkeypatch.setattr(rt, "DENSE_PRODUCT_MAX", 0)
+    _use_path(monkeypatch, product)
     torch.manual_seed(2)
     model = SpikingConvNet((1, 12), [4, 6], 8, 3, beta=0.8, threshold=0.3)
     params = DASSDPParams(a_plus=0.02, a_base=0.01)
