@@ -104,12 +104,13 @@ class RunningActivity:
                 f"spikes of shape {tuple(shape)} continue a window of shape {tuple(self.score.shape)}; "
                 "call finish() between windows"
             )
-        weights = _step_weights(self.mode, self.steps, spikes.shape[0], spikes.device)
-        self.steps += spikes.shape[0]
         spikes = spikes.detach()
         if positions:
-            spikes = spikes.flatten(spikes.ndim - positions).amax(-1)
-        score = (spikes * weights.view(-1, *[1] * (spikes.ndim - 1))).amax(0).float()
+            spikes = spikes.amax(tuple(range(-positions, 0)))
+        weights = _step_weights(self.mode, self.steps, spikes.shape[0], spikes.ndim, spikes.device)
+        self.steps += spikes.shape[0]
+        score = (spikes * weights).amax(0)
+        score = score if score.dtype == torch.float32 else score.float()
         self.score = score if self.score is None else torch.maximum(self.score, score)
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -125,10 +126,12 @@ class RunningActivity:
 
 
 @functools.lru_cache(maxsize=256)
-def _step_weights(mode: LatencyMode, start: int, n_steps: int, device: torch.device) -> torch.Tensor:
-    """`RunningActivity`'s weights ``w_t`` of steps ``start .. start + n_steps - 1`` (float32)."""
+def _step_weights(mode: LatencyMode, start: int, n_steps: int, ndim: int, device: torch.device) -> torch.Tensor:
+    """`RunningActivity`'s weights ``w_t`` of steps ``start .. start + n_steps - 1`` (float32),
+    shaped ``[n_steps, 1, ...]`` to multiply spikes of ``ndim`` dimensions."""
     t = torch.arange(start, start + n_steps, dtype=torch.float32, device=device)
-    return RunningActivity.FIRST - t if mode == "first" else t + 1.0
+    weights = RunningActivity.FIRST - t if mode == "first" else t + 1.0
+    return weights.view(-1, *[1] * (ndim - 1))
 
 
 def kernel_window_takes(weight: torch.Tensor) -> bool:
