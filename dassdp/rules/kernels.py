@@ -20,7 +20,8 @@ contiguous tensors it allocates (scratch included), in one thread, in the dtype 
 
 The PyTorch plug-in closes each window with one call, `window_update`: the bins straight from the
 `dassdp.rules.torch.RunningActivity` scores (`score_bins`), ``S_b``, the gate, the sum and the
-clipped update added into the weight (`add_window_update`). After a training step has evicted the
+clipped update added into the weight (`add_window_update`, which hands the sum to the AVX-512 code
+of `dassdp.rules.native` where that can be built). After a training step has evicted the
 caches, every distinct tensor operation costs some 10-20 us before it does any work, so one call
 instead of some twenty is what makes the plug-in cheap there.
 """
@@ -188,12 +189,12 @@ def bag_sum_into(bag_bins, seen, other_bins, g, table, rows, by_bag, acc, out, t
 
 
 @numba.njit(cache=True, nogil=True)
-def window_update(pre_score, post_score, first, top, line, table, clip, weight, apply, synchrony):
+def window_update(pre_score, post_score, first, top, line, table, clip, weight, apply, synchrony, native):
     """Close a window of `dassdp.rules.torch.RunningActivity` scores ``pre_score[B, Cin]`` and
     ``post_score[B, Cout]`` (decoded by `score_bins` with ``first`` and ``top``; ``T = len(table) // 2 - 1``):
     ``synchrony[b] = mean_j fired_bj * mean_i fired_bi``, then if ``apply``, with the gate
     ``g_b = clip(1 + slope (S_b - mu), lo, hi)`` of ``line = (slope, mu, lo, hi)`` (float64, then
-    float32), `add_window_update` of ``g_b / B`` to ``weight[Cout, Cin, taps]``."""
+    float32), `add_window_update` of ``g_b / B`` to ``weight[Cout, Cin, taps]`` (``native``: see there)."""
     n_batch, n_pre = pre_score.shape
     n_post = post_score.shape[1]
     sides = []
@@ -211,23 +212,35 @@ def window_update(pre_score, post_score, first, top, line, table, clip, weight, 
         gate = lo if lo == hi else min(max(1.0 + slope * (synchrony[b] - mu), lo), hi)
         g[b] = table.dtype.type(gate) / table.dtype.type(n_batch)
     (pre_bins, pre_seen, pre_outside), (post_bins, post_seen, post_outside) = sides
-    add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, post_outside, g, table, clip, weight)
+    add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, post_outside, g, table, clip, weight,
+                      native)
 
 
 @numba.njit(cache=True, nogil=True)
-def add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, post_outside, g, table, clip, weight):
+def add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, post_outside, g, table, clip, weight,
+                      native):
     """``weight[j, i, :] += clip(sum_b g_b table[post_bins[b, j], pre_bins[b, i]], -clip, clip)``:
     the plug-in's update added in place to a weight ``[Cout, Cin, taps]`` (each tap of a
     convolution's kernel gets its channel pair's update), by `bag_sum_into` on the side that
-    `bags_pre` picks, with its scratch allocated here. ``g`` holds ``g_b / B``."""
+    `bags_pre` picks, with its scratch allocated here. ``g`` holds ``g_b / B``. ``native`` is
+    `dassdp.rules.native.bag_sum_f32`'s compiled bag sum, which does the sum instead for float32
+    tables of up to 64 bins, or None."""
     if bags_pre(pre_bins, pre_seen, pre_outside, post_bins, post_seen, post_outside):
         bag, seen, other, bag_table, transposed = pre_bins, pre_seen, post_bins, table.T.copy(), True
     else:
         bag, seen, other, bag_table, transposed = post_bins, post_seen, pre_bins, table.copy(), False
     rows_shape, by_bag_shape, acc_shape = scratch_shapes(bag, seen, other)
     out = np.empty((post_bins.shape[1], pre_bins.shape[1]), table.dtype)
-    bag_sum_into(bag, seen, other, g, bag_table, np.empty(rows_shape, table.dtype),
-                 np.empty(by_bag_shape, np.int32), np.empty(acc_shape, table.dtype), out, transposed)
+    rows, acc = np.empty(rows_shape, table.dtype), np.empty(acc_shape, table.dtype)
+    if native is None:
+        bag_sum_into(bag, seen, other, g, bag_table, rows, np.empty(by_bag_shape, np.int32), acc, out, transposed)
+    elif table.itemsize != 4 or table.shape[0] > 64:  # float64, or more bins than it handles
+        bag_sum_into(bag, seen, other, g, bag_table, rows, np.empty(by_bag_shape, np.int32), acc, out, transposed)
+    else:  # picked rows [TILE, B] in place of by_bag
+        picked = np.empty((TILE, bag.shape[0]), np.int32)
+        native(bag.shape[0], bag.shape[1], other.shape[1], bag.ctypes.data, seen.ctypes.data, other.ctypes.data,
+               g.ctypes.data, bag_table.ctypes.data, table.shape[0], rows.ctypes.data, picked.ctypes.data,
+               acc.ctypes.data, out.ctypes.data, np.int64(transposed))
     n_post, n_pre, n_taps = weight.shape
     if n_taps == 1:  # a linear layer: rows of unit stride, so that the loop vectorises
         flat = weight.reshape(n_post, n_pre)

@@ -61,6 +61,9 @@ MAX_ELEMENTS = 1 << 22
 #: On the CPU, `binned_update` runs the compiled kernel of `dassdp.rules.kernels` (the tensor
 #: path serves CUDA; set False to run it on the CPU too, as the tests do to compare the two).
 CPU_KERNELS = True
+#: The plug-in's CPU path adds with `dassdp.rules.native`'s AVX-512 bag sum where it can be built
+#: (set False to use the numba kernel only, as the tests do to compare the two).
+NATIVE = True
 #: Largest product (in multiply-adds) for which `binned_update` uses a dense one-hot matrix rather
 #: than a sparse one: below it, fewer tensor operations beat fewer multiply-adds.
 DENSE_PRODUCT_MAX = 1 << 22
@@ -149,7 +152,7 @@ def kernel_window(pre: RunningActivity, post: RunningActivity, weight: torch.Ten
     ``S_b`` (float64) and, given a gate's `gate_line`, adds ``dW`` to ``weight`` ``[Cout, Cin, ...]``
     in place (at every kernel tap of a convolution) and counts the change in its autograd version.
     Equals `RunningActivity.finish`, `sample_synchrony`, `gate_values` and `dassdp_update` in float32."""
-    from dassdp.rules import kernels
+    from dassdp.rules import kernels, native
 
     check_positive("sigma", sigma)
     check_positive("clip", clip)
@@ -158,7 +161,7 @@ def kernel_window(pre: RunningActivity, post: RunningActivity, weight: torch.Ten
     kernels.window_update(pre.score.numpy(), post.score.numpy(), pre.mode == "first", RunningActivity.FIRST,
                           line or (0.0, 0.0, 0.0, 0.0), table.numpy(), clip,
                           weight.detach().view(weight.shape[0], weight.shape[1], -1).numpy(), line is not None,
-                          synchrony)
+                          synchrony, native.bag_sum_f32() if NATIVE else None)
     if line is not None:
         torch.autograd.graph.increment_version(weight)
     return torch.from_numpy(synchrony)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from dassdp.rules import kernels
+from dassdp.rules import kernels, native
 from dassdp.rules import torch as rt
 from dassdp.rules.reference import A_BASE, A_PLUS, Gate
 
@@ -97,14 +97,58 @@ def _trackers(gen, mode, n_steps, n_batch, n_neurons, rate, positions=()):
     return tracker
 
 
+def _native_or_skip():
+    function = native.bag_sum_f32()
+    if function is None:
+        pytest.skip("the native bag sum cannot be built here (no C compiler or no AVX-512)")
+    return function
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("n_batch, n_bag, n_other", [(9, 37, 21), (64, 48, 128), (5, 16, 300), (70, 3, 16)])
+def test_native_bag_sum_equals_the_numba_kernel(transposed, n_batch, n_bag, n_other):
+    """The AVX-512 bag sum of `native` equals `kernels.bag_sum_into` in float32, for tiles and rows
+    that are whole or partial (sizes that are and are not multiples of 16 and of 128)."""
+    function = _native_or_skip()
+    rng = np.random.default_rng([n_batch, n_bag, n_other])
+    n_steps = 4
+    bag = _random_bins(rng, n_batch, n_bag, n_steps, 0.3)
+    other = _random_bins(rng, n_batch, n_other, n_steps, 0.6)
+    g = rng.uniform(-1.0, 2.0, n_batch).astype(np.float32)
+    table = rt._eligibility_table(n_steps, 0.8, A_PLUS, A_BASE, torch.float32, torch.device("cpu")).numpy()
+    seen = np.zeros(table.shape[0], bool)
+    seen[np.unique(bag)] = True
+    rows_shape, by_bag_shape, acc_shape = kernels.scratch_shapes(bag, seen, other)
+    outs = []
+    for use in (None, function):
+        out = np.empty((n_other, n_bag) if transposed else (n_bag, n_other), np.float32)
+        rows, acc = np.empty(rows_shape, np.float32), np.empty(acc_shape, np.float32)
+        if use is None:
+            kernels.bag_sum_into(bag, seen, other, g, table, rows, np.empty(by_bag_shape, np.int32), acc, out,
+                                 transposed)
+        else:
+            picked = np.empty((kernels.TILE, n_batch), np.int32)
+            use(n_batch, n_bag, n_other, bag.ctypes.data, seen.ctypes.data, other.ctypes.data, g.ctypes.data,
+                table.ctypes.data, table.shape[0], rows.ctypes.data, picked.ctypes.data, acc.ctypes.data,
+                out.ctypes.data, int(transposed))
+        outs.append(out)
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-6 * float(np.abs(outs[0]).max()))
+
+
 @pytest.mark.parametrize("gate", ["continuous", "sign", "off"])
+@pytest.mark.parametrize("use_native", [True, False])
 @pytest.mark.parametrize("mode", ["first", "last"])
 @pytest.mark.parametrize("taps, dtype, pre_rate, post_rate", [(1, torch.float32, 0.05, 0.4), (9, torch.float32, 0.3, 0.02),
                                                               (1, torch.float64, 0.2, 0.2)])
-def test_kernel_window_equals_the_tensor_operations(gate, mode, taps, dtype, pre_rate, post_rate):
-    """`rt.kernel_window` (one compiled call) gives `sample_synchrony` of the trackers' `finish`, and
-    adds `gate_values` and `dassdp_update` (in float32) to every tap of the weight, whichever side
-    it bags, and bumps the weight's autograd version; during warm-up it changes nothing."""
+def test_kernel_window_equals_the_tensor_operations(monkeypatch, gate, use_native, mode, taps, dtype, pre_rate,
+                                                    post_rate):
+    """`rt.kernel_window` (one compiled call, with the native bag sum or the numba one) gives
+    `sample_synchrony` of the trackers' `finish`, and adds `gate_values` and `dassdp_update` (in
+    float32) to every tap of the weight, whichever side it bags, and bumps the weight's autograd
+    version; during warm-up it changes nothing."""
+    if use_native:
+        _native_or_skip()
+    monkeypatch.setattr(rt, "NATIVE", use_native)
     gen = torch.Generator().manual_seed(taps + int(100 * pre_rate))
     n_batch, n_pre, n_post, n_steps = 24, 70, 30, 5
     pre = _trackers(gen, mode, n_steps, n_batch, n_pre, pre_rate)
@@ -135,3 +179,17 @@ def test_gate_values_off_and_sign_are_constants_even_without_synchrony():
     nan = torch.tensor([float("nan")], dtype=torch.float64)
     assert float(rt.gate_values(nan, None, "off")[0]) == 1.0
     assert float(rt.gate_values(nan, Gate(k=-0.3, mu=0.1, s=0.2), "sign")[0]) == -1.0
+
+
+@pytest.mark.parametrize("env", [{"DASSDP_NATIVE": "0"}, {"CC": "false"}, {"CC": "no-such-compiler"}])
+def test_native_bag_sum_falls_back_to_numba(monkeypatch, env):
+    """Switched off, or without a working compiler, there is no native bag sum (the numba kernel does
+    the work) and no error."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    native.bag_sum_f32.cache_clear()
+    try:
+        assert native.bag_sum_f32() is None
+    finally:
+        monkeypatch.undo()
+        native.bag_sum_f32.cache_clear()

@@ -101,17 +101,20 @@ def _check_against_reference(model, layer, pre_module, post_module, weight, mult
 
 
 def _use_path(monkeypatch, path):
-    """``kernel``: the compiled window of `rt.kernel_window` (the CPU's); ``dense`` and ``sparse``:
+    """``kernel``: the compiled window of `rt.kernel_window` (the CPU's, with the native bag sum
+    where it can be built), ``numba`` the same with the numba bag sum; ``dense`` and ``sparse``:
     the tensor operations and the binned update's one-hot or sparse product (CUDA's)."""
-    if path != "kernel":
+    if path == "numba":
+        monkeypatch.setattr(rt, "NATIVE", False)
+    if path in ("dense", "sparse"):
         monkeypatch.setattr(rt, "CPU_KERNELS", False)
     if path == "sparse":
         monkeypatch.setattr(rt, "DENSE_PRODUCT_MAX", 0)
 
 
 @pytest.mark.parametrize("gate", ["continuous", "sign", "off"])
-@pytest.mark.parametrize("latency, product", [("first", "kernel"), ("last", "kernel"), ("first", "dense"),
-                                              ("last", "sparse")])
+@pytest.mark.parametrize("latency, product", [("first", "kernel"), ("last", "kernel"), ("first", "numba"),
+                                              ("first", "dense"), ("last", "sparse")])
 def test_plugin_on_our_mlp_matches_reference(monkeypatch, gate, latency, product):
     _use_path(monkeypatch, product)
     torch.manual_seed(0)
@@ -127,7 +130,7 @@ def test_plugin_on_snntorch_leaky_matches_reference():
     _check_against_reference(model, model.lif2, model.lif1, model.lif2, model.fc2.weight, False, params)
 
 
-@pytest.mark.parametrize("product", ["kernel", "dense", "sparse"])
+@pytest.mark.parametrize("product", ["kernel", "numba", "dense", "sparse"])
 def test_plugin_on_conv_layer_applies_the_channel_rule_to_every_tap(monkeypatch, product):
     _use_path(monkeypatch, product)
     torch.manual_seed(2)
