@@ -4,7 +4,8 @@
  *     out[o, n] (out[n, o] if transposed) = sum_b g_b table[bag[b, o], other[b, n]]
  *                                         = sum_b g_b E[r, p_bn] + sum_{b: bag[b, o] != r} g_b D[bag[b, o], p_bn]
  *
- * with r = nbins - 2 the silent bin and D[q, .] = E[q, .] - E[r, .]. What numba cannot express and
+ * with r = nbins - 2 the silent bin and D[q, .] = E[q, .] - E[r, .]; with add, out[.] instead
+ * gets clip(sum, -clip, clip) added (the plug-in's update of a linear layer's weight). What numba cannot express and
  * this does: a bag neuron's sum over its rows is held in eight vector registers (128 floats at a
  * time) instead of being loaded and stored for every row, and a transposed tile is written by
  * 16 x 16 in-register transposes instead of one float at a time. A tile's rows are picked from
@@ -48,6 +49,8 @@ static inline void transpose16(__m512 r[16]) {
     }
 }
 
+static inline float clipped(float x, float clip) { return x < -clip ? -clip : (x > clip ? clip : x); }
+
 /* a[0..nn) = base + the rows listed in picked[0..m), eight vectors at a time. */
 static void sum_rows(int64_t nn, const float *base, const float *rows, const int32_t *picked, int64_t m, float *a) {
     int64_t n0 = 0;
@@ -74,7 +77,7 @@ static void sum_rows(int64_t nn, const float *base, const float *rows, const int
 
 void dassdp_bag_sum_f32(int64_t nb, int64_t no, int64_t nn, const int32_t *bag, const uint8_t *seen,
                         const int32_t *other, const float *g, const float *table, int64_t nbins, float *rows,
-                        int32_t *picked, float *acc, float *out, int64_t transposed) {
+                        int32_t *picked, float *acc, float *out, int64_t transposed, int64_t add, float clip) {
     int64_t ref = nbins - 2, slot[64], ns = 0;
     if (nbins > 64) return;  /* the caller uses the numba kernel then */
     for (int64_t q = 0; q < nbins; q++) slot[q] = (seen[q] && q != ref) ? ns++ : -1;
@@ -104,20 +107,32 @@ void dassdp_bag_sum_f32(int64_t nb, int64_t no, int64_t nn, const int32_t *bag, 
         }
         for (int64_t k = 0; k < width; k++) sum_rows(nn, base, rows, picked + k * nb, count[k], acc + k * nn);
         if (!transposed) {
-            memcpy(out + o0 * nn, acc, sizeof(float) * width * nn);
+            if (add) {
+                for (int64_t i = 0; i < width * nn; i++) out[o0 * nn + i] += clipped(acc[i], clip);
+            } else {
+                memcpy(out + o0 * nn, acc, sizeof(float) * width * nn);
+            }
             continue;
         }
         int64_t n0 = 0;
         if (width == TILE) {
+            const __m512 lo = _mm512_set1_ps(-clip), hi = _mm512_set1_ps(clip);
             for (; n0 + 16 <= nn; n0 += 16) {
                 __m512 r[16];
                 for (int k = 0; k < 16; k++) r[k] = _mm512_loadu_ps(acc + k * nn + n0);
                 transpose16(r);
-                for (int l = 0; l < 16; l++) _mm512_storeu_ps(out + (n0 + l) * no + o0, r[l]);
+                for (int l = 0; l < 16; l++) {
+                    float *dst = out + (n0 + l) * no + o0;
+                    if (add) r[l] = _mm512_add_ps(_mm512_loadu_ps(dst), _mm512_min_ps(_mm512_max_ps(r[l], lo), hi));
+                    _mm512_storeu_ps(dst, r[l]);
+                }
             }
         }
         for (; n0 < nn; n0++)
-            for (int64_t k = 0; k < width; k++) out[n0 * no + o0 + k] = acc[k * nn + n0];
+            for (int64_t k = 0; k < width; k++) {
+                float *dst = out + n0 * no + o0 + k;
+                *dst = add ? *dst + clipped(acc[k * nn + n0], clip) : acc[k * nn + n0];
+            }
     }
 }
 #else

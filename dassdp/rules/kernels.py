@@ -230,18 +230,25 @@ def add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, pos
     else:
         bag, seen, other, bag_table, transposed = post_bins, post_seen, pre_bins, table.copy(), False
     rows_shape, by_bag_shape, acc_shape = scratch_shapes(bag, seen, other)
-    out = np.empty((post_bins.shape[1], pre_bins.shape[1]), table.dtype)
     rows, acc = np.empty(rows_shape, table.dtype), np.empty(acc_shape, table.dtype)
-    if native is None:
-        bag_sum_into(bag, seen, other, g, bag_table, rows, np.empty(by_bag_shape, np.int32), acc, out, transposed)
-    elif table.itemsize != 4 or table.shape[0] > 64:  # float64, or more bins than it handles
-        bag_sum_into(bag, seen, other, g, bag_table, rows, np.empty(by_bag_shape, np.int32), acc, out, transposed)
-    else:  # picked rows [TILE, B] in place of by_bag
-        picked = np.empty((TILE, bag.shape[0]), np.int32)
-        native(bag.shape[0], bag.shape[1], other.shape[1], bag.ctypes.data, seen.ctypes.data, other.ctypes.data,
-               g.ctypes.data, bag_table.ctypes.data, table.shape[0], rows.ctypes.data, picked.ctypes.data,
-               acc.ctypes.data, out.ctypes.data, np.int64(transposed))
     n_post, n_pre, n_taps = weight.shape
+    out = np.empty((n_post, n_pre), table.dtype)
+    summed = False
+    if native is not None:  # (a test numba prunes when native is None)
+        if table.itemsize == 4 and table.shape[0] <= 64:
+            # a float32 linear weight gets dW added in place; arrays go as .ctypes, which hold them
+            picked = np.empty((TILE, bag.shape[0]), np.int32)
+            if n_taps == 1 and weight.itemsize == 4:
+                native(bag.shape[0], bag.shape[1], other.shape[1], bag.ctypes, seen.ctypes, other.ctypes, g.ctypes,
+                       bag_table.ctypes, table.shape[0], rows.ctypes, picked.ctypes, acc.ctypes, weight.ctypes,
+                       np.int64(transposed), np.int64(1), np.float32(clip))
+                return
+            native(bag.shape[0], bag.shape[1], other.shape[1], bag.ctypes, seen.ctypes, other.ctypes, g.ctypes,
+                   bag_table.ctypes, table.shape[0], rows.ctypes, picked.ctypes, acc.ctypes, out.ctypes,
+                   np.int64(transposed), np.int64(0), np.float32(clip))
+            summed = True
+    if not summed:
+        bag_sum_into(bag, seen, other, g, bag_table, rows, np.empty(by_bag_shape, np.int32), acc, out, transposed)
     if n_taps == 1:  # a linear layer: rows of unit stride, so that the loop vectorises
         flat = weight.reshape(n_post, n_pre)
         for j in range(n_post):

@@ -24,8 +24,9 @@ from pathlib import Path
 
 SOURCE = Path(__file__).with_name("bag_sum.c")
 FLAGS = ["-O3", "-march=native", "-std=c99", "-shared", "-fPIC"]  # no -ffast-math: it may set FTZ process-wide
-#: The signature of ``dassdp_bag_sum_f32`` (int64 sizes, pointers as integers).
-ARGTYPES = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5 + [ctypes.c_int64] + [ctypes.c_void_p] * 4 + [ctypes.c_int64]
+#: The signature of ``dassdp_bag_sum_f32`` (int64 sizes and flags, pointers as integers, the clip bound).
+ARGTYPES = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5 + [ctypes.c_int64] + [ctypes.c_void_p] * 4 \
+    + [ctypes.c_int64] * 2 + [ctypes.c_float]
 
 
 def _cpu_flags() -> str:

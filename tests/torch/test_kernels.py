@@ -108,7 +108,8 @@ def _native_or_skip():
 @pytest.mark.parametrize("n_batch, n_bag, n_other", [(9, 37, 21), (64, 48, 128), (5, 16, 300), (70, 3, 16)])
 def test_native_bag_sum_equals_the_numba_kernel(transposed, n_batch, n_bag, n_other):
     """The AVX-512 bag sum of `native` equals `kernels.bag_sum_into` in float32, for tiles and rows
-    that are whole or partial (sizes that are and are not multiples of 16 and of 128)."""
+    that are whole or partial (sizes that are and are not multiples of 16 and of 128); asked to
+    add, it adds the sum clipped to ``out``."""
     function = _native_or_skip()
     rng = np.random.default_rng([n_batch, n_bag, n_other])
     n_steps = 4
@@ -119,20 +120,23 @@ def test_native_bag_sum_equals_the_numba_kernel(transposed, n_batch, n_bag, n_ot
     seen = np.zeros(table.shape[0], bool)
     seen[np.unique(bag)] = True
     rows_shape, by_bag_shape, acc_shape = kernels.scratch_shapes(bag, seen, other)
-    outs = []
-    for use in (None, function):
-        out = np.empty((n_other, n_bag) if transposed else (n_bag, n_other), np.float32)
-        rows, acc = np.empty(rows_shape, np.float32), np.empty(acc_shape, np.float32)
-        if use is None:
-            kernels.bag_sum_into(bag, seen, other, g, table, rows, np.empty(by_bag_shape, np.int32), acc, out,
-                                 transposed)
-        else:
-            picked = np.empty((kernels.TILE, n_batch), np.int32)
-            use(n_batch, n_bag, n_other, bag.ctypes.data, seen.ctypes.data, other.ctypes.data, g.ctypes.data,
-                table.ctypes.data, table.shape[0], rows.ctypes.data, picked.ctypes.data, acc.ctypes.data,
-                out.ctypes.data, int(transposed))
-        outs.append(out)
-    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-6 * float(np.abs(outs[0]).max()))
+    shape = (n_other, n_bag) if transposed else (n_bag, n_other)
+
+    def scratch():
+        return np.empty(rows_shape, np.float32), np.empty(acc_shape, np.float32)
+
+    expected = np.empty(shape, np.float32)
+    rows, acc = scratch()
+    kernels.bag_sum_into(bag, seen, other, g, table, rows, np.empty(by_bag_shape, np.int32), acc, expected, transposed)
+    clip = 0.5 * float(np.abs(expected).max())
+    start = rng.normal(0.0, clip, shape).astype(np.float32)
+    for add, want in ((0, expected), (1, start + np.clip(expected, -clip, clip))):
+        got, picked = start.copy(), np.empty((kernels.TILE, n_batch), np.int32)
+        rows, acc = scratch()
+        function(n_batch, n_bag, n_other, bag.ctypes.data, seen.ctypes.data, other.ctypes.data, g.ctypes.data,
+                 table.ctypes.data, table.shape[0], rows.ctypes.data, picked.ctypes.data, acc.ctypes.data,
+                 got.ctypes.data, int(transposed), add, clip)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * float(np.abs(expected).max()))
 
 
 @pytest.mark.parametrize("gate", ["continuous", "sign", "off"])
