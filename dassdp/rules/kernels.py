@@ -221,10 +221,10 @@ def add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, pos
                       native):
     """``weight[j, i, :] += clip(sum_b g_b table[post_bins[b, j], pre_bins[b, i]], -clip, clip)``:
     the plug-in's update added in place to a weight ``[Cout, Cin, taps]`` (each tap of a
-    convolution's kernel gets its channel pair's update), by `bag_sum_into` on the side that
-    `bags_pre` picks, with its scratch allocated here. ``g`` holds ``g_b / B``. ``native`` is
-    `dassdp.rules.native.bag_sum_f32`'s compiled bag sum, which does the sum instead for float32
-    tables of up to 64 bins, or None."""
+    convolution's kernel gets its channel pair's update), summed on the side that `bags_pre`
+    picks, with scratch allocated here. ``g`` holds ``g_b / B``. ``native`` is the compiled bag sum
+    of `dassdp.rules.native.bag_sum_f32`, or None: it sums float32 tables of up to 64 bins (and
+    adds the update itself to a float32 linear weight); `bag_sum_into` sums the rest."""
     if bags_pre(pre_bins, pre_seen, pre_outside, post_bins, post_seen, post_outside):
         bag, seen, other, bag_table, transposed = pre_bins, pre_seen, post_bins, table.T.copy(), True
     else:
@@ -232,22 +232,17 @@ def add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, pos
     rows_shape, by_bag_shape, acc_shape = scratch_shapes(bag, seen, other)
     rows, acc = np.empty(rows_shape, table.dtype), np.empty(acc_shape, table.dtype)
     n_post, n_pre, n_taps = weight.shape
+    native_sum = False
+    if native is not None:  # a test numba prunes where native is None
+        native_sum = table.itemsize == 4 and table.shape[0] <= 64
+        if native_sum and n_taps == 1 and weight.itemsize == 4:
+            _native_sum(native, bag, seen, other, g, bag_table, rows, acc, weight, transposed, True, clip)
+            return
     out = np.empty((n_post, n_pre), table.dtype)
-    summed = False
-    if native is not None:  # (a test numba prunes when native is None)
-        if table.itemsize == 4 and table.shape[0] <= 64:
-            # a float32 linear weight gets dW added in place; arrays go as .ctypes, which hold them
-            picked = np.empty((TILE, bag.shape[0]), np.int32)
-            if n_taps == 1 and weight.itemsize == 4:
-                native(bag.shape[0], bag.shape[1], other.shape[1], bag.ctypes, seen.ctypes, other.ctypes, g.ctypes,
-                       bag_table.ctypes, table.shape[0], rows.ctypes, picked.ctypes, acc.ctypes, weight.ctypes,
-                       np.int64(transposed), np.int64(1), np.float32(clip))
-                return
-            native(bag.shape[0], bag.shape[1], other.shape[1], bag.ctypes, seen.ctypes, other.ctypes, g.ctypes,
-                   bag_table.ctypes, table.shape[0], rows.ctypes, picked.ctypes, acc.ctypes, out.ctypes,
-                   np.int64(transposed), np.int64(0), np.float32(clip))
-            summed = True
-    if not summed:
+    if native is not None:
+        if native_sum:
+            _native_sum(native, bag, seen, other, g, bag_table, rows, acc, out, transposed, False, clip)
+    if not native_sum:
         bag_sum_into(bag, seen, other, g, bag_table, rows, np.empty(by_bag_shape, np.int32), acc, out, transposed)
     if n_taps == 1:  # a linear layer: rows of unit stride, so that the loop vectorises
         flat = weight.reshape(n_post, n_pre)
@@ -260,3 +255,14 @@ def add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, pos
             d = min(max(out[j, i], -clip), clip)
             for tap in range(n_taps):
                 weight[j, i, tap] += d
+
+
+@numba.njit(cache=True, nogil=True)
+def _native_sum(native, bag, seen, other, g, table, rows, acc, out, transposed, add, clip):
+    """Call ``dassdp_bag_sum_f32`` of ``bag_sum.c`` (`bag_sum_into`'s arguments, ``picked`` scratch
+    in place of ``by_bag``; ``add``: add the clipped sum to ``out``). Arrays go as ``.ctypes``,
+    which hold a reference to them until the call returns."""
+    picked = np.empty((TILE, bag.shape[0]), np.int32)
+    native(bag.shape[0], bag.shape[1], other.shape[1], bag.ctypes, seen.ctypes, other.ctypes, g.ctypes, table.ctypes,
+           table.shape[0], rows.ctypes, picked.ctypes, acc.ctypes, out.ctypes, np.int64(transposed), np.int64(add),
+           np.float32(clip))
