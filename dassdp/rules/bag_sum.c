@@ -23,6 +23,9 @@
 
 int dassdp_has_avx512(void) { return 1; }
 
+/* TILE, which must equal dassdp.rules.kernels.TILE: the caller sizes picked and acc by it. */
+int dassdp_tile(void) { return TILE; }
+
 /* Transpose the 16 x 16 block held in r[0..15] (row k = r[k]). */
 static inline void transpose16(__m512 r[16]) {
     __m512 t[16];

@@ -70,7 +70,9 @@ def bag_sum_f32():
         library = ctypes.CDLL(str(_build(compiler)))
     except (OSError, subprocess.CalledProcessError):
         return None
-    if not library.dassdp_has_avx512():
+    from dassdp.rules.kernels import TILE
+
+    if not library.dassdp_has_avx512() or library.dassdp_tile() != TILE:  # scratch is sized by TILE
         return None
     function = library.dassdp_bag_sum_f32
     function.argtypes, function.restype = ARGTYPES, None
