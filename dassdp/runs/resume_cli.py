@@ -7,12 +7,7 @@ import argparse
 from pathlib import Path
 
 from dassdp.runs.study import StudyError
-from dassdp.runs.study_cli import (
-    _check_execution,
-    add_execution_arguments,
-    execute_study,
-    fail,
-)
+from dassdp.runs.study_cli import add_execution_arguments, execute_study, fail
 
 __all__ = ["add_arguments", "run"]
 
@@ -23,10 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dassdp.runs.runner import load_dir
+    from dassdp.runs.runner import check_execution, load_dir
 
     try:
-        _check_execution(args)
+        check_execution(args.workers, args.local_cluster)
         runs, _ = load_dir(args.results_dir)
     except StudyError as err:
         return fail("resume", err)

@@ -37,6 +37,7 @@ __all__ = [
     "RUN_TABLES",
     "StudyRuns",
     "aggregate",
+    "check_execution",
     "load_dir",
     "metrics_table",
     "prepare_dir",
@@ -171,6 +172,14 @@ def run_states(runs: StudyRuns) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------
 # executing a study
 # ------------------------------------------------------------------------------------------
+
+
+def check_execution(workers: int, local_cluster: int | None) -> None:
+    """Raise `StudyError` for fewer than one local worker or Dask ``LocalCluster`` worker."""
+    if workers < 1:
+        raise StudyError("--workers", f"must be >= 1, got {workers}")
+    if local_cluster is not None and local_cluster < 1:
+        raise StudyError("--local-cluster", f"must be >= 1, got {local_cluster}")
 
 
 def _dask_client(scheduler: str | None, local_cluster: int | None):

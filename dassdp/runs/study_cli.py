@@ -40,13 +40,6 @@ def fail(command: str, err: StudyError) -> int:
     return 2
 
 
-def _check_execution(args: argparse.Namespace) -> None:
-    if args.workers < 1:
-        raise StudyError("--workers", f"must be >= 1, got {args.workers}")
-    if args.local_cluster is not None and args.local_cluster < 1:
-        raise StudyError("--local-cluster", f"must be >= 1, got {args.local_cluster}")
-
-
 def execute_study(runs, args: argparse.Namespace, command: str) -> int:
     """Run the pending runs with progress bars, aggregate, print the summary."""
     from rich.console import Console
@@ -94,11 +87,11 @@ def execute_study(runs, args: argparse.Namespace, command: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dassdp.runs.runner import prepare_dir
+    from dassdp.runs.runner import check_execution, prepare_dir
     from dassdp.runs.study import load_study
 
     try:
-        _check_execution(args)
+        check_execution(args.workers, args.local_cluster)
         study, text = load_study(args.study)
         out = args.out if args.out is not None else Path("results") / args.study.stem
         runs = prepare_dir(study, text, out, args.resume)
