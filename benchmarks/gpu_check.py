@@ -17,8 +17,8 @@ def brian2_phase_check() -> dict:
     """One shortened DA-SSDP run of the demo study on cpp_standalone and on cuda_standalone."""
     import tomllib
 
+    from dassdp.cli.demo import study_text
     from dassdp.runs.brian2_phase import execute_brian2
-    from dassdp.runs.demo import study_text
     from dassdp.runs.study import expand_runs, parse_study
 
     tables = {}

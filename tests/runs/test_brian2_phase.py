@@ -230,7 +230,7 @@ def test_shipped_studies_are_valid_and_switch_to_cuda_by_one_field():
     import re
     import tomllib
 
-    from dassdp.runs.demo import study_text
+    from dassdp.cli.demo import study_text
     from dassdp.runs.study import parse_study
 
     root = Path(__file__).resolve().parents[2] / "studies"

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from dassdp.runs.study import StudyError
-from dassdp.runs.study_cli import fail
+from dassdp.cli.run import fail
 
 __all__ = ["add_arguments", "run"]
 
@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
 
     from dassdp.runs import store
     from dassdp.runs.runner import load_dir, run_states
-    from dassdp.runs.summary import print_summary
+    from dassdp.cli.summary import print_summary
 
     try:
         runs, _ = load_dir(args.results_dir)

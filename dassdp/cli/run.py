@@ -52,7 +52,7 @@ def execute_study(runs, args: argparse.Namespace, command: str) -> int:
     )
 
     from dassdp.runs.runner import aggregate, run_study
-    from dassdp.runs.summary import print_summary
+    from dassdp.cli.summary import print_summary
 
     console = Console(stderr=True, quiet=args.quiet)
     started = time.time()

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from dassdp.runs.study import StudyError
-from dassdp.runs.study_cli import add_execution_arguments, execute_study, fail
+from dassdp.cli.run import add_execution_arguments, execute_study, fail
 
 STUDY = "digits_ab_brian2.toml"
 

@@ -1,7 +1,8 @@
 """The ``dassdp`` command line.
 
-Each sub-command lives in its own module, which provides ``add_arguments(parser)`` and
-``run(args) -> int``. Modules are imported only when their command is used, so ``dassdp --help``
+Each sub-command lives in its own module of this package, which provides ``add_arguments(parser)``
+and ``run(args) -> int`` and leaves the work to the library (``dassdp.runs``, ``dassdp.bridge``,
+``dassdp.analysis``). Modules are imported only when their command is used, so ``dassdp --help``
 stays fast and ``dassdp report`` works without Brian2 or torch being imported.
 """
 
@@ -13,16 +14,16 @@ import sys
 
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("dassdp.runs.demo", "the digits A -> B -> A task-switch study in Brian2 (make demo): tables, summary, report"),
+    "demo": ("dassdp.cli.demo", "the digits A -> B -> A task-switch study in Brian2 (make demo): tables, summary, report"),
     "network-demo": ("dassdp.runs.network_demo", "run a small DA-SSDP network in Brian2 and print what it learnt"),
     "report": ("dassdp.analysis.report", "write an HTML and Markdown report of a results directory"),
     "doctor": ("dassdp.runs.doctor", "which Brian2 targets (numpy, cython, cpp/cuda standalone) work here, and why not"),
-    "bench": ("dassdp.runs.bench", "run a side-by-side benchmark from benchmarks/ (not a test)"),
+    "bench": ("dassdp.cli.bench", "run a side-by-side benchmark from benchmarks/ (not a test)"),
     "paper": ("dassdp.runs.paper", "train with and without DA-SSDP on a small data set and compare (the paper's comparison)"),
-    "convert": ("dassdp.bridge.cli", "convert a PyTorch model or NIR graph to Brian2 or NIR"),
-    "run": ("dassdp.runs.study_cli", "run a continual-learning study file (TOML), locally or on Dask"),
-    "resume": ("dassdp.runs.resume_cli", "finish an interrupted study in a results directory"),
-    "status": ("dassdp.runs.status_cli", "runs done and pending in a results directory, per variant"),
+    "convert": ("dassdp.cli.convert", "convert a PyTorch model or NIR graph to Brian2 or NIR"),
+    "run": ("dassdp.cli.run", "run a continual-learning study file (TOML), locally or on Dask"),
+    "resume": ("dassdp.cli.resume", "finish an interrupted study in a results directory"),
+    "status": ("dassdp.cli.status", "runs done and pending in a results directory, per variant"),
 }
 
 
@@ -48,7 +49,3 @@ def main(argv: list[str] | None = None) -> int:
     module.add_arguments(parser)
     args = parser.parse_args(rest)
     return int(module.run(args) or 0)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

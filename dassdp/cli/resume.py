@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from dassdp.runs.study import StudyError
-from dassdp.runs.study_cli import add_execution_arguments, execute_study, fail
+from dassdp.cli.run import add_execution_arguments, execute_study, fail
 
 __all__ = ["add_arguments", "run"]
 

@@ -1,0 +1,7 @@
+"""``python -m dassdp.cli``: the ``dassdp`` command."""
+
+import sys
+
+from dassdp.cli import main
+
+sys.exit(main())
