@@ -1,11 +1,171 @@
-"""NumPy reference implementations: the oracle every other expression of a rule is tested against.
+r"""NumPy reference implementations: the oracle every other expression of a rule is tested
+against, and the statement of DA-SSDP that all three expressions implement.
 
-DA-SSDP follows the contract in DESIGN.md (Tian et al., arXiv 2512.07194). The reference favours
-clarity over speed: it builds the dense ``B x Cout x Cin`` eligibility tensor that the fast
-implementations must never build.
+DA-SSDP: the contract
+=====================
 
-Shapes follow PyTorch: a weight matrix is ``(n_post, n_pre)``; per-window activity is
-``(n_windows, n_neurons)``.
+Dopamine-modulated spike-synchrony-dependent plasticity, after Tian, Tensingh, Eshraghian, Truong
+and Kavehei, "DA-SSDP", arXiv 2512.07194 (TMLR), and its published code. The reference functions
+below, the Brian2 rule (`dassdp.rules.brian2.ssdp`) and the PyTorch update (`dassdp.rules.torch`,
+used by `dassdp.rules.plugin`) implement exactly what follows. The reference favours clarity
+over speed: it builds the dense ``B x Cout x Cin`` eligibility tensor that the other two never
+build (see *Cost*).
+
+Shapes follow PyTorch: a weight matrix, a connectivity mask and an update are
+``(n_post, n_pre)``, indexed ``[j, i]`` for the synapse from pre neuron ``i`` to post neuron ``j``;
+per-window activity is ``(n_windows, n_neurons)``. Latencies and ``sigma`` are in steps (PyTorch)
+or seconds (Brian2, spike times).
+
+**Windows.** A window is one sample presentation: :math:`T` discrete steps (PyTorch) or a
+duration :math:`T_\text{win}`, an integer multiple of ``dt`` (Brian2). Window :math:`b` covers
+:math:`[b T_\text{win}, (b + 1) T_\text{win})`, so a spike on an edge opens the next window.
+
+**Fired flags and latencies.** For neuron :math:`n` in window (sample) :math:`b`, with
+:math:`\mathcal{T}_{bn}` its spike times measured from the window start,
+
+.. math::
+    f_{bn} = [\mathcal{T}_{bn} \neq \emptyset], \qquad
+    t_{bn} = \begin{cases}
+        \min \mathcal{T}_{bn} & \text{latency="first" (the default)} \\
+        \max \mathcal{T}_{bn} & \text{latency="last"} \\
+        T \text{ (or } T_\text{win}) & f_{bn} = 0.
+    \end{cases}
+
+The published code takes ``spikes.cumsum(0).argmax(0)``: the running spike count first reaches
+its maximum at the last spike, so it measures the *last* spike. ``latency="last"`` reproduces
+it as a compatibility mode; the first-spike latency of the paper's text is the default.
+
+**Pair terms.** For the synapse from pre :math:`i` to post :math:`j` in sample :math:`b`,
+
+.. math::
+    \begin{align*}
+        \text{sync}_{bji} &= f_{bj} f_{bi} \\
+        K_{bji} &= \exp\left(-\frac{(t_{bj} - t_{bi})^2}{2 \sigma^2}\right) \\
+        e_{bji} &= A_+ \, \text{sync}_{bji} K_{bji} - A_\text{base} (1 - \text{sync}_{bji}) K_{bji}
+                 = K_{bji} \left((A_+ + A_\text{base}) \, \text{sync}_{bji} - A_\text{base}\right)
+    \end{align*}
+
+**Sample synchrony.** The mean of :math:`\text{sync}` over the synapses, which the connectivity
+mask :math:`M_{ji} \in \{0, 1\}` marks (all pairs without a mask):
+
+.. math::
+    S_b = \frac{\sum_{j, i} M_{ji} f_{bj} f_{bi}}{\sum_{j, i} M_{ji}}
+    \quad\overset{M \equiv 1}{=}\quad
+    \Big(\frac{1}{N_\text{post}} \sum_j f_{bj}\Big) \Big(\frac{1}{N_\text{pre}} \sum_i f_{bi}\Big)
+
+so :math:`S_b \in [0, 1]`; an empty mask gives NaN.
+
+**Warm-up and gate fit.** During the first :math:`W` epochs (PyTorch) or windows (Brian2) nothing
+is applied; the pairs :math:`(S_b, L_b)` are recorded, with :math:`L_b` the task loss (the batch
+loss repeated per sample in the published code). At the end of warm-up the gate is fitted once,
+and then fixed, with population standard deviations (``ddof=0``):
+
+.. math::
+    \begin{align*}
+        \mu &= \operatorname{mean}(S), \qquad s = \operatorname{std}(S) + 10^{-8} \\
+        z(x) &= \frac{x - \operatorname{mean}(x)}{\operatorname{std}(x) + 10^{-8}} \\
+        k &= -\operatorname{mean}\big(z(S) \, z(L)\big)
+    \end{align*}
+
+that is, :math:`k` is minus the Pearson correlation of synchrony with loss.
+
+**Gate.** Three modes:
+
+.. math::
+    g_b = \begin{cases}
+        \operatorname{clip}\left(1 + k \, \frac{S_b - \mu}{s}, 0, 2\right)
+            & \text{gate="continuous" (the published code)} \\
+        \operatorname{sign}(k), \text{ and } 1 \text{ where } |k| < \text{tol}
+            & \text{gate="sign" (the paper's text)} \\
+        1 & \text{gate="off": SSDP, the two-factor rule}
+    \end{cases}
+
+``gate="off"`` is the paper's "harmless regulariser" ablation.
+
+**Update.** After warm-up, for each batch of :math:`B` samples (a PyTorch batch; ``batch``
+consecutive windows in Brian2):
+
+.. math::
+    \Delta W_{ji} = \operatorname{clip}\left(\frac{1}{B} \sum_b g_b \, e_{bji}, -c, c\right),
+    \qquad c = 1 \text{ by default}
+
+added to the weight after the optimizer step (PyTorch), or at the window end (Brian2), where the
+dopamine variable ``DA`` carries :math:`g_b`.
+
+**Published defaults.** :math:`A_+ = 1.5 \cdot 10^{-3}` (`A_PLUS`),
+:math:`A_\text{base} = 5 \cdot 10^{-4}` (`A_BASE`, the published code; the paper's text gives
+:math:`10^{-4}`, `A_BASE_PAPER`: pass ``a_base=A_BASE_PAPER`` to use it), :math:`\sigma` = 1 step,
+warm-up 100 epochs (80 on CIFAR10-DVS).
+
+**Cost.** Never build the ``B x Cout x Cin`` tensor. With integer latencies in
+:math:`\{0, \dots, T\}` the kernel takes only :math:`(T + 1)^2` values: put each neuron in the bin
+:math:`q = 2 t + f` (:math:`Q = 2 (T + 1)` bins), so that :math:`e_{bji} = E[q_{bj}, q_{bi}]` for a
+:math:`Q \times Q` table :math:`E`, and
+
+.. math::
+    \sum_b g_b \, e_{bji} = \sum_{q = 0}^{Q - 1} \sum_b \big([q_{bj} = q] \, g_b\big) \, E[q, q_{bi}]
+
+is a sum of :math:`Q` products of a ``(Cout x B)`` one-hot matrix by a ``(B x Cin)`` matrix.
+Real-valued latencies are handled exactly by chunking over samples and post neurons. In Brian2 the
+whole loop (latency tracking, window-end update, synchrony, loss, warm-up statistics, gate) runs
+in generated code without ``network_operation``, so it runs unchanged on the standalone targets
+(`dassdp.rules.brian2.ssdp` explains its schedule).
+
+**Where this package differs from the published code.** The default latency is the first spike
+(the published code measures the last; ``latency="last"``), and both values of
+:math:`A_\text{base}` are at hand (the published code's 5e-4 is the default, the paper's 1e-4 is
+`A_BASE_PAPER`).
+
+**Where each step lives.** Brian2 code is named by its module-level code block or function, and
+PyTorch code by its function.
+
+.. list-table::
+    :header-rows: 1
+
+    * - Step
+      - NumPy (this module)
+      - Brian2
+      - PyTorch
+    * - window of a spike, latency within it
+      - `window_positions`
+      - `dassdp.rules.brian2.windows.track_windows` (window start ``ssdp_t0``, reset each window)
+      - one sample per window; the latency is the step index
+    * - fired flags :math:`f`, first/last latencies :math:`t`
+      - `window_activity` (for `activity_from_raster`, `activity_from_spike_times`)
+      - `dassdp.rules.brian2.windows.track_windows` (``ssdp_fired``, ``ssdp_lat`` of
+        `dassdp.rules.brian2.windows.neuron_variables`)
+      - `dassdp.rules.torch.RunningActivity`, `dassdp.rules.torch.activity_from_raster`
+    * - kernel :math:`K`, eligibility :math:`e`
+      - `eligibility`
+      - `dassdp.rules.brian2.ssdp.DASSDP._kernel` (the ``ssdp_kernel`` table) in
+        `dassdp.rules.brian2.ssdp._SHARE`, `dassdp.rules.brian2.ssdp._CORRECTION` and
+        `dassdp.rules.brian2.ssdp._BATCHED`
+      - `dassdp.rules.torch.exact_update`, `dassdp.rules.torch.binned_update` (bins as in *Cost*)
+    * - synchrony :math:`S_b`
+      - `sample_synchrony`
+      - summed variables ``ssdp_nsync``, ``ssdp_nsyn``, ``ssdp_npre`` built by
+        `dassdp.rules.brian2.ssdp.DASSDP`, then ``S`` in `dassdp.rules.brian2.ssdp._volume_code`
+      - `dassdp.rules.torch.sample_synchrony`
+    * - warm-up records, fit of :math:`(k, \mu, s)`
+      - `fit_gate`
+      - `dassdp.rules.brian2.ssdp._volume_code` (running Welford sums)
+      - `dassdp.rules.torch.fit_gate`
+    * - gate :math:`g_b`
+      - `gate_values`
+      - `dassdp.rules.brian2.ssdp._GATE`, evaluated in `dassdp.rules.brian2.ssdp._volume_code`
+      - `dassdp.rules.torch.gate_values`, `dassdp.rules.torch.gate_line`
+    * - clipped batch update :math:`\Delta W`
+      - `weight_update`; over consecutive windows `simulate_dassdp`
+      - `dassdp.rules.brian2.ssdp._SHARE` with `dassdp.rules.brian2.ssdp._CORRECTION` (batches
+        of one window), `dassdp.rules.brian2.ssdp._BATCHED` (larger batches)
+      - `dassdp.rules.torch.dassdp_update`, `dassdp.rules.torch.kernel_window`
+    * - parameters
+      - `DASSDPParams`
+      - the fields of `dassdp.rules.brian2.ssdp.DASSDP`
+      - `DASSDPParams`, passed to `dassdp.rules.plugin.DASSDP`
+
+The other rules of this module (pair-based STDP, DA-STDP) state their equations in their own
+docstrings.
 """
 
 from __future__ import annotations
@@ -66,6 +226,69 @@ class WindowActivity:
         return WindowActivity(self.fired[windows], self.latency[windows], self.duration)
 
 
+def window_positions(times: np.ndarray, window: float, dt: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Window index ``floor(t / window)`` and latency ``t - index * window`` of every spike time.
+
+    Windows are half-open, ``[w * window, (w + 1) * window)``: a spike exactly on a window edge
+    belongs to the window it opens (latency 0). With ``dt`` given, times are taken on the
+    simulation grid, ``step = rint(t / dt)``, window ``step // (window / dt)`` and latency
+    ``(step mod (window / dt)) * dt``, which is exact where a float division of times is not
+    (0.15 s with 0.05 s windows).
+    """
+    check_positive("window", window)
+    times = np.asarray(times, dtype=np.float64)
+    if dt is None:
+        index = np.floor(times / window).astype(np.int64)
+        return index, times - index * window
+    check_positive("dt", dt)
+    steps_per_window = int(round(window / dt))
+    if steps_per_window < 1 or not np.isclose(steps_per_window * dt, window, rtol=1e-9, atol=0):
+        raise ValueError(f"window ({window}) must be an integer multiple of dt ({dt})")
+    step = np.rint(times / dt).astype(np.int64)
+    return step // steps_per_window, (step % steps_per_window) * dt
+
+
+def window_activity(
+    windows: np.ndarray,
+    neurons: np.ndarray,
+    latencies: np.ndarray,
+    n_windows: int,
+    n_neurons: int,
+    duration: float,
+    latency: LatencyMode = "first",
+) -> WindowActivity:
+    """Fired flags ``f[w, n]`` and first (or last) spike latencies ``t[w, n]`` from spikes.
+
+    Spike ``k`` is neuron ``neurons[k]`` at ``latencies[k]`` from the start of window
+    ``windows[k]``. ``f[w, n] = 1`` if n spiked in w; ``t[w, n]`` is the least (``"first"``) or
+    greatest (``"last"``) latency of its spikes there, and ``duration`` (T or T_win) where
+    ``f[w, n] = 0`` (module docstring, *Fired flags and latencies*). This is the one computation of
+    latencies in NumPy: `activity_from_raster`, `activity_from_spike_times` and
+    `dassdp.analysis.synchrony` call it.
+    """
+    check_choice("latency", latency, ("first", "last"))
+    windows = np.asarray(windows, dtype=np.int64)
+    neurons = np.asarray(neurons, dtype=np.int64)
+    latencies = np.asarray(latencies, dtype=np.float64)
+    if not windows.shape == neurons.shape == latencies.shape:
+        raise ValueError(
+            f"windows {windows.shape}, neurons {neurons.shape} and latencies {latencies.shape} differ in shape"
+        )
+    for name, index, size in (("window", windows, n_windows), ("neuron", neurons, n_neurons)):
+        if index.size and (index.min() < 0 or index.max() >= size):
+            raise ValueError(f"{name} indices must lie in [0, {size}), got {index.min()}..{index.max()}")
+    fired = np.zeros((n_windows, n_neurons), dtype=np.float64)
+    fired[windows, neurons] = 1.0
+    if latency == "first":
+        out = np.full((n_windows, n_neurons), float(duration))
+        np.minimum.at(out, (windows, neurons), latencies)
+    else:
+        out = np.full((n_windows, n_neurons), -np.inf)
+        np.maximum.at(out, (windows, neurons), latencies)
+        out[fired == 0] = float(duration)
+    return WindowActivity(fired=fired, latency=out, duration=float(duration))
+
+
 def activity_from_spike_times(
     indices: np.ndarray,
     times: np.ndarray,
@@ -75,66 +298,29 @@ def activity_from_spike_times(
     dt: float | None = None,
     latency: LatencyMode = "first",
 ) -> WindowActivity:
-    """Fired flags and latencies from spike times (continuous time, e.g. Brian2).
+    """Fired flags and latencies (seconds) from spike times (continuous time, e.g. Brian2).
 
-    Window w covers ``[w * window, (w + 1) * window)``; a spike exactly on a window edge belongs
-    to the window it opens (latency 0). With ``dt`` given, times are taken on the simulation grid:
-    ``step = rint(t / dt)``, window ``step // (window / dt)`` and latency ``(step mod n) * dt``,
-    which is exact where a float division of times would not be. Spikes past the last window are
-    ignored.
+    Neuron ``indices[k]`` spiked at ``times[k]``; windows and latencies as `window_positions`
+    (with ``dt``, on the simulation grid). Spikes past the last window are ignored.
     """
-    check_choice("latency", latency, ("first", "last"))
-    check_positive("window", window)
-    indices = np.asarray(indices, dtype=np.int64)
     times = np.asarray(times, dtype=np.float64)
+    indices = np.asarray(indices, dtype=np.int64)
     if indices.shape != times.shape:
         raise ValueError(f"indices {indices.shape} and times {times.shape} differ in shape")
-    if indices.size and (indices.min() < 0 or indices.max() >= n_neurons):
-        raise ValueError(f"spike indices must lie in [0, {n_neurons}), got {indices.min()}..{indices.max()}")
-    if dt is None:
-        win = np.floor(times / window).astype(np.int64)
-        lat = times - win * window
-    else:
-        check_positive("dt", dt)
-        steps_per_window = int(round(window / dt))
-        if not np.isclose(steps_per_window * dt, window, rtol=1e-9, atol=0):
-            raise ValueError(f"window ({window}) must be an integer multiple of dt ({dt})")
-        step = np.rint(times / dt).astype(np.int64)
-        win = step // steps_per_window
-        lat = (step % steps_per_window) * dt
+    win, lat = window_positions(times, window, dt)
     keep = (win >= 0) & (win < n_windows)
-    win, idx, lat = win[keep], indices[keep], lat[keep]
-    fired = np.zeros((n_windows, n_neurons), dtype=np.float64)
-    fired[win, idx] = 1.0
-    out = np.full((n_windows, n_neurons), float(window))
-    if latency == "first":
-        np.minimum.at(out, (win, idx), lat)
-    else:
-        last = np.full((n_windows, n_neurons), -np.inf)
-        np.maximum.at(last, (win, idx), lat)
-        out = np.where(fired > 0, last, out)
-    return WindowActivity(fired=fired, latency=out, duration=float(window))
+    return window_activity(win[keep], indices[keep], lat[keep], n_windows, n_neurons, window, latency)
 
 
 def activity_from_raster(spikes: np.ndarray, latency: LatencyMode = "first") -> WindowActivity:
-    """Fired flags and latencies (in steps) from a discrete raster ``spikes[T, B, N]`` (PyTorch).
-
-    ``first``: index of the first step with a spike; ``last``: of the last one (what the published
-    code computes with ``cumsum(0).argmax(0)``). Silent neurons get latency T.
-    """
-    check_choice("latency", latency, ("first", "last"))
+    """Fired flags and latencies (in steps) from a discrete raster ``spikes[T, B, N]`` (PyTorch):
+    sample b is window b, and a spike at step k has latency k; silent neurons get latency T."""
     spikes = np.asarray(spikes)
     if spikes.ndim != 3:
         raise ValueError(f"spikes must have shape [T, B, N], got {spikes.shape}")
-    n_steps = spikes.shape[0]
-    active = spikes > 0
-    fired = active.any(axis=0)
-    if latency == "first":
-        lat = active.argmax(axis=0)
-    else:
-        lat = n_steps - 1 - active[::-1].argmax(axis=0)
-    lat = np.where(fired, lat, n_steps).astype(np.float64)
-    return WindowActivity(fired=fired.astype(np.float64), latency=lat, duration=float(n_steps))
+    n_steps, n_samples, n_neurons = spikes.shape
+    step, sample, neuron = np.nonzero(spikes > 0)
+    return window_activity(sample, neuron, step, n_samples, n_neurons, n_steps, latency)
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,15 +347,37 @@ def eligibility(
     return a_plus * sync * kernel - a_base * (1.0 - sync) * kernel
 
 
-def sample_synchrony(pre: WindowActivity, post: WindowActivity, mask: np.ndarray | None = None) -> np.ndarray:
-    """Sample synchrony ``S_b = mean over synapses (i, j) of fired_i * fired_j``.
+def _fired(activity: WindowActivity | np.ndarray, name: str) -> np.ndarray:
+    """The fired flags ``[windows, neurons]`` of a `WindowActivity` or of a 0/1 (bool) array."""
+    fired = activity.fired if isinstance(activity, WindowActivity) else np.asarray(activity, dtype=np.float64)
+    if fired.ndim != 2:
+        raise ValueError(f"{name} must be a WindowActivity or fired flags [windows, neurons], got shape {fired.shape}")
+    return fired
 
-    ``mask[j, i]`` (optional) marks existing synapses; the mean is over those.
+
+def sample_synchrony(
+    pre: WindowActivity | np.ndarray, post: WindowActivity | np.ndarray, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Sample synchrony ``S_b = sum_ji M_ji f_bj f_bi / sum_ji M_ji`` of every window b.
+
+    The mean over synapses of ``sync = f_bj f_bi`` (module docstring, *Sample synchrony*).
+    ``pre`` and ``post`` are `WindowActivity` or fired flags ``[windows, neurons]`` (0/1 or bool).
+    ``mask[j, i]`` marks the synapse from pre i to post j, shape ``(n_post, n_pre)`` like a weight
+    matrix; without it every pair is a synapse and ``S_b = mean_j f_bj * mean_i f_bi``. An empty
+    mask gives NaN. This is the one computation of S in NumPy (`dassdp.analysis.synchrony`
+    exports it too).
     """
+    pre_fired, post_fired = _fired(pre, "pre"), _fired(post, "post")
+    if pre_fired.shape[0] != post_fired.shape[0]:
+        raise ValueError(f"pre has {pre_fired.shape[0]} windows but post has {post_fired.shape[0]}")
     if mask is None:
-        return post.fired.mean(axis=1) * pre.fired.mean(axis=1)
+        return post_fired.mean(axis=1) * pre_fired.mean(axis=1)
     mask = np.asarray(mask, dtype=np.float64)
-    return np.einsum("bj,ji,bi->b", post.fired, mask, pre.fired) / mask.sum()
+    expected = (post_fired.shape[1], pre_fired.shape[1])
+    if mask.shape != expected:
+        raise ValueError(f"mask must have shape (n_post, n_pre) = {expected}, got {mask.shape}")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((post_fired @ mask) * pre_fired).sum(axis=1) / mask.sum()
 
 
 @dataclass(frozen=True)
@@ -225,7 +433,7 @@ def weight_update(e: np.ndarray, g: np.ndarray, clip: float = 1.0) -> np.ndarray
 
 @dataclass(frozen=True)
 class DASSDPParams:
-    """Parameters of DA-SSDP (DESIGN.md, "DA-SSDP: the contract").
+    """Parameters of DA-SSDP (the contract in this module's docstring).
 
     ``sigma`` is in the unit of the latencies (steps in PyTorch, seconds in Brian2); ``warmup`` is
     the number of windows (samples) whose ``(S, L)`` records fit the gate; ``batch`` the number of

@@ -171,3 +171,29 @@ def test_bad_window_and_indices():
         ref.activity_from_spike_times([0], [0.0], 1, 0.0025, 1, dt=0.001)
     with pytest.raises(ValueError, match="indices"):
         ref.activity_from_spike_times([3], [0.0], 2, 0.001, 1)
+
+
+def test_window_activity_hand_computed():
+    # window 0: neuron 0 at 3 and 1, neuron 1 at 2; window 1: neuron 1 at 0; T = 4
+    act = ref.window_activity([0, 0, 0, 1], [0, 1, 0, 1], [3.0, 2.0, 1.0, 0.0], 2, 3, 4.0, "first")
+    np.testing.assert_array_equal(act.fired, [[1, 1, 0], [0, 1, 0]])
+    np.testing.assert_array_equal(act.latency, [[1.0, 2.0, 4.0], [4.0, 0.0, 4.0]])
+    last = ref.window_activity([0, 0, 0, 1], [0, 1, 0, 1], [3.0, 2.0, 1.0, 0.0], 2, 3, 4.0, "last")
+    np.testing.assert_array_equal(last.latency, [[3.0, 2.0, 4.0], [4.0, 0.0, 4.0]])
+    with pytest.raises(ValueError, match="window indices"):
+        ref.window_activity([2], [0], [0.0], 2, 3, 4.0)
+    with pytest.raises(ValueError, match="neuron indices"):
+        ref.window_activity([0], [-1], [0.0], 2, 3, 4.0)
+
+
+def test_synchrony_takes_fired_flags_and_checks_the_mask_shape():
+    pre = ref.WindowActivity(np.array([[1.0, 0.0, 1.0]]), np.zeros((1, 3)), 1.0)
+    post = ref.WindowActivity(np.array([[1.0, 1.0]]), np.zeros((1, 2)), 1.0)
+    mask = np.array([[1, 1, 0], [0, 0, 1]])
+    flags = ref.sample_synchrony(pre.fired.astype(bool), post.fired.astype(bool), mask)
+    np.testing.assert_array_equal(flags, ref.sample_synchrony(pre, post, mask))
+    with pytest.raises(ValueError, match=r"mask must have shape \(n_post, n_pre\) = \(2, 3\), got \(3, 2\)"):
+        ref.sample_synchrony(pre, post, mask.T)
+    with pytest.raises(ValueError, match="windows"):
+        ref.sample_synchrony(pre, np.ones((2, 2)))
+    assert np.isnan(ref.sample_synchrony(pre, post, np.zeros((2, 3)))[0])  # no synapse: S undefined
