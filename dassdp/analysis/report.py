@@ -1,4 +1,4 @@
-"""``dassdp report RESULTS_DIR``: an HTML and a Markdown report of a results directory.
+"""An HTML and a Markdown report of a results directory (``dassdp report RESULTS_DIR``).
 
 The report shows the study specification (every ``*.toml`` in the directory, verbatim), a summary
 of every Parquet table (shape, columns, ``describe()``), the figures of
@@ -9,39 +9,16 @@ Markdown links the PNG files written beside it.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import json
 import platform
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["add_arguments", "build_report", "run"]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "results_dir", type=Path, help="directory with Parquet tables, *.toml and manifest.json"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=None, help="output directory (default: RESULTS_DIR/report)"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    if not args.results_dir.is_dir():
-        print(
-            f"dassdp report: results directory {str(args.results_dir)!r} does not exist",
-            file=sys.stderr,
-        )
-        return 2
-    html_path, md_path = build_report(args.results_dir, args.out)
-    print(f"wrote {html_path} and {md_path}")
-    return 0
+__all__ = ["build_report"]
 
 
 def _versions(manifest: dict) -> dict[str, str]:

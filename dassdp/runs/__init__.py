@@ -1,1 +1,3 @@
-"""Studies, task-switch protocols, data sets, the runner, the results store and the CLI commands."""
+"""Studies, task-switch protocols, data sets, the runner and the results store, and the library
+behind ``dassdp doctor``, ``dassdp network-demo`` and ``dassdp paper`` (the commands live in
+`dassdp.cli`)."""

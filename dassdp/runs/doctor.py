@@ -1,14 +1,13 @@
-"""``dassdp doctor``: which Brian2 targets work on this machine, and why not.
+"""Which Brian2 targets work on this machine, and why not (the checks behind ``dassdp doctor``).
 
-Runs a two-neuron network on each CPU target (numpy, cython, cpp_standalone) and checks the
-prerequisites of cuda_standalone (nvcc and its version, cuRAND, a GPU and its compute
-capability; ``--compile-cuda`` also generates and compiles a small network with nvcc). Exits 0
-when the CPU targets work, 1 otherwise.
+`diagnose` runs a two-neuron network on each CPU target (numpy, cython, cpp_standalone) and checks
+the prerequisites of cuda_standalone (nvcc and its version, cuRAND, a GPU and its compute
+capability; with ``compile_cuda`` it also generates and compiles a small network with nvcc).
+`target_problem` is the quick check of one target's prerequisites that a study runs first.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import importlib.util
 import platform
@@ -17,11 +16,6 @@ import tempfile
 import traceback
 
 CPU_TARGETS = ("numpy", "cython", "cpp_standalone")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--compile-cuda", action="store_true",
-                        help="also generate and compile a small network for cuda_standalone (minutes)")
 
 
 def _version(package: str) -> str:
@@ -125,22 +119,3 @@ def _try(func, *args) -> str:
     except Exception as error:  # noqa: BLE001 - the doctor reports every failure
         last = traceback.format_exception_only(type(error), error)[-1].strip()
         return f"no: {last[:300]}"
-
-
-def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    with console.status("Checking Brian2 targets ..."):
-        report = diagnose(compile_cuda=args.compile_cuda)
-    facts = Table(title="dassdp doctor: this machine", show_header=False)
-    for key, value in report["facts"].items():
-        facts.add_row(key, value)
-    targets = Table(title="Brian2 targets")
-    targets.add_column("target")
-    targets.add_column("status")
-    for target, state in report["targets"].items():
-        targets.add_row(target, state)
-    console.print(facts, targets)
-    return 0 if all(report["targets"][t] == "ok" for t in CPU_TARGETS) else 1

@@ -1,4 +1,4 @@
-"""``dassdp network-demo``: a small DA-SSDP network in Brian2, and what it learnt.
+"""A small DA-SSDP network in Brian2 (``dassdp network-demo`` prints what it learnt).
 
 Fifty Poisson inputs (drawn with NumPy, replayed by a SpikeGeneratorGroup and relayed so they
 can carry window flags) drive two current-based LIF
@@ -12,22 +12,9 @@ window end, scaled by the dopamine-borne gate.
 
 from __future__ import annotations
 
-import argparse
-import tempfile
-
 import numpy as np
 
 N_INPUT, N_READOUT = 50, 2
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", default="numpy", choices=["numpy", "cython", "cpp_standalone"],
-                        help="Brian2 code-generation target (default: numpy)")
-    parser.add_argument("--windows", type=int, default=200, help="number of 25 ms windows (default: 200)")
-    parser.add_argument("--warmup", type=int, default=40, help="warm-up windows (default: 40)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
-
-
 DT_MS, WINDOW_MS = 0.5, 25
 
 
@@ -81,34 +68,3 @@ def simulate(target: str, n_windows: int, warmup: int, seed: int, directory: str
             "spike_i": np.array(spikes.i[:]),
             "spike_t": np.array(spikes.t[:]),
         }
-
-
-def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    with console.status(f"Simulating {args.windows} windows of DA-SSDP on {args.target} ..."), \
-            tempfile.TemporaryDirectory(prefix="dassdp-demo-") as build:
-        out = simulate(args.target, args.windows, args.warmup, args.seed, directory=build)
-    gate, warm = out["gate"], slice(0, args.warmup)
-    after = slice(args.warmup, None)
-    dw = out["w"] - out["w0"]
-    half = N_INPUT // 2
-
-    table = Table(title="DA-SSDP demo: 50 Poisson inputs -> 2 LIF readouts, 25 ms windows")
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
-    table.add_row("fitted gate k (= -corr(S, L))", f"{gate.k:+.4f}")
-    table.add_row("gate mu (mean S in warm-up)", f"{gate.mu:.4f}")
-    table.add_row("gate s (std S in warm-up)", f"{gate.s:.4f}")
-    table.add_row("mean synchrony S: warm-up / after", f"{out['S'][warm].mean():.4f} / {out['S'][after].mean():.4f}")
-    table.add_row("mean loss L: warm-up / after", f"{out['L'][warm].mean():.4f} / {out['L'][after].mean():.4f}")
-    table.add_row("dopamine (gate) after warm-up: min / mean / max",
-                  f"{out['DA'][after].min():.3f} / {out['DA'][after].mean():.3f} / {out['DA'][after].max():.3f}")
-    table.add_row("weight change: mean / min / max", f"{dw.mean():+.4f} / {dw.min():+.4f} / {dw.max():+.4f}")
-    for j in range(N_READOUT):
-        table.add_row(f"readout {j}: mean dW from inputs 0-{half - 1} / {half}-{N_INPUT - 1}",
-                      f"{dw[j, :half].mean():+.4f} / {dw[j, half:].mean():+.4f}")
-    console.print(table)
-    return 0

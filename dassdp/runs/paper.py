@@ -1,5 +1,5 @@
-"""``dassdp paper``: train the same spiking network with and without DA-SSDP (the paper's
-comparison, Tian et al., arXiv 2512.07194) on a small offline data set.
+"""Train the same spiking network with and without DA-SSDP (the paper's comparison, Tian et al.,
+arXiv 2512.07194) on a small offline data set; ``dassdp paper`` runs it.
 
 Variants, each trained from the same initial weights, data order and seed:
 
@@ -7,16 +7,14 @@ Variants, each trained from the same initial weights, data order and seed:
 - ``dassdp``: plus DA-SSDP with the continuous gate on the deep layer;
 - ``gate_off``: plus DA-SSDP with the gate off (the two-factor "harmless regulariser" ablation).
 
-Writes ``results.parquet`` (tidy: dataset, seed, variant, epoch, train_acc, test_acc, loss,
-gate_k, S) and ``summary.csv`` (final-epoch test accuracy per variant; for each variant against
-the baseline: mean paired difference, its 95% bootstrap CI and a Wilcoxon signed-rank p-value).
+`train` yields one record per epoch of one variant; `summarise` gives the final-epoch test
+accuracy per variant and, for each variant against the baseline, the mean paired difference, its
+95% bootstrap CI and a Wilcoxon signed-rank p-value.
 """
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,11 +23,11 @@ from torch import nn
 
 from dassdp.analysis.continual import bootstrap_ci
 from dassdp.models.snn import SpikingConvNet, SpikingMLP
-from dassdp.rules.plugin import DASSDP
+from dassdp.rules.plugin import DASSDPPlugin
 from dassdp.rules.reference import DASSDPParams
-from dassdp.runs.datasets import DATASETS, Dataset, load_dataset
+from dassdp.runs.datasets import DATASETS, Dataset
 
-__all__ = ["Setup", "SETUPS", "VARIANTS", "build_model", "train", "summarise", "add_arguments", "run"]
+__all__ = ["Setup", "SETUPS", "VARIANTS", "build_model", "train", "summarise"]
 
 VARIANTS = {"baseline": None, "dassdp": "continuous", "gate_off": "off"}
 
@@ -86,7 +84,7 @@ def train(dataset: Dataset, setup: Setup, seed: int, gate: str | None, epochs: i
     optimizer = torch.optim.Adam(model.parameters(), lr=setup.lr)
     plasticity = None
     if gate is not None:
-        plasticity = DASSDP(model, [setup.layer], DASSDPParams(gate=gate), warmup_epochs=setup.warmup_epochs)
+        plasticity = DASSDPPlugin(model, [setup.layer], DASSDPParams(gate=gate), warmup_epochs=setup.warmup_epochs)
     order = torch.Generator().manual_seed(seed)
     n_train = len(dataset.y_train)
     for epoch in range(epochs or setup.epochs):
@@ -101,10 +99,10 @@ def train(dataset: Dataset, setup: Setup, seed: int, gate: str | None, epochs: i
             losses.append(loss.item())
             if plasticity is not None:
                 plasticity.step(loss)
-                synchrony.append(plasticity.layers[0].last_synchrony)
+                synchrony.append(plasticity.last_gate[setup.layer].mean_synchrony)
         if plasticity is not None:
             plasticity.end_epoch()
-        gate_fit = plasticity.layers[0].gate if plasticity is not None else None
+        gate_fit = plasticity.gates[setup.layer] if plasticity is not None else None
         yield {
             "epoch": epoch,
             "train_acc": _accuracy(model, dataset.x_train, dataset.y_train, dataset, setup.n_steps),
@@ -132,43 +130,3 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
             row["wilcoxon_p"] = float(wilcoxon(diff).pvalue) if len(diff) > 1 and np.any(diff != 0) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=DATASETS, default="digits")
-    parser.add_argument("--seeds", type=int, default=5, help="number of paired seeds (0 .. N-1)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the data set's setup)")
-    parser.add_argument("--out", type=Path, default=Path("paper-results"), help="output directory")
-
-
-def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.progress import Progress
-    from rich.table import Table
-
-    if args.seeds < 1 or (args.epochs is not None and args.epochs < 1):
-        raise SystemExit("dassdp paper: --seeds and --epochs must be >= 1")
-    setup = SETUPS[args.dataset]
-    epochs = args.epochs or setup.epochs
-    dataset = load_dataset(args.dataset)
-    rows = []
-    with Progress() as progress:
-        task = progress.add_task(f"{args.dataset}", total=args.seeds * len(VARIANTS) * epochs)
-        for seed in range(args.seeds):
-            for variant, gate in VARIANTS.items():
-                for record in train(dataset, setup, seed, gate, epochs):
-                    rows.append({"dataset": args.dataset, "seed": seed, "variant": variant, **record})
-                    progress.advance(task)
-    results = pd.DataFrame(rows)
-    summary = summarise(results)
-    args.out.mkdir(parents=True, exist_ok=True)
-    results.to_parquet(args.out / "results.parquet", index=False)
-    summary.to_csv(args.out / "summary.csv", index=False)
-    table = Table(title=f"{args.dataset}: final test accuracy ({epochs} epochs, {args.seeds} seeds)")
-    for column in summary.columns:
-        table.add_column(column)
-    for record in summary.itertuples(index=False):
-        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in record))
-    Console(width=max(Console().width, 140)).print(table)
-    print(f"wrote {args.out / 'results.parquet'} and {args.out / 'summary.csv'}")
-    return 0
