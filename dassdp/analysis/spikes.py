@@ -11,15 +11,16 @@ A spike table is a :class:`pandas.DataFrame` with one row per spike and the colu
 ``population`` (optional)
     name of the population or layer the neuron belongs to;
 ``window``, ``latency`` (added by :func:`assign_windows`)
-    index of the window (one sample presentation, see DESIGN.md) and spike time measured from the
-    window start, in seconds.
+    index of the window (one sample presentation, as in the contract in `dassdp.rules.reference`)
+    and spike time measured from the window start, in seconds.
 
 Rows are sorted by time (stable, so simultaneous spikes keep their input order). Neurons that never
 spike and windows without spikes have no rows, so every statistic that needs them takes the
 population size and the number of windows explicitly. The window definition is kept in
 ``DataFrame.attrs`` (``window``, ``t0``, ``n_windows``) so that later calls can check it.
 
-Nothing here imports PyTorch or Brian2: tensors and monitors are duck-typed.
+Nothing here imports PyTorch or Brian2: tensors and monitors are duck-typed, and
+`dassdp.rules.reference`, which assigns the windows, imports NumPy only.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from dassdp.rules.reference import window_positions
 
 __all__ = [
     "SpikeTrains",
@@ -109,9 +112,9 @@ def from_torch(
     """Spike table from a PyTorch spike tensor (or ndarray) of shape [T, B, N].
 
     Step ``k`` of sample ``b`` becomes a spike at ``time = k * dt`` (seconds) of neuron ``n`` in
-    ``trial = b``. Each sample is one window (DESIGN.md), so ``window = first_window + b`` and
-    ``latency = time``; ``attrs`` records ``window = T * dt``. A tensor is converted with
-    ``.detach().cpu().numpy()`` (duck-typed, torch is not imported).
+    ``trial = b``. Each sample is one window (the contract in `dassdp.rules.reference`), so
+    ``window = first_window + b`` and ``latency = time``; ``attrs`` records ``window = T * dt``.
+    A tensor is converted with ``.detach().cpu().numpy()`` (duck-typed, torch is not imported).
     """
     if hasattr(spikes, "detach"):
         spikes = spikes.detach().cpu().numpy()
@@ -154,26 +157,17 @@ def assign_windows(
 ) -> pd.DataFrame:
     """Add ``window = floor((time - t0) / window)`` and ``latency = time - t0 - window * window``.
 
-    Windows are half-open, ``[t0 + k * window, t0 + (k + 1) * window)``. ``n_windows`` defaults to
-    the last window holding a spike plus one. Spikes before ``t0`` or after the last window raise
-    ValueError, as does a table that already carries a different window definition. With the
-    simulation step ``dt`` given, times are taken on its grid (``step = rint(time / dt)``), so a
-    spike on a window edge always opens the next window, as in `dassdp.rules.reference`; without
-    it, a floating-point edge such as 0.15 s with 0.05 s windows may fall into the earlier window.
+    Windows are half-open, ``[t0 + k * window, t0 + (k + 1) * window)``, and are assigned by
+    `dassdp.rules.reference.window_positions`, as the rules' reference does. ``n_windows``
+    defaults to the last window holding a spike plus one. Spikes before ``t0`` or after the last
+    window raise ValueError, as does a table that already carries a different window definition.
+    With the simulation step ``dt`` given, times are taken on its grid (``step = rint(time /
+    dt)``), so a spike on a window edge always opens the next window; without it, a floating-point
+    edge such as 0.15 s with 0.05 s windows may fall into the earlier window.
     """
     validate(spikes)
-    if not window > 0:
-        raise ValueError(f"assign_windows: window must be > 0, got {window}")
     times = spikes["time"].to_numpy(dtype=float) - t0
-    if dt is None:
-        index = np.floor(times / window).astype(np.int64)
-        latency = times - index * window
-    else:
-        steps_per_window = int(round(window / dt))
-        if not dt > 0 or not np.isclose(steps_per_window * dt, window, rtol=1e-9, atol=0):
-            raise ValueError(f"assign_windows: window ({window}) must be a positive multiple of dt ({dt})")
-        step = np.rint(times / dt).astype(np.int64)
-        index, latency = step // steps_per_window, (step % steps_per_window) * dt
+    index, latency = window_positions(times, window, dt)
     if times.size and times.min() < 0:
         raise ValueError(f"assign_windows: column 'time' has spikes before t0={t0}")
     if n_windows is None:

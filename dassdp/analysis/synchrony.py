@@ -7,7 +7,10 @@ vectorised over neurons and windows: the table is turned into a [windows, neuron
 everything else is array arithmetic.
 
 Reference for S: Tian, Tensingh, Eshraghian, Truong, Kavehei, "DA-SSDP", arXiv 2512.07194, and the
-contract in DESIGN.md.
+contract in `dassdp.rules.reference`. S and the latencies are computed there, by
+`dassdp.rules.reference.sample_synchrony` (exported here unchanged) and
+`dassdp.rules.reference.window_activity`, which the rules' tests use as their oracle; connectivity
+masks are ``(n_post, n_pre)``, like a weight matrix.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dassdp.analysis.spikes import (
     select_population,
     window_definition,
 )
+from dassdp.rules.reference import WindowActivity, sample_synchrony, window_activity
 
 __all__ = [
     "coincidence_matrix",
@@ -60,6 +64,30 @@ def fired_matrix(spikes: pd.DataFrame, n_neurons: int, n_windows: int | None = N
     return spike_counts(spikes, n_neurons, n_windows) > 0
 
 
+def _check_which(which: str) -> None:
+    if which not in ("first", "last"):
+        raise ValueError(f"which must be 'first' or 'last', got {which!r}")
+
+
+def _activity(
+    spikes: pd.DataFrame, n_neurons: int, n_windows: int | None, which: str
+) -> WindowActivity:
+    """Fired flags and latencies of a windowed table by `dassdp.rules.reference.window_activity`."""
+    _check_which(which)
+    if "window" not in window_definition(spikes):
+        raise ValueError("the spike table has no window length; call assign_windows")
+    n_windows = resolve_windows(spikes, n_windows)
+    return window_activity(
+        spikes["window"].to_numpy(dtype=np.int64),
+        neuron_indices(spikes, n_neurons),
+        spikes["latency"].to_numpy(dtype=float),
+        n_windows,
+        n_neurons,
+        float(spikes.attrs["window"]),
+        which,
+    )
+
+
 def latency_matrix(
     spikes: pd.DataFrame,
     n_neurons: int,
@@ -69,44 +97,10 @@ def latency_matrix(
     """Spike latency ``t[w, n]`` from the window start, shape [W, N], in seconds.
 
     ``which="first"`` (default) takes the first spike of n in w, ``"last"`` the last one (the
-    published code's behaviour, DESIGN.md). A neuron that did not spike gets the window length
-    ``T_win`` (taken from the table's window definition), as in the DA-SSDP contract.
+    published code's behaviour, see the contract in `dassdp.rules.reference`). A neuron that did
+    not spike gets the window length ``T_win`` (taken from the table's window definition).
     """
-    if which not in ("first", "last"):
-        raise ValueError(f"which must be 'first' or 'last', got {which!r}")
-    if "window" not in window_definition(spikes):
-        raise ValueError("latency_matrix: the table has no window length; call assign_windows")
-    cells, n_windows = _cell_index(spikes, n_neurons, n_windows)
-    out = np.full(n_windows * n_neurons, float(spikes.attrs["window"]))
-    reduce = np.minimum if which == "first" else np.maximum
-    if which == "last":
-        out[np.unique(cells)] = -np.inf
-    reduce.at(out, cells, spikes["latency"].to_numpy(dtype=float))
-    return out.reshape(n_windows, n_neurons)
-
-
-def sample_synchrony(
-    pre_fired: np.ndarray, post_fired: np.ndarray, mask: np.ndarray | None = None
-) -> np.ndarray:
-    """Sample synchrony per window, ``S_w = mean over synapses (i, j) of fired_wi * fired_wj``.
-
-    ``pre_fired`` is [W, N_pre], ``post_fired`` [W, N_post]; ``mask[i, j]`` (shape [N_pre, N_post])
-    marks the synapses from pre i to post j (pass ``weight.T`` for a PyTorch [out, in] weight);
-    without a mask every pair is a synapse, so ``S_w`` is the product of the two fired fractions.
-    S is in [0, 1]; an empty mask gives NaN. Reference: arXiv 2512.07194 (DESIGN.md contract).
-    """
-    pre = np.asarray(pre_fired, dtype=float)
-    post = np.asarray(post_fired, dtype=float)
-    if pre.shape[0] != post.shape[0]:
-        raise ValueError(f"pre has {pre.shape[0]} windows but post has {post.shape[0]}")
-    if mask is None:
-        return pre.mean(axis=1) * post.mean(axis=1)
-    mask = np.asarray(mask, dtype=float)
-    if mask.shape != (pre.shape[1], post.shape[1]):
-        raise ValueError(f"mask has shape {mask.shape}, expected {(pre.shape[1], post.shape[1])}")
-    n_synapses = mask.sum()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return ((pre @ mask) * post).sum(axis=1) / n_synapses
+    return _activity(spikes, n_neurons, n_windows, which).latency
 
 
 def synchrony_series(
@@ -119,7 +113,8 @@ def synchrony_series(
     """Tidy S per layer and window: columns ``pre, post, window, synchrony``.
 
     ``layers`` lists (pre population, post population) pairs; ``n_neurons`` gives each population's
-    size; ``masks`` optionally gives the connectivity of a layer (see :func:`sample_synchrony`).
+    size; ``masks`` optionally gives the connectivity of a layer, ``mask[j, i]`` of shape
+    ``(n_post, n_pre)`` (see `dassdp.rules.reference.sample_synchrony`).
     """
     n_windows = resolve_windows(spikes, n_windows)
     fired = {}
@@ -168,15 +163,24 @@ def fired_fraction(
 
 
 def first_spike_latencies(spikes: pd.DataFrame, which: str = "first") -> pd.DataFrame:
-    """Tidy latency distribution: one row per (window, [population,] neuron) that fired, with its
-    first (or, ``which="last"``, last) spike latency from the window start in seconds."""
-    if which not in ("first", "last"):
-        raise ValueError(f"which must be 'first' or 'last', got {which!r}")
+    """Tidy latency distribution: one row per ([population,] window, neuron) that fired, with its
+    first (or, ``which="last"``, last) spike latency from the window start in seconds: the entries
+    of :func:`latency_matrix` where the neuron fired, population by population."""
+    _check_which(which)
     if "latency" not in spikes.columns:
         raise ValueError("spike table: column 'latency' is missing; call assign_windows first")
-    keys = [k for k in ("population", "window", "neuron") if k in spikes.columns]
-    grouped = spikes.groupby(keys, sort=True)["latency"]
-    return (grouped.min() if which == "first" else grouped.max()).reset_index()
+    has_population = "population" in spikes.columns
+    populations = np.unique(spikes["population"]) if has_population else [None]
+    frames = []
+    for population in populations:
+        table = select_population(spikes, population)
+        n_neurons = int(table["neuron"].max()) + 1 if len(table) else 0
+        activity = _activity(table, n_neurons, None, which)
+        window, neuron = np.nonzero(activity.fired)
+        rows = {"window": window, "neuron": neuron, "latency": activity.latency[window, neuron]}
+        frames.append(pd.DataFrame({"population": population, **rows} if has_population else rows))
+    columns = ["population"] * has_population + ["window", "neuron", "latency"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def coincidence_matrix(fired: np.ndarray) -> np.ndarray:

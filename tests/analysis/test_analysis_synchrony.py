@@ -35,14 +35,15 @@ def two_layers():
 
 
 def naive_synchrony(pre, post, mask):
-    """S by explicit loops over synapses (the definition, written out)."""
+    """S by explicit loops over synapses (the definition, written out); ``mask[j, i]`` marks the
+    synapse from pre i to post j."""
     values = []
     for w in range(pre.shape[0]):
         pairs = [
             pre[w, i] * post[w, j]
             for i in range(pre.shape[1])
             for j in range(post.shape[1])
-            if mask[i, j]
+            if mask[j, i]
         ]
         values.append(np.mean(pairs) if pairs else np.nan)
     return np.array(values)
@@ -51,8 +52,8 @@ def naive_synchrony(pre, post, mask):
 def test_synchrony_hand_values(two_layers):
     series = synchrony_series(two_layers, [("pre", "post")], {"pre": 2, "post": 3})
     np.testing.assert_allclose(series["synchrony"], [1 / 2 * 2 / 3, 0.0])
-    mask = np.zeros((2, 3), bool)
-    mask[0, 0] = mask[0, 2] = mask[1, 1] = True
+    mask = np.zeros((3, 2), bool)  # (post, pre): synapses pre 0 -> post 0, 0 -> 2, 1 -> 1
+    mask[0, 0] = mask[2, 0] = mask[1, 1] = True
     masked = synchrony_series(
         two_layers, [("pre", "post")], {"pre": 2, "post": 3}, masks={("pre", "post"): mask}
     )
@@ -66,7 +67,7 @@ def test_synchrony_hand_values(two_layers):
 )
 def test_synchrony_matches_definition_and_lies_in_unit_interval(pre, data):
     post = data.draw(arrays(bool, (pre.shape[0], data.draw(st.integers(1, 5)))))
-    mask = data.draw(arrays(bool, (pre.shape[1], post.shape[1])))
+    mask = data.draw(arrays(bool, (post.shape[1], pre.shape[1])))
     s = sample_synchrony(pre, post, mask)
     np.testing.assert_allclose(s, naive_synchrony(pre, post, mask), rtol=0, atol=1e-12)
     np.testing.assert_allclose(
@@ -81,8 +82,8 @@ def test_synchrony_matches_definition_and_lies_in_unit_interval(pre, data):
 def test_synchrony_rejects_bad_shapes():
     with pytest.raises(ValueError, match="windows"):
         sample_synchrony(np.ones((2, 3)), np.ones((3, 3)))
-    with pytest.raises(ValueError, match="mask"):
-        sample_synchrony(np.ones((2, 3)), np.ones((2, 4)), np.ones((4, 3)))
+    with pytest.raises(ValueError, match=r"mask must have shape \(n_post, n_pre\) = \(4, 3\)"):
+        sample_synchrony(np.ones((2, 3)), np.ones((2, 4)), np.ones((3, 4)))
 
 
 def test_fired_fraction_and_counts(two_layers):
@@ -111,6 +112,16 @@ def test_latencies_first_last_and_silent(two_layers):
     )
     with pytest.raises(ValueError, match="which"):
         latency_matrix(pre, 2, which="middle")
+
+
+def test_latency_distribution_last_and_empty(two_layers):
+    last = first_spike_latencies(two_layers, which="last").set_index(["population", "window", "neuron"])
+    assert last.loc[("pre", 0, 0), "latency"] == pytest.approx(0.03)  # spikes at 10 and 30 ms
+    assert last.loc[("post", 0, 1), "latency"] == pytest.approx(0.02)
+    empty = first_spike_latencies(two_layers.iloc[:0])
+    assert len(empty) == 0 and list(empty.columns) == ["population", "window", "neuron", "latency"]
+    with pytest.raises(ValueError, match="window length"):
+        first_spike_latencies(from_arrays([0], [0.01]).assign(window=0, latency=0.01))
 
 
 def test_coincidence_identical_and_disjoint_neurons():
