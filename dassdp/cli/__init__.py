@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 
 #: command name -> (module, one-line help)
@@ -31,6 +32,7 @@ def _top_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dassdp", description="DA-SSDP research framework (arXiv 2512.07194)."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {importlib.metadata.version('dassdp')}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_) in COMMANDS.items():
         sub.add_parser(name, help=help_, add_help=False)
