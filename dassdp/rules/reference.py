@@ -176,6 +176,7 @@ from typing import Literal
 import numpy as np
 
 LatencyMode = Literal["first", "last"]
+SameStep = Literal["balanced", "causal"]
 GateMode = Literal["continuous", "sign", "off"]
 
 #: Published defaults (code release of arXiv 2512.07194).
@@ -533,8 +534,8 @@ def simulate_dassdp(
 def _events(pre_times, post_times, extra: dict[str, np.ndarray] | None = None) -> list[tuple[float, int, str]]:
     """Time-ordered events; at equal times pre comes before post before the rest.
 
-    This is Brian2's order within a step (the ``pre`` pathway runs before ``post``), under which a
-    simultaneous pre/post pair counts as causal (potentiation with zero delay).
+    This is Brian2's order within a step (the ``pre`` pathway runs before ``post``); what a
+    simultaneous pre/post pair then does is set by ``same_step`` (see `STDPParams`).
     """
     kinds = {"pre": pre_times, "post": post_times, **(extra or {})}
     events = [(float(t), rank, kind) for rank, (kind, ts) in enumerate(kinds.items()) for t in np.ravel(ts)]
@@ -550,6 +551,17 @@ class STDPParams:
     ``pairing='all'`` sums over all pairs; ``'nearest'`` pairs each spike only with the nearest
     preceding spike of the other neuron (symmetric nearest-spike, traces reset to 1 at a spike).
     The weight is clipped to ``[w_min, w_max]`` after every event.
+
+    ``same_step`` decides a pair of spikes at the same time (on a simulation grid: in the same
+    step, whose order the grid does not resolve). ``"balanced"`` (default) changes w by
+    ``(A_plus + A_minus) / 2``, the mean of the window's two branches at zero delay, so that
+    such pairs bias the rule towards neither potentiation nor depression. ``"causal"`` counts the
+    pre spike first and potentiates by the full ``A_plus``: Brian2's own STDP example (Song,
+    Miller & Abbott 2000) does this, because its ``pre`` pathway runs before ``post`` within a
+    step; with ``dt = 0.1 ms`` and ``tau = 20 ms`` it hardly matters, but on a grid of
+    ``dt = 1 ms`` with ``tau = 2 ms`` and dense firing it adds about one ``A_plus`` per pre spike
+    (the discrete window then integrates to about 2.5 A_plus against 1.5 |A_minus|). NEST's
+    ``stdp_synapse`` sidesteps the question with a dendritic delay of at least one step.
     """
 
     tau_plus: float = 20e-3
@@ -559,11 +571,13 @@ class STDPParams:
     w_min: float = 0.0
     w_max: float = 1.0
     pairing: Literal["all", "nearest"] = "all"
+    same_step: SameStep = "balanced"
 
     def __post_init__(self) -> None:
         check_positive("tau_plus", self.tau_plus)
         check_positive("tau_minus", self.tau_minus)
         check_choice("pairing", self.pairing, ("all", "nearest"))
+        check_choice("same_step", self.same_step, ("balanced", "causal"))
         if self.w_min > self.w_max:
             raise ValueError(f"w_min ({self.w_min}) must not exceed w_max ({self.w_max})")
 
@@ -592,18 +606,30 @@ def stdp_weight(pre_times, post_times, w0: float, params: STDPParams, schedule: 
     """Final weight of one synapse under pair-based STDP (see `STDPParams`); with ``schedule``
     every weight change at time t is multiplied by ``schedule(t)`` (traces run regardless)."""
     factor = schedule or (lambda t: 1.0)
-    w, x_pre, x_post, last = float(w0), 0.0, 0.0, 0.0
+    same = same_step_correction(params.a_plus, params.a_minus, params.same_step)
+    w, x_pre, x_post, last, last_pre = float(w0), 0.0, 0.0, 0.0, None
     for t, _, kind in _events(pre_times, post_times):
         x_pre *= np.exp(-(t - last) / params.tau_plus)
         x_post *= np.exp(-(t - last) / params.tau_minus)
         last = t
         if kind == "pre":
             x_pre = 1.0 if params.pairing == "nearest" else x_pre + 1.0
+            last_pre = t
             w = np.clip(w + factor(t) * params.a_minus * x_post, params.w_min, params.w_max)
         else:
             x_post = 1.0 if params.pairing == "nearest" else x_post + 1.0
-            w = np.clip(w + factor(t) * params.a_plus * x_pre, params.w_min, params.w_max)
+            dw = params.a_plus * x_pre + same * (last_pre == t)
+            w = np.clip(w + factor(t) * dw, params.w_min, params.w_max)
     return float(w)
+
+
+def same_step_correction(a_plus: float, a_minus: float, same_step: SameStep) -> float:
+    """What a post spike adds, beyond ``a_plus x_pre``, when the pre neuron spiked at the same
+    time (after it in a step's order, so ``x_pre`` already holds that spike's jump):
+    ``(a_minus - a_plus) / 2`` for ``"balanced"`` (the pair then counts ``(a_plus + a_minus) / 2``,
+    ``a_minus < 0``), 0 for ``"causal"`` (see `STDPParams`)."""
+    check_choice("same_step", same_step, ("balanced", "causal"))
+    return (a_minus - a_plus) / 2 if same_step == "balanced" else 0.0
 
 
 @dataclass(frozen=True)
@@ -615,7 +641,9 @@ class DASTDPParams:
     delta(t - t_pre)`` with all-to-all traces x (time constants tau_plus, tau_minus, jump 1);
     dopamine ``dn/dt = -n / tau_n + sum_k delta(t - t_k) / tau_n`` for dopaminergic spikes t_k;
     weight ``dw/dt = c (n - b)``, clipped to ``[w_min, w_max]`` at the end of every interval
-    between events, as NEST does.
+    between events, as NEST does. ``same_step``: a pre and a post spike at the same time add
+    ``(A_plus - A_minus) / 2`` to ``c`` (``"balanced"``, default) or ``A_plus`` (``"causal"``), as in
+    `STDPParams`.
     """
 
     tau_c: float = 1.0
@@ -627,10 +655,12 @@ class DASTDPParams:
     b: float = 0.0
     w_min: float = 0.0
     w_max: float = 200.0
+    same_step: SameStep = "balanced"
 
     def __post_init__(self) -> None:
         for name in ("tau_c", "tau_n", "tau_plus", "tau_minus"):
             check_positive(name, getattr(self, name))
+        check_choice("same_step", self.same_step, ("balanced", "causal"))
         if self.w_min > self.w_max:
             raise ValueError(f"w_min ({self.w_min}) must not exceed w_max ({self.w_max})")
 
@@ -657,7 +687,8 @@ def dastdp_weight(
     ``schedule``, ``dw/dt = schedule(t) c (n - b)``: intervals are split at window boundaries.
     """
     factor = schedule or (lambda t: 1.0)
-    w, c, n, x_pre, x_post, last = float(w0), 0.0, 0.0, 0.0, 0.0, 0.0
+    same = same_step_correction(params.a_plus, -params.a_minus, params.same_step)
+    w, c, n, x_pre, x_post, last, last_pre = float(w0), 0.0, 0.0, 0.0, 0.0, 0.0, None
     extra = {"dopa": dopamine_times, "edge": schedule.edges(t_end) if schedule else []}
     events = sorted(_events(pre_times, post_times, extra) + [(float(t_end), 4, "end")])
     for t, _, kind in events:
@@ -674,10 +705,11 @@ def dastdp_weight(
             last = t
         if kind == "pre":
             x_pre += 1.0
+            last_pre = t
             c -= params.a_minus * x_post
         elif kind == "post":
             x_post += 1.0
-            c += params.a_plus * x_pre
+            c += params.a_plus * x_pre + same * (last_pre == t)
         elif kind == "dopa":
             n += 1.0 / params.tau_n
     return {"w": w, "c": float(c), "n": float(n)}

@@ -141,6 +141,7 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
         stdp_params = {
             "all": ref.STDPParams(a_plus=0.02, a_minus=-0.025, w_max=5.0),
             "nearest": ref.STDPParams(a_plus=0.02, a_minus=-0.025, w_max=5.0, pairing="nearest"),
+            "causal": ref.STDPParams(a_plus=0.02, a_minus=-0.025, w_max=5.0, same_step="causal"),
         }
         stdp = {k: STDP(sg_pre, sg_post, params=p, w0=1.0, name=f"stdp_{k}") for k, p in stdp_params.items()}
         schedule = ref.Schedule(LEARN, STEPS * DT)

@@ -66,9 +66,33 @@ def test_stdp_nearest_spike_pairs_only_with_the_latest_spike():
     assert w == pytest.approx(1.0 + 0.01 * math.exp(-0.005 / 0.02), rel=1e-12)
 
 
-def test_simultaneous_pair_potentiates_once():
-    p = ref.STDPParams(a_plus=0.01, a_minus=-0.012, w_max=10.0)
-    assert ref.stdp_weight([0.01], [0.01], 1.0, p) == pytest.approx(1.01, rel=1e-12)
+def test_simultaneous_pair_counts_by_same_step():
+    """A pair at equal times: the mean of the two branches at zero delay (balanced), or A_plus
+    (causal, Brian2's example order); pairs at different times are unaffected."""
+    balanced = ref.STDPParams(a_plus=0.01, a_minus=-0.012, w_max=10.0)
+    causal = ref.STDPParams(a_plus=0.01, a_minus=-0.012, w_max=10.0, same_step="causal")
+    assert ref.stdp_weight([0.01], [0.01], 1.0, balanced) == pytest.approx(1.0 - 0.001, rel=1e-12)
+    assert ref.stdp_weight([0.01], [0.01], 1.0, causal) == pytest.approx(1.01, rel=1e-12)
+    for p in (balanced, causal):
+        assert ref.stdp_weight([0.01], [0.011], 1.0, p) == pytest.approx(1.0 + 0.01 * math.exp(-0.001 / 0.02), rel=1e-12)
+
+
+def test_balanced_same_step_cancels_for_regular_firing():
+    """Pre and post both firing every step of a grid with a symmetric window: the causal order
+    gains about one A_plus per pre spike, the balanced one nothing (away from the edges)."""
+    steps = np.arange(200) * 1e-3
+    kw = dict(tau_plus=2e-3, tau_minus=2e-3, a_plus=1e-3, a_minus=-1e-3, w_min=-10.0, w_max=10.0)
+    balanced = ref.stdp_weight(steps, steps, 0.0, ref.STDPParams(**kw))
+    causal = ref.stdp_weight(steps, steps, 0.0, ref.STDPParams(**kw, same_step="causal"))
+    assert abs(balanced) < 1e-12
+    assert causal == pytest.approx(200 * 1e-3, rel=1e-9)
+
+
+def test_dastdp_same_step_pair_sets_eligibility():
+    kw = dict(tau_plus=0.02, tau_minus=0.02, a_plus=1.0, a_minus=1.5)
+    for same_step, expected in (("balanced", (1.0 - 1.5) / 2), ("causal", 1.0)):
+        out = ref.dastdp_weight([0.01], [0.01], [], 0.0, 0.01, ref.DASTDPParams(**kw, same_step=same_step))
+        assert out["c"] == pytest.approx(expected, rel=1e-12)
 
 
 def test_stdp_weight_is_clipped():
@@ -79,6 +103,8 @@ def test_stdp_weight_is_clipped():
 @pytest.mark.parametrize("cls, kwargs, name", [
     (ref.STDPParams, {"tau_plus": 0.0}, "tau_plus"),
     (ref.STDPParams, {"pairing": "triplet"}, "pairing"),
+    (ref.STDPParams, {"same_step": "first"}, "same_step"),
+    (ref.DASTDPParams, {"same_step": "post"}, "same_step"),
     (ref.DASTDPParams, {"tau_n": -1.0}, "tau_n"),
     (ref.DASTDPParams, {"w_min": 2.0, "w_max": 1.0}, "w_min"),
 ])

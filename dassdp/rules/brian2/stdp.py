@@ -12,24 +12,29 @@ from typing import Any
 import numpy as np
 
 from dassdp.rules.brian2.windows import schedule_table
-from dassdp.rules.reference import DASTDPParams, Schedule, STDPParams
+from dassdp.rules.reference import DASTDPParams, Schedule, STDPParams, same_step_correction
 
 _STDP = """
 w : 1
 dapre/dt = -apre / stdp_tau_plus : 1 (event-driven)
 dapost/dt = -apost / stdp_tau_minus : 1 (event-driven)
+stdp_last_pre_spike : second
 """
+
+#: 1 in a post spike's pathway when the pre neuron spiked in the same step (its pathway ran first)
+_SAME_STEP = "int(abs(t - stdp_last_pre_spike) < 0.5 * dt)"
 
 
 def _synapses(pre, post, model, on_pre, on_post, namespace, connect, transmission, delay, w0, name):
-    from brian2 import Synapses
+    from brian2 import Synapses, second
 
-    code = on_pre + ("\n" + transmission if transmission else "")
+    code = on_pre + "\nstdp_last_pre_spike = t" + ("\n" + transmission if transmission else "")
     syn = Synapses(pre, post, model=model, on_pre=code, on_post=on_post, namespace=namespace, name=name)
     syn.connect(**(connect or {}))
     if delay is not None:
         syn.pre.delay = delay
     syn.w = w0
+    syn.stdp_last_pre_spike = -1 * second  # no pre spike yet
     return syn
 
 
@@ -45,7 +50,8 @@ class STDP:
     """Pair-based additive STDP (`dassdp.rules.reference.STDPParams`) between ``pre`` and ``post``.
 
     ``pairing="all"``: traces add 1 per spike; ``"nearest"``: traces are reset to 1. At equal
-    times the pre pathway runs first, so a simultaneous pair potentiates (as in the reference).
+    times the pre pathway runs first, and the post pathway adds ``same_step_correction`` when the
+    pre neuron spiked in the same step, so a simultaneous pair counts as ``params.same_step`` says.
     With ``schedule`` (`dassdp.rules.reference.Schedule`) every weight change at time t is
     multiplied by ``schedule(t)``; the traces run regardless.
     """
@@ -66,12 +72,14 @@ class STDP:
         p = self.params
         bump = "= 1" if p.pairing == "nearest" else "+= 1"
         namespace, learn = _learning(self.schedule)
+        potentiation = f"stdp_a_plus * apre + stdp_same_step * {_SAME_STEP}"
         self.synapses = _synapses(
             self.pre, self.post, _STDP,
             on_pre=f"apre {bump}\nw = clip(w + {learn}stdp_a_minus * apost, stdp_w_min, stdp_w_max)",
-            on_post=f"apost {bump}\nw = clip(w + {learn}stdp_a_plus * apre, stdp_w_min, stdp_w_max)",
+            on_post=f"apost {bump}\nw = clip(w + {learn}({potentiation}), stdp_w_min, stdp_w_max)",
             namespace={"stdp_tau_plus": p.tau_plus * second, "stdp_tau_minus": p.tau_minus * second, "stdp_a_plus": p.a_plus,
-                       "stdp_a_minus": p.a_minus, "stdp_w_min": p.w_min, "stdp_w_max": p.w_max, **namespace},
+                       "stdp_a_minus": p.a_minus, "stdp_w_min": p.w_min, "stdp_w_max": p.w_max,
+                       "stdp_same_step": same_step_correction(p.a_plus, p.a_minus, p.same_step), **namespace},
             connect=self.connect, transmission=self.on_pre, delay=self.delay, w0=self.w0, name=self.name,
         )
         self.objects = [self.synapses]
@@ -112,12 +120,13 @@ class DASTDP:
             "stdp_a_plus": p.a_plus, "stdp_a_minus": p.a_minus, "stdp_b": p.b, "stdp_w_min": p.w_min, "stdp_w_max": p.w_max,
             "stdp_k_n": -tau_s * np.expm1(-dt / tau_s), "stdp_k_c": -p.tau_c * np.expm1(-dt / p.tau_c),
             "stdp_decay_c": np.exp(-dt / p.tau_c),
+            "stdp_same_step": same_step_correction(p.a_plus, -p.a_minus, p.same_step),
         }
         schedule_namespace, learn = _learning(self.schedule)
         namespace.update(schedule_namespace)
         self.synapses = _synapses(
             self.pre, self.post, _STDP + "c : 1",
-            on_pre="apre += 1\nc -= stdp_a_minus * apost", on_post="apost += 1\nc += stdp_a_plus * apre",
+            on_pre="apre += 1\nc -= stdp_a_minus * apost", on_post=f"apost += 1\nc += stdp_a_plus * apre + stdp_same_step * {_SAME_STEP}",
             namespace=namespace, connect=self.connect, transmission=self.on_pre, delay=self.delay,
             w0=self.w0, name=self.name,
         )
