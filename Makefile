@@ -1,5 +1,6 @@
 # dassdp: `make demo` runs the main job, `make test` the default test suite.
-# Both create .venv (Python >= 3.12) and install the project into it when needed.
+# Both create .venv (Python >= 3.12) and install the project into it when needed, with every
+# optional extra (the demo's report needs `figures`) and the test tools.
 
 PYTHON ?= python3
 VENV := .venv
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "dassdp needs Python >= 3.12 (brian2 2.10.1); set PYTHON=python3.12")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[all,test]'
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -3,7 +3,9 @@
 Each sub-command lives in its own module of this package, which provides ``add_arguments(parser)``
 and ``run(args) -> int`` and leaves the work to the library (``dassdp.runs``, ``dassdp.bridge``,
 ``dassdp.analysis``). Modules are imported only when their command is used, so ``dassdp --help``
-stays fast and ``dassdp report`` works without Brian2 or torch being imported.
+stays fast and ``dassdp report`` works without Brian2 or torch being imported. A command that
+needs an optional dependency that is not installed exits with status 1 and names the extra to
+install (`dassdp.extras`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import argparse
 import importlib
 import importlib.metadata
 import sys
+
+from dassdp.extras import EXTRAS, install_hint
 
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -46,8 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.parse_args(argv or ["--help"])
         return 2
     name, rest = argv[0], argv[1:]
-    module = importlib.import_module(COMMANDS[name][0])
-    parser = argparse.ArgumentParser(prog=f"dassdp {name}", description=COMMANDS[name][1])
-    module.add_arguments(parser)
-    args = parser.parse_args(rest)
-    return int(module.run(args) or 0)
+    try:
+        module = importlib.import_module(COMMANDS[name][0])
+        parser = argparse.ArgumentParser(prog=f"dassdp {name}", description=COMMANDS[name][1])
+        module.add_arguments(parser)
+        args = parser.parse_args(rest)
+        return int(module.run(args) or 0)
+    except ModuleNotFoundError as err:
+        if err.name not in EXTRAS:
+            raise
+        print(f"dassdp {name}: needs {err.name}, which is not installed: {install_hint(err.name)}", file=sys.stderr)
+        return 1

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dassdp.extras import require
+
 __all__ = ["Dataset", "load_digits", "load_mnist1d", "load_cifar10", "load_dataset", "DATASETS"]
 
 DATASETS = ("digits", "mnist1d")
@@ -67,11 +69,11 @@ def load_digits(seed: int = 0, test_fraction: float = 0.25) -> Dataset:
 
 def load_mnist1d(seed: int = 42) -> Dataset:
     """MNIST-1D generated offline, ``x[N, 40]`` standardised with training statistics."""
-    from mnist1d.data import get_dataset_args, make_dataset
+    mnist1d = require("mnist1d.data", "the mnist1d data set")
 
-    args = get_dataset_args()
+    args = mnist1d.get_dataset_args()
     args.seed = seed
-    data = make_dataset(args)
+    data = mnist1d.make_dataset(args)
     mean, std = data["x"].mean(), data["x"].std()
     x_train, x_test = (data["x"] - mean) / std, (data["x_test"] - mean) / std
     return Dataset("mnist1d", *_tensors(x_train, data["y"]), *_tensors(x_test, data["y_test"]), n_classes=10)

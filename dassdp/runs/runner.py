@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dassdp.extras import install_hint
 from dassdp.runs import store
 from dassdp.runs.study import (
     RunSpec,
@@ -186,7 +187,7 @@ def _dask_client(scheduler: str | None, local_cluster: int | None):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise StudyError("--scheduler", "Dask is not installed (pip install 'dask[distributed]')") from None
+        raise StudyError("--scheduler", f"Dask is not installed: {install_hint('distributed')}") from None
     if local_cluster is not None:
         cluster = LocalCluster(n_workers=local_cluster, processes=True, threads_per_worker=1, dashboard_address=None)
         return Client(cluster), cluster

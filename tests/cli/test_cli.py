@@ -30,7 +30,7 @@ def _modules_after(call: str) -> set[str]:
 
 
 def test_help_imports_no_command_module():
-    assert _modules_after("main(['--help'])") == {"dassdp", "dassdp.cli"}
+    assert _modules_after("main(['--help'])") == {"dassdp", "dassdp.cli", "dassdp.extras"}
 
 
 def test_report_imports_neither_brian2_nor_torch(tmp_path):
