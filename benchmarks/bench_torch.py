@@ -24,7 +24,6 @@ from torch.utils._pytree import tree_flatten
 
 from dassdp.models.encoders import rate_encode
 from dassdp.models.snn import SpikingConvNet
-from dassdp.rules import native
 from dassdp.rules.plugin import DASSDP
 from dassdp.rules.reference import A_BASE, A_PLUS, DASSDPParams
 from dassdp.rules.torch import activity_from_raster, dassdp_update
@@ -221,8 +220,7 @@ def run(json_out: bool) -> dict:
     if device.type == "cpu":
         torch.set_num_threads(1)
     try:
-        result = {"device": str(device), "threads": torch.get_num_threads(), "update": {},
-                  "native_bag_sum": native.bag_sum_f32() is not None}
+        result = {"device": str(device), "threads": torch.get_num_threads(), "update": {}}
         for shape in SHAPES:
             result["update"]["B={} Cin={} Cout={} T={}".format(*shape)] = compare_update(*shape, device=device)
         result["plugin"] = {name: plugin_overhead(device, name) for name in NETWORKS}

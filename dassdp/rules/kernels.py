@@ -2,7 +2,7 @@
 
 `side_bins` and `bag_sum_into` compute what `dassdp.rules.torch.binned_update` computes,
 ``sum_b g_b E[q_bj, p_bi]`` over the bins ``q = 2 t + fired`` of post and ``p`` of pre neurons,
-with the eligibility table ``E`` of that module (DESIGN.md, "Cost"). One side is taken as the
+with the eligibility table ``E`` of that module (its docstring counts the cost). One side is taken as the
 *bag* side, its silent bin ``r = 2 T`` as the reference, and ``D[q, .] = E[q, .] - E[r, .]``,
 which vanishes on ``r``::
 
@@ -14,16 +14,19 @@ cost is one row of the other side per spiking (sample, neuron) pair, so the bag 
 one where that is cheaper: for a wide layer with sparse input, the pre side, which the tensor path
 avoids because preparing its indices costs more than it saves.
 
-`dassdp.rules.torch.binned_update` calls the two kernels for CPU tensors, on NumPy views of
-contiguous tensors it allocates (scratch included), in one thread, in the dtype of ``table``
-(float32 or float64), and bags the side that `bags_pre` picks.
+`dassdp.rules.torch.binned_update` calls the two kernels (its ``"numba"`` backend), on NumPy
+views of contiguous CPU tensors it allocates (scratch included), in one thread, in the dtype of
+``table`` (float32 or float64), and bags the side that `bags_pre` picks.
 
-The PyTorch plug-in closes each window with one call, `window_update`: the bins straight from the
-`dassdp.rules.torch.RunningActivity` scores (`score_bins`), ``S_b``, the gate, the sum and the
-clipped update added into the weight (`add_window_update`, which hands the sum to the AVX-512 code
-of `dassdp.rules.native` where that can be built). After a training step has evicted the
-caches, every distinct tensor operation costs some 10-20 us before it does any work, so one call
-instead of some twenty is what makes the plug-in cheap there.
+The PyTorch plug-in closes each window with one call, `window_update` (through
+`dassdp.rules.torch.kernel_window`): the bins straight from the `dassdp.rules.torch.RunningActivity`
+scores (`score_bins`), ``S_b``, the gate, the sum and the clipped update added into the weight
+(`add_window_update`). After a training step has evicted the caches, every distinct tensor
+operation costs some 10-20 us before it does any work, so one call instead of some twenty is what
+makes the plug-in cheap there. That fusion is why this module decodes latencies and computes
+``S_b`` and ``g_b`` itself rather than calling `dassdp.rules.torch.RunningActivity.finish`,
+`dassdp.rules.torch.sample_synchrony` and `dassdp.rules.torch.gate_values`, the one torch
+function of each; ``tests/torch/test_kernels.py`` checks it against those three.
 """
 
 from __future__ import annotations
@@ -50,8 +53,9 @@ def side_bins(fired, latency, out, seen):
 @numba.njit(cache=True, nogil=True)
 def score_bins(score, first, top, out, seen, fired_count):
     """`side_bins` of a `dassdp.rules.torch.RunningActivity` score ``[B, N]`` after ``T = len(seen) // 2 - 1``
-    steps, as its ``finish`` decodes it: silent where 0, else the spike step ``top - score``
-    (``first``) or ``score - 1``. Also counts each sample's fired neurons into ``fired_count``."""
+    steps, decoded as its ``finish`` does (the fused copy of it, tested against it): silent where 0,
+    else the spike step ``top - score`` (``first``) or ``score - 1``. Also counts each sample's
+    fired neurons into ``fired_count``."""
     n_steps = np.float32(seen.shape[0] // 2 - 1)
     slope, offset = (np.float32(-1.0), np.float32(top)) if first else (np.float32(1.0), np.float32(-1.0))
     n_batch, n = score.shape
@@ -189,12 +193,14 @@ def bag_sum_into(bag_bins, seen, other_bins, g, table, rows, by_bag, acc, out, t
 
 
 @numba.njit(cache=True, nogil=True)
-def window_update(pre_score, post_score, first, top, line, table, clip, weight, apply, synchrony, native):
+def window_update(pre_score, post_score, first, top, line, table, clip, weight, apply, synchrony, gate):
     """Close a window of `dassdp.rules.torch.RunningActivity` scores ``pre_score[B, Cin]`` and
     ``post_score[B, Cout]`` (decoded by `score_bins` with ``first`` and ``top``; ``T = len(table) // 2 - 1``):
-    ``synchrony[b] = mean_j fired_bj * mean_i fired_bi``, then if ``apply``, with the gate
-    ``g_b = clip(1 + slope (S_b - mu), lo, hi)`` of ``line = (slope, mu, lo, hi)`` (float64, then
-    float32), `add_window_update` of ``g_b / B`` to ``weight[Cout, Cin, taps]`` (``native``: see there)."""
+    ``synchrony[b] = S_b = mean_j fired_bj * mean_i fired_bi`` (as `dassdp.rules.torch.sample_synchrony`),
+    then if ``apply``, ``gate[b] = g_b = clip(1 + slope (S_b - mu), lo, hi)`` with ``line = (slope,
+    mu, lo, hi)`` of `dassdp.rules.torch.gate_line` (as `dassdp.rules.torch.gate_values`, in
+    float64), and `add_window_update` of ``g_b / B`` (in the dtype of ``table``) to
+    ``weight[Cout, Cin, taps]``."""
     n_batch, n_pre = pre_score.shape
     n_post = post_score.shape[1]
     sides = []
@@ -209,41 +215,27 @@ def window_update(pre_score, post_score, first, top, line, table, clip, weight, 
     slope, mu, lo, hi = line
     g = np.empty(n_batch, table.dtype)
     for b in range(n_batch):
-        gate = lo if lo == hi else min(max(1.0 + slope * (synchrony[b] - mu), lo), hi)
-        g[b] = table.dtype.type(gate) / table.dtype.type(n_batch)
+        gate[b] = lo if lo == hi else min(max(1.0 + slope * (synchrony[b] - mu), lo), hi)
+        g[b] = table.dtype.type(gate[b]) / table.dtype.type(n_batch)
     (pre_bins, pre_seen, pre_outside), (post_bins, post_seen, post_outside) = sides
-    add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, post_outside, g, table, clip, weight,
-                      native)
+    add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, post_outside, g, table, clip, weight)
 
 
 @numba.njit(cache=True, nogil=True)
-def add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, post_outside, g, table, clip, weight,
-                      native):
+def add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, post_outside, g, table, clip, weight):
     """``weight[j, i, :] += clip(sum_b g_b table[post_bins[b, j], pre_bins[b, i]], -clip, clip)``:
     the plug-in's update added in place to a weight ``[Cout, Cin, taps]`` (each tap of a
-    convolution's kernel gets its channel pair's update), summed on the side that `bags_pre`
-    picks, with scratch allocated here. ``g`` holds ``g_b / B``. ``native`` is the compiled bag sum
-    of `dassdp.rules.native.bag_sum_f32`, or None: it sums float32 tables of up to 64 bins (and
-    adds the update itself to a float32 linear weight); `bag_sum_into` sums the rest."""
+    convolution's kernel gets its channel pair's update), by `bag_sum_into` on the side that
+    `bags_pre` picks, with its scratch allocated here. ``g`` holds ``g_b / B``."""
     if bags_pre(pre_bins, pre_seen, pre_outside, post_bins, post_seen, post_outside):
         bag, seen, other, bag_table, transposed = pre_bins, pre_seen, post_bins, table.T.copy(), True
     else:
         bag, seen, other, bag_table, transposed = post_bins, post_seen, pre_bins, table.copy(), False
     rows_shape, by_bag_shape, acc_shape = scratch_shapes(bag, seen, other)
-    rows, acc = np.empty(rows_shape, table.dtype), np.empty(acc_shape, table.dtype)
     n_post, n_pre, n_taps = weight.shape
-    native_sum = False
-    if native is not None:  # a test numba prunes where native is None
-        native_sum = table.itemsize == 4 and table.shape[0] <= 64
-        if native_sum and n_taps == 1 and weight.itemsize == 4:
-            _native_sum(native, bag, seen, other, g, bag_table, rows, acc, weight, transposed, True, clip)
-            return
     out = np.empty((n_post, n_pre), table.dtype)
-    if native is not None:
-        if native_sum:
-            _native_sum(native, bag, seen, other, g, bag_table, rows, acc, out, transposed, False, clip)
-    if not native_sum:
-        bag_sum_into(bag, seen, other, g, bag_table, rows, np.empty(by_bag_shape, np.int32), acc, out, transposed)
+    bag_sum_into(bag, seen, other, g, bag_table, np.empty(rows_shape, table.dtype), np.empty(by_bag_shape, np.int32),
+                 np.empty(acc_shape, table.dtype), out, transposed)
     if n_taps == 1:  # a linear layer: rows of unit stride, so that the loop vectorises
         flat = weight.reshape(n_post, n_pre)
         for j in range(n_post):
@@ -256,13 +248,3 @@ def add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, pos
             for tap in range(n_taps):
                 weight[j, i, tap] += d
 
-
-@numba.njit(cache=True, nogil=True)
-def _native_sum(native, bag, seen, other, g, table, rows, acc, out, transposed, add, clip):
-    """Call ``dassdp_bag_sum_f32`` of ``bag_sum.c`` (`bag_sum_into`'s arguments, ``picked`` scratch
-    in place of ``by_bag``; ``add``: add the clipped sum to ``out``). Arrays go as ``.ctypes``,
-    which hold a reference to them until the call returns."""
-    picked = np.empty((TILE, bag.shape[0]), np.int32)
-    native(bag.shape[0], bag.shape[1], other.shape[1], bag.ctypes, seen.ctypes, other.ctypes, g.ctypes, table.ctypes,
-           table.shape[0], rows.ctypes, picked.ctypes, acc.ctypes, out.ctypes, np.int64(transposed), np.int64(add),
-           np.float32(clip))

@@ -21,8 +21,11 @@ recorded between two `step` calls: ``T`` steps of a multi-step layer (``step_mod
 Convolutions: a channel fires at a step if any of its positions fires; ``dW[Cout, Cin]`` is added
 to every kernel tap. Per layer, ``S_b = mean_j fired_bj * mean_i fired_bi`` over channels.
 
-On the CPU, `step` closes each layer's window in one compiled call (`dassdp.rules.torch.kernel_window`);
-elsewhere (CUDA, half-precision weights) by the tensor operations it equals.
+``backend`` chooses how `step` closes each layer's window (`dassdp.rules.torch.resolve_backend`):
+with ``"auto"`` (the default) on the CPU, and with ``"numba"``, in one compiled call
+(`dassdp.rules.torch.kernel_window`; a half-precision weight gets the tensor operations with the
+numba sum); with ``"auto"`` on CUDA, and with ``"tensor"``, by the tensor operations it equals.
+``"numba"`` for a weight on CUDA raises at the first `step`.
 
 During the first ``warmup_epochs`` epochs nothing is applied: ``(S_b, L_b)`` are recorded with
 ``L_b`` the batch loss repeated per sample (as the published code does). At the end of warm-up
@@ -42,8 +45,9 @@ import torch
 from torch import nn
 
 from dassdp.models.snn import LIF
-from dassdp.rules.reference import DASSDPParams, Gate
+from dassdp.rules.reference import DASSDPParams, Gate, check_choice
 from dassdp.rules.torch import (
+    Backend,
     RunningActivity,
     dassdp_update,
     fit_gate,
@@ -105,7 +109,8 @@ class _HookedLayer:
 
 class DASSDP:
     """DA-SSDP plug-in (see the module docstring). ``layers`` are module names of ``model``
-    (as in ``model.named_modules()``) or the modules themselves; each must be a spiking layer."""
+    (as in ``model.named_modules()``) or the modules themselves; each must be a spiking layer.
+    ``backend``: ``"auto"``, ``"tensor"`` or ``"numba"`` (see the module docstring)."""
 
     def __init__(
         self,
@@ -113,7 +118,10 @@ class DASSDP:
         layers: list[str | nn.Module],
         params: DASSDPParams | None = None,
         warmup_epochs: int = 100,
+        backend: Backend = "auto",
     ) -> None:
+        check_choice("backend", backend, ("auto", "tensor", "numba"))
+        self.backend = backend
         self.params = params or DASSDPParams()
         if int(warmup_epochs) != warmup_epochs or warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be an integer >= 0, got {warmup_epochs!r}")
@@ -213,15 +221,16 @@ class DASSDP:
             hooked.checked = True
             weight = hooked.weight_layer.weight
             line = None if self.in_warmup else gate_line(hooked.gate, p.gate, p.sign_tol)
-            if kernel_window_takes(weight):
-                hooked.synchrony = kernel_window(pre, post, weight, line, p.sigma, p.a_plus, p.a_base, p.clip)
+            if kernel_window_takes(weight, self.backend):
+                hooked.synchrony, _ = kernel_window(pre, post, weight, line, p.sigma, p.a_plus, p.a_base, p.clip)
             else:
                 (pre_fired, pre_latency), (post_fired, post_latency) = pre.finish(), post.finish()
                 hooked.synchrony = sample_synchrony(pre_fired, post_fired)
                 if line is not None:
                     g = gate_values(hooked.synchrony, hooked.gate, p.gate, p.sign_tol)
                     dw = dassdp_update(pre_fired, post_fired, pre_latency, post_latency, g.float(), p.sigma, p.a_plus,
-                                       p.a_base, p.clip, n_steps=pre.steps, check_latencies=False)
+                                       p.a_base, p.clip, n_steps=pre.steps, check_latencies=False,
+                                       backend=self.backend)
                     with torch.no_grad():
                         weight.add_(dw.to(weight.dtype).view(*dw.shape, *[1] * (weight.ndim - 2)))
             if line is None:

@@ -1,5 +1,5 @@
-"""DA-SSDP in PyTorch (CPU and CUDA, float32 and float64), following DESIGN.md
-"DA-SSDP: the contract"; `dassdp.rules.reference` is the oracle.
+"""DA-SSDP in PyTorch (CPU and CUDA, float32 and float64), following the contract in
+`dassdp.rules.reference`, which is also the oracle.
 
 For samples b, post neurons j and pre neurons i, with ``c1 = A_plus + A_base``::
 
@@ -27,14 +27,26 @@ Two paths, neither of which builds the ``B x Cout x Cin`` tensor:
   sparse (`torch.nn.functional.embedding_bag`), it costs ``Cin`` multiply-adds per (sample, post)
   pair outside ``r``: at most ``(1 - 1/Q) B Cout Cin``, and since silent neurons share one bin,
   about ``Cin`` per spiking pair. Pre and post swap roles (with ``E`` transposed) when there are
-  fewer pre neurons. That is the path on CUDA; on the CPU, compiled kernels
-  (`dassdp.rules.kernels`) compute the same split without index preparation, and bag whichever
-  side costs fewer multiply-adds.
+  fewer pre neurons.
+
+The binned update has two backends, chosen by the ``backend`` argument of `binned_update` and
+`dassdp_update` (and of the plug-in, `dassdp.rules.plugin.DASSDPPlugin`): ``"tensor"``, the tensor
+operations above, and ``"numba"``, compiled CPU kernels (`dassdp.rules.kernels`) that compute the
+same split without index preparation and bag whichever side costs fewer multiply-adds.
+``"auto"`` (the default) takes numba for CPU tensors and the tensor operations elsewhere (CUDA);
+``"numba"`` for tensors that are not on the CPU is an error.
+
+Each quantity of the window has one torch function: the fired flags and first/last-spike
+latencies `RunningActivity.finish` (which `activity_from_raster` calls), the synchrony
+`sample_synchrony`, the gate `gate_values`. The fused kernel that closes a plug-in window
+(`kernel_window`) computes the same quantities in compiled code, and the tests check it against
+these functions.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Literal
 
 import numpy as np
 import torch
@@ -43,6 +55,8 @@ import torch.nn.functional as F
 from dassdp.rules.reference import A_BASE, A_PLUS, STD_EPS, Gate, GateMode, LatencyMode, check_choice, check_positive
 
 __all__ = [
+    "Backend",
+    "resolve_backend",
     "activity_from_raster",
     "RunningActivity",
     "kernel_window",
@@ -56,17 +70,24 @@ __all__ = [
     "dassdp_update",
 ]
 
+Backend = Literal["auto", "tensor", "numba"]
+
 #: Default bound on the entries of any temporary of `exact_update` (16 MiB in float32).
 MAX_ELEMENTS = 1 << 22
-#: On the CPU, `binned_update` runs the compiled kernel of `dassdp.rules.kernels` (the tensor
-#: path serves CUDA; set False to run it on the CPU too, as the tests do to compare the two).
-CPU_KERNELS = True
-#: The plug-in's CPU path adds with `dassdp.rules.native`'s AVX-512 bag sum where it can be built
-#: (set False to use the numba kernel only, as the tests do to compare the two).
-NATIVE = True
 #: Largest product (in multiply-adds) for which `binned_update` uses a dense one-hot matrix rather
 #: than a sparse one: below it, fewer tensor operations beat fewer multiply-adds.
 DENSE_PRODUCT_MAX = 1 << 22
+
+
+def resolve_backend(backend: Backend, device: torch.device) -> Literal["tensor", "numba"]:
+    """The backend that runs for tensors on ``device`` (see the module docstring): ``"auto"`` is
+    ``"numba"`` on the CPU and ``"tensor"`` elsewhere; ``"numba"`` off the CPU raises."""
+    check_choice("backend", backend, ("auto", "tensor", "numba"))
+    if backend == "auto":
+        return "numba" if device.type == "cpu" else "tensor"
+    if backend == "numba" and device.type != "cpu":
+        raise ValueError(f"backend 'numba' runs on CPU tensors only, got tensors on {device}; use 'tensor' or 'auto'")
+    return backend
 
 
 def activity_from_raster(spikes: torch.Tensor, latency: LatencyMode = "first") -> tuple[torch.Tensor, torch.Tensor]:
@@ -137,34 +158,37 @@ def _step_weights(mode: LatencyMode, start: int, n_steps: int, ndim: int, device
     return weights.view(-1, *[1] * (ndim - 1))
 
 
-def kernel_window_takes(weight: torch.Tensor) -> bool:
-    """Whether `kernel_window` can close windows for ``weight``: `CPU_KERNELS` is on and the
-    weight is on the CPU, float32 or float64, contiguous."""
-    return CPU_KERNELS and weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.float64) \
+def kernel_window_takes(weight: torch.Tensor, backend: Backend) -> bool:
+    """Whether `kernel_window` closes windows for ``weight`` under ``backend``: it resolves to
+    ``"numba"`` on the weight's device (`resolve_backend`) and the weight is float32 or float64
+    and contiguous, so that the kernel can add to it in place."""
+    return resolve_backend(backend, weight.device) == "numba" and weight.dtype in (torch.float32, torch.float64) \
         and weight.is_contiguous()
 
 
 def kernel_window(pre: RunningActivity, post: RunningActivity, weight: torch.Tensor,
                   line: tuple[float, float, float, float] | None, sigma: float = 1.0, a_plus: float = A_PLUS,
-                  a_base: float = A_BASE, clip: float = 1.0) -> torch.Tensor:
+                  a_base: float = A_BASE, clip: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Close the window of a pre and a post `RunningActivity` (``[B, Cin]``, ``[B, Cout]``) on the CPU
-    in one compiled call (`dassdp.rules.kernels.window_update`), the plug-in's fast path: returns
-    ``S_b`` (float64) and, given a gate's `gate_line`, adds ``dW`` to ``weight`` ``[Cout, Cin, ...]``
-    in place (at every kernel tap of a convolution) and counts the change in its autograd version.
-    Equals `RunningActivity.finish`, `sample_synchrony`, `gate_values` and `dassdp_update` in float32."""
-    from dassdp.rules import kernels, native
+    in one compiled call (`dassdp.rules.kernels.window_update`), the plug-in's numba path: returns
+    ``(S_b, g_b)`` (float64; ``g_b`` None without ``line``) and, given a gate's `gate_line`, adds
+    ``dW`` to ``weight`` ``[Cout, Cin, ...]`` in place (at every kernel tap of a convolution) and
+    counts the change in its autograd version. Equals `RunningActivity.finish`, `sample_synchrony`,
+    `gate_values` and `dassdp_update` in float32."""
+    from dassdp.rules import kernels
 
     check_positive("sigma", sigma)
     check_positive("clip", clip)
     table = _eligibility_table(pre.steps, sigma, a_plus, a_base, torch.float32, weight.device)
-    synchrony = np.empty(len(pre.score))
+    synchrony, gate = np.empty(len(pre.score)), np.empty(len(pre.score))
     kernels.window_update(pre.score.numpy(), post.score.numpy(), pre.mode == "first", RunningActivity.FIRST,
                           line or (0.0, 0.0, 0.0, 0.0), table.numpy(), clip,
                           weight.detach().view(weight.shape[0], weight.shape[1], -1).numpy(), line is not None,
-                          synchrony, native.bag_sum_f32() if NATIVE else None)
-    if line is not None:
-        torch.autograd.graph.increment_version(weight)
-    return torch.from_numpy(synchrony)
+                          synchrony, gate)
+    if line is None:
+        return torch.from_numpy(synchrony), None
+    torch.autograd.graph.increment_version(weight)
+    return torch.from_numpy(synchrony), torch.from_numpy(gate)
 
 
 def sample_synchrony(pre_fired: torch.Tensor, post_fired: torch.Tensor) -> torch.Tensor:
@@ -345,10 +369,13 @@ def binned_update(
     a_plus: float = A_PLUS,
     a_base: float = A_BASE,
     check_latencies: bool = True,
+    backend: Backend = "auto",
 ) -> torch.Tensor:
     """``sum_b g_b e_bji`` (not averaged, not clipped) for integer latencies in ``{0..n_steps}``,
-    by the reference-bin split of the module docstring. ``check_latencies=False`` skips the check
-    (and its device synchronisation) for callers whose latencies are integer by construction."""
+    by the reference-bin split of the module docstring, with ``backend`` ``"tensor"``, ``"numba"``
+    or ``"auto"`` (`resolve_backend`). ``check_latencies=False`` skips the check (and its device
+    synchronisation) for callers whose latencies are integer by construction."""
+    backend = resolve_backend(backend, pre_fired.device)
     _check_inputs(pre_fired, post_fired, pre_latency, post_latency, g)
     for name, lat in (("pre_latency", pre_latency), ("post_latency", post_latency)):
         if check_latencies and lat.numel() and bool((lat != lat.round()).any() | (lat < 0).any() | (lat > n_steps).any()):
@@ -356,7 +383,7 @@ def binned_update(
     dtype = _float_dtype(pre_latency, post_latency, g)
     table = _eligibility_table(n_steps, sigma, a_plus, a_base, dtype, pre_fired.device)
     g = g.to(dtype)
-    if CPU_KERNELS and pre_fired.device.type == "cpu":
+    if backend == "numba":
         return _kernel_sum(pre_fired, post_fired, pre_latency, post_latency, g, table)
     post_bin, pre_bin = _bins(post_fired, post_latency), _bins(pre_fired, pre_latency)
     if table.shape[0] * post_bin.numel() * pre_bin.shape[1] <= DENSE_PRODUCT_MAX:
@@ -379,13 +406,19 @@ def dassdp_update(
     n_steps: int | None = None,
     max_elements: int = MAX_ELEMENTS,
     check_latencies: bool = True,
+    backend: Backend = "auto",
 ) -> torch.Tensor:
     """``dW = clip(mean_b g_b e_b, -clip, clip)`` of shape ``(Cout, Cin)``.
 
     Inputs are ``[B, Cin]`` (pre), ``[B, Cout]`` (post) and ``g[B]``. With ``n_steps`` (integer
-    latencies in ``{0..n_steps}``) the binned path is used, otherwise the chunked exact path
-    (``max_elements`` bounds its temporaries; ``check_latencies`` see `binned_update`).
+    latencies in ``{0..n_steps}``) the binned path is used, by ``backend`` (``"tensor"``,
+    ``"numba"`` or ``"auto"``, see `resolve_backend`), otherwise the chunked exact path of tensor
+    operations, which has no numba backend (``max_elements`` bounds its temporaries;
+    ``check_latencies`` see `binned_update`).
     """
+    resolve_backend(backend, pre_fired.device)
+    if n_steps is None and backend == "numba":
+        raise ValueError("backend 'numba' computes the binned update only: give n_steps, or use 'tensor' or 'auto'")
     check_positive("sigma", sigma)
     check_positive("clip", clip)
     g = g / pre_fired.shape[0]  # the sum over samples with g_b / B is the mean
@@ -393,5 +426,5 @@ def dassdp_update(
         mean = exact_update(pre_fired, post_fired, pre_latency, post_latency, g, sigma, a_plus, a_base, max_elements)
     else:
         mean = binned_update(pre_fired, post_fired, pre_latency, post_latency, g, n_steps, sigma, a_plus, a_base,
-                             check_latencies)
+                             check_latencies, backend)
     return mean.clamp_(-clip, clip)

@@ -1,10 +1,12 @@
-"""The compiled CPU kernels of the binned update (`dassdp.rules.kernels`) against the tensor path."""
+"""The compiled CPU kernels of the binned update (`dassdp.rules.kernels`, the ``numba`` backend)
+against the tensor operations (the ``tensor`` backend), and their fused decoding of latencies,
+``S_b`` and ``g_b`` against the one torch function of each."""
 
 import numpy as np
 import pytest
 import torch
 
-from dassdp.rules import kernels, native
+from dassdp.rules import kernels
 from dassdp.rules import torch as rt
 from dassdp.rules.reference import A_BASE, A_PLUS, Gate
 
@@ -45,7 +47,7 @@ def test_bag_sum_matches_one_hot_product(dtype, transposed):
 
 @pytest.mark.parametrize("n_steps", [5, 40])
 @pytest.mark.parametrize("pre_rate, post_rate", [(0.05, 0.9), (0.9, 0.05), (0.0, 0.0)])
-def test_kernel_equals_tensor_path_whichever_side_it_bags(monkeypatch, pre_rate, post_rate, n_steps):
+def test_kernel_equals_tensor_path_whichever_side_it_bags(pre_rate, post_rate, n_steps):
     """Sparse pre with dense post makes the pre side the bags, the reverse the post side; both,
     and all-silent input, give the tensor path's result, with up to 64 bins and more."""
     rng = np.random.default_rng([int(100 * pre_rate), n_steps])
@@ -59,10 +61,8 @@ def test_kernel_equals_tensor_path_whichever_side_it_bags(monkeypatch, pre_rate,
     (pre_f, pre_t), (post_f, post_t) = side(n_pre, pre_rate), side(n_post, post_rate)
     g = torch.from_numpy(rng.uniform(0.0, 2.0, n_batch))
     args = (pre_f, post_f, pre_t, post_t, g, n_steps)
-    monkeypatch.setattr(rt, "CPU_KERNELS", True)
-    got = rt.binned_update(*args)
-    monkeypatch.setattr(rt, "CPU_KERNELS", False)
-    expected = rt.binned_update(*args)
+    got = rt.binned_update(*args, backend="numba")
+    expected = rt.binned_update(*args, backend="tensor")
     torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-15)
 
 
@@ -74,7 +74,7 @@ def test_kernel_rejects_bins_outside_the_table(fired, latency):
     pre_f[1, 2], pre_t[1, 2] = fired, latency
     post_f, post_t = torch.ones(2, 5), torch.zeros(2, 5)
     with pytest.raises(ValueError, match="latencies integer steps"):
-        rt.binned_update(pre_f, post_f, pre_t, post_t, torch.ones(2), 4, check_latencies=False)
+        rt.binned_update(pre_f, post_f, pre_t, post_t, torch.ones(2), 4, check_latencies=False, backend="numba")
 
 
 def test_kernel_takes_other_float_dtypes():
@@ -83,8 +83,9 @@ def test_kernel_takes_other_float_dtypes():
     fired = (torch.rand(6, 12, generator=gen) < 0.4).double()
     latency = torch.where(fired > 0, torch.randint(0, 3, (6, 12), generator=gen).double(), 3.0)
     g = torch.rand(6, generator=gen).double()
-    expected = rt.binned_update(fired, fired[:, :5], latency, latency[:, :5], g, 3)
-    got = rt.binned_update(*(x.bfloat16() for x in (fired, fired[:, :5], latency, latency[:, :5])), g.float(), 3)
+    expected = rt.binned_update(fired, fired[:, :5], latency, latency[:, :5], g, 3, backend="tensor")
+    got = rt.binned_update(*(x.bfloat16() for x in (fired, fired[:, :5], latency, latency[:, :5])), g.float(), 3,
+                           backend="numba")
     assert got.dtype == torch.float32
     torch.testing.assert_close(got.double(), expected, rtol=1e-6, atol=1e-9)
 
@@ -97,62 +98,36 @@ def _trackers(gen, mode, n_steps, n_batch, n_neurons, rate, positions=()):
     return tracker
 
 
-def _native_or_skip():
-    function = native.bag_sum_f32()
-    if function is None:
-        pytest.skip("the native bag sum cannot be built here (no C compiler or no AVX-512)")
-    return function
-
-
-@pytest.mark.parametrize("transposed", [False, True])
-@pytest.mark.parametrize("n_batch, n_bag, n_other", [(9, 37, 21), (64, 48, 128), (5, 16, 300), (70, 3, 16)])
-def test_native_bag_sum_equals_the_numba_kernel(transposed, n_batch, n_bag, n_other):
-    """The AVX-512 bag sum of `native` equals `kernels.bag_sum_into` in float32, for tiles and rows
-    that are whole or partial (sizes that are and are not multiples of 16 and of 128); asked to
-    add, it adds the sum clipped to ``out``."""
-    function = _native_or_skip()
-    rng = np.random.default_rng([n_batch, n_bag, n_other])
-    n_steps = 4
-    bag = _random_bins(rng, n_batch, n_bag, n_steps, 0.3)
-    other = _random_bins(rng, n_batch, n_other, n_steps, 0.6)
-    g = rng.uniform(-1.0, 2.0, n_batch).astype(np.float32)
-    table = rt._eligibility_table(n_steps, 0.8, A_PLUS, A_BASE, torch.float32, torch.device("cpu")).numpy()
-    seen = np.zeros(table.shape[0], bool)
-    seen[np.unique(bag)] = True
-    rows_shape, by_bag_shape, acc_shape = kernels.scratch_shapes(bag, seen, other)
-    shape = (n_other, n_bag) if transposed else (n_bag, n_other)
-
-    def scratch():
-        return np.empty(rows_shape, np.float32), np.empty(acc_shape, np.float32)
-
-    expected = np.empty(shape, np.float32)
-    rows, acc = scratch()
-    kernels.bag_sum_into(bag, seen, other, g, table, rows, np.empty(by_bag_shape, np.int32), acc, expected, transposed)
-    clip = 0.5 * float(np.abs(expected).max())
-    start = rng.normal(0.0, clip, shape).astype(np.float32)
-    for add, want in ((0, expected), (1, start + np.clip(expected, -clip, clip))):
-        got, picked = start.copy(), np.empty((kernels.TILE, n_batch), np.int32)
-        rows, acc = scratch()
-        function(n_batch, n_bag, n_other, bag.ctypes.data, seen.ctypes.data, other.ctypes.data, g.ctypes.data,
-                 table.ctypes.data, table.shape[0], rows.ctypes.data, picked.ctypes.data, acc.ctypes.data,
-                 got.ctypes.data, int(transposed), add, clip)
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * float(np.abs(expected).max()))
+@pytest.mark.parametrize("mode", ["first", "last"])
+@pytest.mark.parametrize("n_steps", [1, 5, 40])
+def test_score_bins_decode_the_score_as_finish(mode, n_steps):
+    """The kernels' fused decoding of a `RunningActivity` score (`kernels.score_bins`) gives the bins
+    ``2 t + fired`` of the flags and latencies of its `finish`, each sample's count of fired
+    neurons, the bins that occur and the count outside the silent bin ``2 T`` (with up to 64 bins
+    and more)."""
+    gen = torch.Generator().manual_seed(n_steps)
+    n_batch, n = 7, 50
+    tracker = _trackers(gen, mode, n_steps, n_batch, n, 0.05)
+    fired, latency = tracker.finish()
+    expected = (2 * latency + fired).int().numpy()
+    assert 0 < fired.mean() < 1
+    bins, seen, counts = np.empty((n_batch, n), np.int32), np.zeros(2 * (n_steps + 1), bool), np.empty(n_batch)
+    outside = kernels.score_bins(tracker.score.numpy(), mode == "first", rt.RunningActivity.FIRST, bins, seen, counts)
+    np.testing.assert_array_equal(bins, expected)
+    np.testing.assert_array_equal(counts, fired.sum(1).numpy())
+    np.testing.assert_array_equal(seen, np.isin(np.arange(len(seen)), expected))
+    assert outside == int((expected != 2 * n_steps).sum())
 
 
 @pytest.mark.parametrize("gate", ["continuous", "sign", "off"])
-@pytest.mark.parametrize("use_native", [True, False])
 @pytest.mark.parametrize("mode", ["first", "last"])
 @pytest.mark.parametrize("taps, dtype, pre_rate, post_rate", [(1, torch.float32, 0.05, 0.4), (9, torch.float32, 0.3, 0.02),
                                                               (1, torch.float64, 0.2, 0.2)])
-def test_kernel_window_equals_the_tensor_operations(monkeypatch, gate, use_native, mode, taps, dtype, pre_rate,
-                                                    post_rate):
-    """`rt.kernel_window` (one compiled call, with the native bag sum or the numba one) gives
-    `sample_synchrony` of the trackers' `finish`, and adds `gate_values` and `dassdp_update` (in
-    float32) to every tap of the weight, whichever side it bags, and bumps the weight's autograd
-    version; during warm-up it changes nothing."""
-    if use_native:
-        _native_or_skip()
-    monkeypatch.setattr(rt, "NATIVE", use_native)
+def test_kernel_window_equals_the_tensor_operations(gate, mode, taps, dtype, pre_rate, post_rate):
+    """`rt.kernel_window` (one compiled call) gives `sample_synchrony` of the trackers' `finish` and
+    `gate_values`, adds `dassdp_update` of the tensor backend (in float32) to every tap of the
+    weight, whichever side it bags, and bumps the weight's autograd version; during warm-up it
+    changes nothing and returns no gate."""
     gen = torch.Generator().manual_seed(taps + int(100 * pre_rate))
     n_batch, n_pre, n_post, n_steps = 24, 70, 30, 5
     pre = _trackers(gen, mode, n_steps, n_batch, n_pre, pre_rate)
@@ -161,19 +136,23 @@ def test_kernel_window_equals_the_tensor_operations(monkeypatch, gate, use_nativ
     synchrony = rt.sample_synchrony(pre_f, post_f)
     fitted = Gate(k=-0.6, mu=float(synchrony.mean()), s=float(synchrony.std()) + 1e-3)
     g = rt.gate_values(synchrony, fitted, gate)
-    update = rt.dassdp_update(pre_f, post_f, pre_t, post_t, g.float(), 0.8, 0.02, 0.01, n_steps=n_steps)
+    update = rt.dassdp_update(pre_f, post_f, pre_t, post_t, g.float(), 0.8, 0.02, 0.01, n_steps=n_steps,
+                              backend="tensor")
     clip = 0.8 * float(update.abs().max())  # so that the largest entries are clipped
-    dw = rt.dassdp_update(pre_f, post_f, pre_t, post_t, g.float(), 0.8, 0.02, 0.01, clip, n_steps=n_steps)
+    dw = rt.dassdp_update(pre_f, post_f, pre_t, post_t, g.float(), 0.8, 0.02, 0.01, clip, n_steps=n_steps,
+                          backend="tensor")
     assert 0 < float((dw.abs() == clip).float().mean()) < 0.5
     weight = torch.nn.Parameter(torch.randn(n_post, n_pre, taps, generator=gen, dtype=dtype) * 1e-3)
     expected = weight.detach() + dw.to(dtype).unsqueeze(2)
 
     before, version = weight.detach().clone(), weight._version
-    torch.testing.assert_close(rt.kernel_window(pre, post, weight, None), synchrony, rtol=1e-15, atol=0)
-    assert torch.equal(weight.detach(), before) and weight._version == version
-
-    got = rt.kernel_window(pre, post, weight, rt.gate_line(fitted, gate), 0.8, 0.02, 0.01, clip)
+    got, no_gate = rt.kernel_window(pre, post, weight, None)
     torch.testing.assert_close(got, synchrony, rtol=1e-15, atol=0)
+    assert no_gate is None and torch.equal(weight.detach(), before) and weight._version == version
+
+    got, got_g = rt.kernel_window(pre, post, weight, rt.gate_line(fitted, gate), 0.8, 0.02, 0.01, clip)
+    torch.testing.assert_close(got, synchrony, rtol=1e-15, atol=0)
+    torch.testing.assert_close(got_g, g, rtol=1e-15, atol=0)
     assert weight._version > version
     torch.testing.assert_close(weight.detach(), expected, rtol=0, atol=1e-6 * float(dw.abs().max()))
 
@@ -183,17 +162,3 @@ def test_gate_values_off_and_sign_are_constants_even_without_synchrony():
     nan = torch.tensor([float("nan")], dtype=torch.float64)
     assert float(rt.gate_values(nan, None, "off")[0]) == 1.0
     assert float(rt.gate_values(nan, Gate(k=-0.3, mu=0.1, s=0.2), "sign")[0]) == -1.0
-
-
-@pytest.mark.parametrize("env", [{"DASSDP_NATIVE": "0"}, {"CC": "false"}, {"CC": "no-such-compiler"}])
-def test_native_bag_sum_falls_back_to_numba(monkeypatch, env):
-    """Switched off, or without a working compiler, there is no native bag sum (the numba kernel does
-    the work) and no error."""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    native.bag_sum_f32.cache_clear()
-    try:
-        assert native.bag_sum_f32() is None
-    finally:
-        monkeypatch.undo()
-        native.bag_sum_f32.cache_clear()

@@ -56,11 +56,12 @@ class SnnTorchNet(nn.Module):
         return torch.stack([self.fc3(self.lif2(self.fc2(self.lif1(self.fc1(xt))))) for xt in x]).mean(0)
 
 
-def _check_against_reference(model, layer, pre_module, post_module, weight, multi_step, params, seed=0):
+def _check_against_reference(model, layer, pre_module, post_module, weight, multi_step, params, seed=0,
+                             backend="auto"):
     """Warm-up over one epoch of 3 batches, then one update; gate and dW against the reference."""
     torch.manual_seed(seed)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # only the plug-in moves the weights
-    plasticity = DASSDP(model, [layer], params, warmup_epochs=1)
+    plasticity = DASSDP(model, [layer], params, warmup_epochs=1, backend=backend)
     store, handles = _capture([pre_module, post_module])
     synchrony, losses = [], []
     for epoch, n_batches in enumerate([3, 1]):
@@ -100,27 +101,24 @@ def _check_against_reference(model, layer, pre_module, post_module, weight, mult
     np.testing.assert_allclose(delta.numpy(), expected, rtol=1e-5, atol=rounding)
 
 
-def _use_path(monkeypatch, path):
-    """``kernel``: the compiled window of `rt.kernel_window` (the CPU's, with the native bag sum
-    where it can be built), ``numba`` the same with the numba bag sum; ``dense`` and ``sparse``:
-    the tensor operations and the binned update's one-hot or sparse product (CUDA's)."""
-    if path == "numba":
-        monkeypatch.setattr(rt, "NATIVE", False)
-    if path in ("dense", "sparse"):
-        monkeypatch.setattr(rt, "CPU_KERNELS", False)
-    if path == "sparse":
-        monkeypatch.setattr(rt, "DENSE_PRODUCT_MAX", 0)
+def _backend(monkeypatch, path) -> str:
+    """The plug-in's backend for ``path``: ``auto`` and ``numba`` (on the CPU both the compiled
+    window of `rt.kernel_window`); ``dense`` and ``sparse``: ``tensor``, the tensor operations
+    with the binned update's one-hot or sparse product (CUDA's), forced by the size threshold."""
+    monkeypatch.setattr(rt, "DENSE_PRODUCT_MAX", 0 if path == "sparse" else 1 << 40)
+    return "tensor" if path in ("dense", "sparse") else path
 
 
 @pytest.mark.parametrize("gate", ["continuous", "sign", "off"])
-@pytest.mark.parametrize("latency, product", [("first", "kernel"), ("last", "kernel"), ("first", "numba"),
-                                              ("first", "dense"), ("last", "sparse")])
+@pytest.mark.parametrize("latency, product", [("first", "auto"), ("last", "numba"), ("first", "dense"),
+                                              ("last", "sparse")])
 def test_plugin_on_our_mlp_matches_reference(monkeypatch, gate, latency, product):
-    _use_path(monkeypatch, product)
+    backend = _backend(monkeypatch, product)
     torch.manual_seed(0)
     model = SpikingMLP([12, 20, 16], 3, beta=0.8, threshold=0.5)
     params = DASSDPParams(gate=gate, latency=latency, a_plus=0.02, a_base=0.01)
-    _check_against_reference(model, "lif.1", model.lif[0], model.lif[1], model.fc[1].weight, True, params)
+    _check_against_reference(model, "lif.1", model.lif[0], model.lif[1], model.fc[1].weight, True, params,
+                             backend=backend)
 
 
 def test_plugin_on_snntorch_leaky_matches_reference():
@@ -130,16 +128,16 @@ def test_plugin_on_snntorch_leaky_matches_reference():
     _check_against_reference(model, model.lif2, model.lif1, model.lif2, model.fc2.weight, False, params)
 
 
-@pytest.mark.parametrize("product", ["kernel", "numba", "dense", "sparse"])
+@pytest.mark.parametrize("product", ["auto", "dense", "sparse"])
 def test_plugin_on_conv_layer_applies_the_channel_rule_to_every_tap(monkeypatch, product):
-    _use_path(monkeypatch, product)
+    backend = _backend(monkeypatch, product)
     torch.manual_seed(2)
     model = SpikingConvNet((1, 12), [4, 6], 8, 3, beta=0.8, threshold=0.3)
     params = DASSDPParams(a_plus=0.02, a_base=0.01)
     # the pre channels of conv.1 are the max-pooled lif.0 spikes; over an even length, a channel is
     # active in the pooled map exactly when it is active in lif.0's output
     _check_against_reference(_ChannelInput(model), "net.lif.1", model.lif[0], model.lif[1], model.conv[1].weight,
-                             True, params)
+                             True, params, backend=backend)
 
 
 class _ChannelInput(nn.Module):
@@ -251,6 +249,26 @@ def test_bad_plugin_arguments(layers, params, warmup, match):
     model = SpikingMLP([12, 20, 16], 3)
     with pytest.raises(ValueError, match=match):
         DASSDP(model, layers, params, warmup_epochs=warmup)
+
+
+def test_unknown_backend_is_named():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        DASSDP(SpikingMLP([12, 20, 16], 3), ["lif.1"], backend="cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_numba_backend_on_cuda_is_refused_and_auto_takes_the_tensors():
+    x, _ = next(_batches(1, 4, 12, 0))
+    for backend in ("auto", "numba"):
+        model = SpikingMLP([12, 20, 16], 3, threshold=0.5).cuda()
+        plasticity = DASSDP(model, ["lif.1"], DASSDPParams(gate="off"), warmup_epochs=0, backend=backend)
+        model(x.cuda())
+        if backend == "numba":
+            with pytest.raises(ValueError, match="backend 'numba' runs on CPU tensors only"):
+                plasticity.step(1.0)
+        else:
+            plasticity.step(1.0)
+            assert plasticity.layers[0].synchrony.device.type == "cuda"
 
 
 def test_unknown_gate_mode_is_named():

@@ -95,10 +95,11 @@ def _activity(rng, kind, n_steps, n_batch, n_neurons, latency):
     return (rng.random((n_batch, n_neurons)) < 0.5) * 1.0, rng.integers(0, n_steps + 1, (n_batch, n_neurons)) * 1.0
 
 
-def _use_path(monkeypatch, path):
-    """Route `binned_update` on the CPU through the compiled kernel or one of the tensor products."""
-    monkeypatch.setattr(rt, "CPU_KERNELS", path == "kernel")
+def _use_path(monkeypatch, path) -> str:
+    """The backend of `binned_update` for ``path``: the numba kernel (``kernel``) or the tensor
+    backend with its one-hot (``dense``) or sparse product forced by the size threshold."""
     monkeypatch.setattr(rt, "DENSE_PRODUCT_MAX", 0 if path == "sparse" else 1 << 40)
+    return "numba" if path == "kernel" else "tensor"
 
 
 @pytest.mark.parametrize("path", ["kernel", "dense", "sparse"])
@@ -110,7 +111,7 @@ def test_binned_update_matches_dense_formula(monkeypatch, path, n_pre, n_post, p
     """The compiled CPU kernel and both tensor products of the binned path, with post
     (n_post < n_pre) or pre as the sparse side, against the reference's dense ``B x Cout x Cin``
     formula, for gates of either sign."""
-    _use_path(monkeypatch, path)
+    backend = _use_path(monkeypatch, path)
     rng = np.random.default_rng([n_pre, len(pre_kind), len(post_kind), len(latency)])
     n_steps, n_batch = 5, 9
     pre = ref.WindowActivity(*_activity(rng, pre_kind, n_steps, n_batch, n_pre, latency), n_steps)
@@ -118,7 +119,8 @@ def test_binned_update_matches_dense_formula(monkeypatch, path, n_pre, n_post, p
     g = rng.uniform(-1.0, 2.0, n_batch)
     expected = _reference_dw(pre, post, g, 1.2, ref.A_PLUS, ref.A_BASE, 1.0)
     (pre_f, pre_t), (post_f, post_t) = _as_torch(pre), _as_torch(post)
-    got = rt.dassdp_update(pre_f, post_f, pre_t, post_t, torch.from_numpy(g), sigma=1.2, n_steps=n_steps)
+    got = rt.dassdp_update(pre_f, post_f, pre_t, post_t, torch.from_numpy(g), sigma=1.2, n_steps=n_steps,
+                           backend=backend)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
 
 
@@ -145,14 +147,14 @@ def test_clip_bounds_each_element():
 
 @pytest.mark.parametrize("path", ["kernel", "dense", "sparse"])
 def test_float32_fast_path_close_to_float64(monkeypatch, path):
-    _use_path(monkeypatch, path)
+    backend = _use_path(monkeypatch, path)
     gen = torch.Generator().manual_seed(0)
     spikes_pre = (torch.rand(4, 32, 50, generator=gen) < 0.2).float()
     spikes_post = (torch.rand(4, 32, 20, generator=gen) < 0.2).float()
     pre = rt.activity_from_raster(spikes_pre)
     post = rt.activity_from_raster(spikes_post)
     g = torch.rand(32, generator=gen) * 2
-    lo = rt.dassdp_update(pre[0], post[0], pre[1], post[1], g, n_steps=4)
+    lo = rt.dassdp_update(pre[0], post[0], pre[1], post[1], g, n_steps=4, backend=backend)
     hi = rt.dassdp_update(pre[0].double(), post[0].double(), pre[1].double(), post[1].double(), g.double())
     assert lo.dtype == torch.float32
     torch.testing.assert_close(lo.double(), hi, rtol=1e-5, atol=1e-9)
@@ -209,6 +211,31 @@ def test_bad_inputs_name_the_parameter(bad, match):
         rt.dassdp_update(**args)
 
 
+@pytest.mark.parametrize(
+    "backend, device, n_steps, match",
+    [
+        ("numba", "meta", 2, "backend 'numba' runs on CPU tensors only, got tensors on meta"),
+        ("numba", "cpu", None, "backend 'numba' computes the binned update only: give n_steps"),
+        ("cuda", "cpu", 2, "backend must be one of"),
+    ],
+)
+def test_bad_backend_is_named(backend, device, n_steps, match):
+    """``numba`` off the CPU (meta tensors stand in for CUDA ones: the check precedes any
+    arithmetic), ``numba`` without bins and an unknown backend raise, naming ``backend``."""
+    fired, latency = torch.ones(2, 5, device=device), torch.zeros(2, 5, device=device)
+    with pytest.raises(ValueError, match=match):
+        rt.dassdp_update(fired, fired[:, :3], latency, latency[:, :3], torch.ones(2, device=device), n_steps=n_steps,
+                         backend=backend)
+
+
+def test_auto_backend_is_numba_on_the_cpu_only():
+    assert rt.resolve_backend("auto", torch.device("cpu")) == "numba"
+    assert rt.resolve_backend("auto", torch.device("cuda")) == "tensor"
+    assert rt.resolve_backend("tensor", torch.device("cpu")) == "tensor"
+    with pytest.raises(ValueError, match="backend 'numba' runs on CPU tensors only"):
+        rt.resolve_backend("numba", torch.device("cuda"))
+
+
 def test_graded_spikes_are_rejected():
     with pytest.raises(ValueError, match="spikes must be 0/1"):
         rt.activity_from_raster(torch.full((3, 2, 4), 0.5))
@@ -229,3 +256,5 @@ def test_cuda_matches_cpu():
     dev = [t.cuda() for t in (pre[0], post[0], pre[1].double(), post[1].double(), g)]
     for n_steps in (4, None):
         torch.testing.assert_close(rt.dassdp_update(*dev, n_steps=n_steps).cpu(), cpu, rtol=1e-6, atol=1e-12)
+    with pytest.raises(ValueError, match="backend 'numba' runs on CPU tensors only"):
+        rt.dassdp_update(*dev, n_steps=4, backend="numba")
