@@ -24,7 +24,7 @@ from torch.utils._pytree import tree_flatten
 
 from dassdp.models.encoders import rate_encode
 from dassdp.models.snn import SpikingConvNet
-from dassdp.rules.plugin import DASSDP
+from dassdp.rules.plugin import DASSDPPlugin
 from dassdp.rules.reference import A_BASE, A_PLUS, DASSDPParams
 from dassdp.rules.torch import activity_from_raster, dassdp_update
 
@@ -152,7 +152,7 @@ def plugin_overhead(device, network: str, n_steps: int = 4, repeats: int = 40, w
     take turns (in alternating order) for ``repeats`` pairs of steps, so that changes in machine load
     affect both alike; the overhead is the median over pairs of ``t_plugin / t_plain - 1``. Being a
     difference of two noisy times, it is also measured directly: the time spent inside the plug-in
-    (its recording in the forward pass and `DASSDP.step`) over the median plain step, on the CPU."""
+    (its recording in the forward pass and `DASSDPPlugin.step`) over the median plain step, on the CPU."""
     input_shape, channels, hidden, batch = NETWORKS[network]
     gen = torch.Generator().manual_seed(0)
     x = rate_encode(torch.rand(batch, *input_shape, generator=gen), n_steps, gen).to(device)
@@ -161,7 +161,7 @@ def plugin_overhead(device, network: str, n_steps: int = 4, repeats: int = 40, w
     for with_plugin in (False, True):
         torch.manual_seed(0)
         model = SpikingConvNet(input_shape, channels, hidden, 10).to(device)
-        plasticity = DASSDP(model, ["lif.1", "lif_fc"], DASSDPParams(), warmup_epochs=1) if with_plugin else None
+        plasticity = DASSDPPlugin(model, ["lif.1", "lif_fc"], DASSDPParams(), warmup_epochs=1) if with_plugin else None
         runs.append((model, torch.optim.Adam(model.parameters(), lr=1e-3), plasticity))
 
     inside = [0.0]  # seconds spent in the plug-in's recording and update during the current step

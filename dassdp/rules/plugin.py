@@ -2,13 +2,15 @@
 
 ::
 
-    plasticity = DASSDP(model, layers=["lif.1"], params=DASSDPParams(), warmup_epochs=100)
+    plasticity = DASSDPPlugin(model, layers=["lif.1"], params=DASSDPParams(), warmup_epochs=100)
     for epoch in range(n_epochs):
         for x, y in loader:
             loss = loss_fn(model(x), y)
             optimizer.zero_grad(); loss.backward(); optimizer.step()
             plasticity.step(loss)          # records (S_b, L_b) in warm-up, then applies dW
+            plasticity.last_gate["lif.1"]  # S_b and the gate g_b of that step
         plasticity.end_epoch()             # counts epochs; fits the gate after warm-up
+    plasticity.gates["lif.1"]              # the fitted gate (k, mu, s)
 
 Forward hooks on each chosen spiking layer (our `dassdp.models.snn.LIF`, snnTorch neurons such as
 ``snn.Leaky``, SpikingJelly ``BaseNode`` neurons) track, step by step, whether each neuron fired
@@ -45,7 +47,7 @@ import torch
 from torch import nn
 
 from dassdp.models.snn import LIF
-from dassdp.rules.reference import DASSDPParams, Gate, check_choice
+from dassdp.rules.reference import DASSDPParams, Gate, GateMode, check_choice
 from dassdp.rules.torch import (
     Backend,
     RunningActivity,
@@ -58,7 +60,7 @@ from dassdp.rules.torch import (
     sample_synchrony,
 )
 
-__all__ = ["DASSDP", "is_spiking_layer"]
+__all__ = ["DASSDPPlugin", "LastGate", "is_spiking_layer"]
 
 _WEIGHT_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 #: (top-level package, base class name) of spiking neurons in other frameworks.
@@ -86,6 +88,39 @@ def _concat(records: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(records) if records else torch.zeros(0, dtype=torch.float64)
 
 
+@dataclass(frozen=True)
+class LastGate:
+    """A plastic layer's gate at its last `DASSDPPlugin.step` (see `DASSDPPlugin.last_gate`).
+
+    ``synchrony``: ``S_b = mean_j fired_bj * mean_i fired_bi`` of each sample ``b`` of the window
+    (float64 ``[B]``). ``values``: the gate ``g_b`` that weighted each sample in
+    ``dW = clip(mean_b g_b e_b, -c, c)`` (float64 ``[B]``), or None during warm-up, when nothing
+    was applied. ``fitted``: the fitted gate ``(k, mu, s)`` (None before the fit), with ``mode``
+    and ``sign_tol`` as in `dassdp.rules.torch.gate_values`.
+    """
+
+    synchrony: torch.Tensor
+    values: torch.Tensor | None
+    fitted: Gate | None
+    mode: GateMode
+    sign_tol: float
+
+    @property
+    def mean_synchrony(self) -> float:
+        """``mean_b S_b``."""
+        return float(self.synchrony.mean())
+
+    @property
+    def at_mean_synchrony(self) -> float:
+        """The gate at the window's mean synchrony, ``g(mean_b S_b)`` (``continuous``:
+        ``clip(1 + k (mean_b S_b - mu) / s, 0, 2)``), a one-number summary of ``values`` (equal to
+        ``mean_b g_b`` where no sample's gate is clipped); NaN during warm-up."""
+        if self.values is None:
+            return float("nan")
+        mean = self.synchrony.mean().view(1)
+        return float(gate_values(mean, self.fitted, self.mode, self.sign_tol)[0])
+
+
 @dataclass
 class _HookedLayer:
     """Everything DA-SSDP keeps about one spiking layer and the weight feeding it."""
@@ -99,15 +134,10 @@ class _HookedLayer:
     gate: Gate | None = None
     warmup_synchrony: list[torch.Tensor] = field(default_factory=list)
     warmup_loss: list[torch.Tensor] = field(default_factory=list)
-    synchrony: torch.Tensor | None = None  # S_b of the last window
-
-    @property
-    def last_synchrony(self) -> float:
-        """Mean ``S_b`` of the last window (NaN before the first)."""
-        return float("nan") if self.synchrony is None else float(self.synchrony.mean())
+    last: LastGate | None = None
 
 
-class DASSDP:
+class DASSDPPlugin:
     """DA-SSDP plug-in (see the module docstring). ``layers`` are module names of ``model``
     (as in ``model.named_modules()``) or the modules themselves; each must be a spiking layer.
     ``backend``: ``"auto"``, ``"tensor"`` or ``"numba"`` (see the module docstring)."""
@@ -222,19 +252,20 @@ class DASSDP:
             weight = hooked.weight_layer.weight
             line = None if self.in_warmup else gate_line(hooked.gate, p.gate, p.sign_tol)
             if kernel_window_takes(weight, self.backend):
-                hooked.synchrony, _ = kernel_window(pre, post, weight, line, p.sigma, p.a_plus, p.a_base, p.clip)
+                synchrony, g = kernel_window(pre, post, weight, line, p.sigma, p.a_plus, p.a_base, p.clip)
             else:
                 (pre_fired, pre_latency), (post_fired, post_latency) = pre.finish(), post.finish()
-                hooked.synchrony = sample_synchrony(pre_fired, post_fired)
+                synchrony, g = sample_synchrony(pre_fired, post_fired), None
                 if line is not None:
-                    g = gate_values(hooked.synchrony, hooked.gate, p.gate, p.sign_tol)
+                    g = gate_values(synchrony, hooked.gate, p.gate, p.sign_tol)
                     dw = dassdp_update(pre_fired, post_fired, pre_latency, post_latency, g.float(), p.sigma, p.a_plus,
                                        p.a_base, p.clip, n_steps=pre.steps, check_latencies=False,
                                        backend=self.backend)
                     with torch.no_grad():
                         weight.add_(dw.to(weight.dtype).view(*dw.shape, *[1] * (weight.ndim - 2)))
+            hooked.last = LastGate(synchrony, g, hooked.gate, p.gate, p.sign_tol)
             if line is None:
-                hooked.warmup_synchrony.append(hooked.synchrony.cpu())
+                hooked.warmup_synchrony.append(synchrony.cpu())
                 hooked.warmup_loss.append(torch.full_like(hooked.warmup_synchrony[-1], float(loss)))
 
     def end_epoch(self) -> None:
@@ -250,7 +281,13 @@ class DASSDP:
 
     @property
     def gates(self) -> dict[str, Gate | None]:
+        """The fitted gate ``(k, mu, s)`` of each plastic layer by name (None before the fit)."""
         return {hooked.name: hooked.gate for hooked in self.layers}
+
+    @property
+    def last_gate(self) -> dict[str, LastGate | None]:
+        """Each plastic layer's synchrony and gate at its last `step` (None before its first window)."""
+        return {hooked.name: hooked.last for hooked in self.layers}
 
     def state_dict(self) -> dict:
         """Epoch counter, fitted gates and warm-up records (tensors and plain numbers)."""

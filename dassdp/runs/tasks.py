@@ -197,9 +197,8 @@ def weight_stats(weights: dict, initial: dict, previous: dict) -> list[dict]:
 def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
     """Train the run's task sequence; return its ``training``, ``evaluations`` and ``weights``
     tables (each with columns ``run``, ``variant``, ``seed`` first)."""
-    from dassdp.rules.plugin import DASSDP
+    from dassdp.rules.plugin import DASSDPPlugin
     from dassdp.rules.reference import DASSDPParams
-    from dassdp.rules.torch import gate_values
 
     torch.set_num_threads(1)
     study, variant, seed = spec.resolved(), spec.variant, spec.seed
@@ -215,7 +214,7 @@ def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
     if mode is not None:
         p = study.plasticity
         params = DASSDPParams(sigma=p.sigma, a_plus=p.a_plus, a_base=p.a_base, gate=mode, clip=p.clip, latency=p.latency)
-        plasticity = DASSDP(model, [study.plastic_layer], params, warmup_epochs=p.warmup_epochs)
+        plasticity = DASSDPPlugin(model, [study.plastic_layer], params, warmup_epochs=p.warmup_epochs)
     order = torch.Generator().manual_seed(seed)
     spikes = torch.Generator(device=device).manual_seed(seed + 7_919)
     initial = {n: w.clone() for n, w in linear_weights(model).items()}
@@ -240,9 +239,7 @@ def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
                 if plasticity is not None:
                     warmup = plasticity.in_warmup
                     plasticity.step(loss)
-                    hooked = plasticity.layers[0]
-                    if not warmup:
-                        gate = float(gate_values(torch.tensor([hooked.last_synchrony]), hooked.gate, mode)[0])
+                    gate = plasticity.last_gate[study.plastic_layer].at_mean_synchrony  # NaN in warm-up
                 training.append(
                     {
                         "block": block_index,
@@ -265,7 +262,7 @@ def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
         for row in weight_stats(linear_weights(model), initial, previous):
             weights.append({"block": block_index, "trained_task": block.task, **row})
 
-    gate_fit = plasticity.layers[0].gate if plasticity is not None else None
+    gate_fit = plasticity.gates[study.plastic_layer] if plasticity is not None else None
     if plasticity is not None:
         plasticity.remove()
     return run_tables(spec, training, evaluations, weights, study.plastic_layer, gate_fit)

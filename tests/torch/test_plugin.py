@@ -11,7 +11,7 @@ from dassdp.models.encoders import rate_encode
 from dassdp.models.snn import LIF, SpikingConvNet, SpikingMLP
 from dassdp.rules import reference as ref
 from dassdp.rules import torch as rt
-from dassdp.rules.plugin import DASSDP
+from dassdp.rules.plugin import DASSDPPlugin
 from dassdp.rules.reference import DASSDPParams
 
 snntorch = pytest.importorskip("snntorch")
@@ -58,10 +58,12 @@ class SnnTorchNet(nn.Module):
 
 def _check_against_reference(model, layer, pre_module, post_module, weight, multi_step, params, seed=0,
                              backend="auto"):
-    """Warm-up over one epoch of 3 batches, then one update; gate and dW against the reference."""
+    """Warm-up over one epoch of 3 batches, then one update; S, the fitted gate, the gate values
+    and dW against the reference."""
     torch.manual_seed(seed)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # only the plug-in moves the weights
-    plasticity = DASSDP(model, [layer], params, warmup_epochs=1, backend=backend)
+    plasticity = DASSDPPlugin(model, [layer], params, warmup_epochs=1, backend=backend)
+    (name,) = plasticity.gates
     store, handles = _capture([pre_module, post_module])
     synchrony, losses = [], []
     for epoch, n_batches in enumerate([3, 1]):
@@ -77,19 +79,26 @@ def _check_against_reference(model, layer, pre_module, post_module, weight, mult
             s = ref.sample_synchrony(pre, post)
             before = weight.detach().clone()
             plasticity.step(loss)
+            last = plasticity.last_gate[name]
+            np.testing.assert_allclose(last.synchrony.numpy(), s, rtol=1e-12)
             if epoch == 0:
                 synchrony.append(s)
                 losses.append(np.full_like(s, loss.item()))
                 assert torch.equal(weight, before)
+                assert last.values is None and last.fitted is None and np.isnan(last.at_mean_synchrony)
         if epoch == 0:
             plasticity.end_epoch()
             gate = ref.fit_gate(np.concatenate(synchrony), np.concatenate(losses))
-            got = plasticity.gates[plasticity.layers[0].name]
+            got = plasticity.gates[name]
             np.testing.assert_allclose([got.k, got.mu, got.s], [gate.k, gate.mu, gate.s], rtol=1e-9)
     for h in handles:
         h.remove()
     assert 0 < pre.fired.mean() < 1 and 0 < post.fired.mean() < 1  # both sync and non-sync terms occur
     g = ref.gate_values(s, gate, params.gate, params.sign_tol)
+    assert last.fitted == got
+    np.testing.assert_allclose(last.values.numpy(), g, rtol=1e-9)
+    at_mean = ref.gate_values(np.array([s.mean()]), gate, params.gate, params.sign_tol)[0]
+    np.testing.assert_allclose(last.at_mean_synchrony, at_mean, rtol=1e-9)
     expected = ref.weight_update(ref.eligibility(pre, post, params.sigma, params.a_plus, params.a_base), g, params.clip)
     delta = (weight.detach() - before).double()
     rounding = 4 * torch.finfo(weight.dtype).eps * float(weight.detach().abs().max())  # of w + dW - w
@@ -153,7 +162,7 @@ class _ChannelInput(nn.Module):
 
 def test_no_recording_under_no_grad_or_eval():
     model = SpikingMLP([12, 20, 16], 3, threshold=0.5)
-    plasticity = DASSDP(model, ["lif.1"], DASSDPParams(gate="off"), warmup_epochs=0)
+    plasticity = DASSDPPlugin(model, ["lif.1"], DASSDPParams(gate="off"), warmup_epochs=0)
     x, _ = next(_batches(1, 4, 12, 0))
     before = model.fc[1].weight.detach().clone()
     with torch.no_grad():
@@ -171,26 +180,26 @@ def test_no_recording_under_no_grad_or_eval():
 
 def test_forward_pass_does_not_keep_the_read_out_input():
     model = SpikingMLP([12, 20, 16], 3, threshold=0.5)
-    plasticity = DASSDP(model, ["lif.1"], DASSDPParams(gate="off"), warmup_epochs=0)
+    plasticity = DASSDPPlugin(model, ["lif.1"], DASSDPParams(gate="off"), warmup_epochs=0)
     x, _ = next(_batches(1, 4, 12, 0))
     model(x)
     assert plasticity._last_weight is None
-    assert np.isnan(plasticity.layers[0].last_synchrony)
+    assert plasticity.last_gate == {"lif.1": None}
     plasticity.step(1.0)
-    assert 0 <= plasticity.layers[0].last_synchrony <= 1
+    assert 0 <= plasticity.last_gate["lif.1"].mean_synchrony <= 1
 
 
 def test_autocast_records_and_updates_in_float32():
     torch.manual_seed(3)
     model = SpikingMLP([12, 20, 16], 3, threshold=0.5)
-    plasticity = DASSDP(model, ["lif.1"], DASSDPParams(), warmup_epochs=1)
+    plasticity = DASSDPPlugin(model, ["lif.1"], DASSDPParams(), warmup_epochs=1)
     for epoch in range(2):
         for x, y in _batches(2, 8, 12, epoch):
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 loss = nn.functional.cross_entropy(model(x.float()), y)
             plasticity.step(loss)
         plasticity.end_epoch()
-    assert plasticity.layers[0].warmup_synchrony[0].dtype == torch.float64
+    assert plasticity.state_dict()["layers"]["lif.1"]["warmup_synchrony"].dtype == torch.float64
     assert model.fc[1].weight.dtype == torch.float32 and torch.isfinite(model.fc[1].weight).all()
     assert np.isfinite(plasticity.gates["lif.1"].k)
 
@@ -210,7 +219,7 @@ def _fresh(seed):
     torch.manual_seed(seed)
     model = SpikingMLP([12, 20, 16], 3, threshold=0.5, learn_beta=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    plasticity = DASSDP(model, ["lif.1"], DASSDPParams(a_plus=0.01), warmup_epochs=2)
+    plasticity = DASSDPPlugin(model, ["lif.1"], DASSDPParams(a_plus=0.01), warmup_epochs=2)
     return model, optimizer, plasticity
 
 
@@ -248,12 +257,12 @@ def test_save_load_round_trip_continues_identically():
 def test_bad_plugin_arguments(layers, params, warmup, match):
     model = SpikingMLP([12, 20, 16], 3)
     with pytest.raises(ValueError, match=match):
-        DASSDP(model, layers, params, warmup_epochs=warmup)
+        DASSDPPlugin(model, layers, params, warmup_epochs=warmup)
 
 
 def test_unknown_backend_is_named():
     with pytest.raises(ValueError, match="backend must be one of"):
-        DASSDP(SpikingMLP([12, 20, 16], 3), ["lif.1"], backend="cuda")
+        DASSDPPlugin(SpikingMLP([12, 20, 16], 3), ["lif.1"], backend="cuda")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -261,14 +270,14 @@ def test_numba_backend_on_cuda_is_refused_and_auto_takes_the_tensors():
     x, _ = next(_batches(1, 4, 12, 0))
     for backend in ("auto", "numba"):
         model = SpikingMLP([12, 20, 16], 3, threshold=0.5).cuda()
-        plasticity = DASSDP(model, ["lif.1"], DASSDPParams(gate="off"), warmup_epochs=0, backend=backend)
+        plasticity = DASSDPPlugin(model, ["lif.1"], DASSDPParams(gate="off"), warmup_epochs=0, backend=backend)
         model(x.cuda())
         if backend == "numba":
             with pytest.raises(ValueError, match="backend 'numba' runs on CPU tensors only"):
                 plasticity.step(1.0)
         else:
             plasticity.step(1.0)
-            assert plasticity.layers[0].synchrony.device.type == "cuda"
+            assert plasticity.last_gate["lif.1"].values.device.type == "cuda"
 
 
 def test_unknown_gate_mode_is_named():
@@ -278,7 +287,7 @@ def test_unknown_gate_mode_is_named():
 
 def test_weight_input_that_is_not_spikes_names_the_layer():
     model = SpikingMLP([12, 20], 3)
-    DASSDP(model, ["lif.0"], DASSDPParams(gate="off"), warmup_epochs=0)
+    DASSDPPlugin(model, ["lif.0"], DASSDPParams(gate="off"), warmup_epochs=0)
     with pytest.raises(ValueError, match="input of the weight feeding layer 'lif.0' is not a spike tensor"):
         model(torch.rand(4, 2, 12))
 
@@ -290,7 +299,7 @@ def test_hooked_module_that_does_not_spike_names_the_layer():
 
     model = SpikingMLP([12, 20, 16], 3)
     model.lif[1] = Graded()
-    DASSDP(model, ["lif.1"], DASSDPParams(gate="off"), warmup_epochs=0)
+    DASSDPPlugin(model, ["lif.1"], DASSDPParams(gate="off"), warmup_epochs=0)
     x, _ = next(_batches(1, 4, 12, 0))
     with pytest.raises(ValueError, match="output of layer 'lif.1' is not a spike tensor"):
         model(x.float())
