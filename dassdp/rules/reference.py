@@ -139,7 +139,7 @@ PyTorch code by its function.
       - `eligibility`
       - `dassdp.rules.brian2.ssdp.DASSDP._kernel` (the ``ssdp_kernel`` table) in
         `dassdp.rules.brian2.ssdp._SHARE`, `dassdp.rules.brian2.ssdp._CORRECTION` and
-        `dassdp.rules.brian2.ssdp._BATCHED`
+        `dassdp.rules.brian2.ssdp._WHOLE`
       - `dassdp.rules.torch.exact_update`, `dassdp.rules.torch.binned_update` (bins as in *Cost*)
     * - synchrony :math:`S_b`
       - `sample_synchrony`
@@ -157,7 +157,8 @@ PyTorch code by its function.
     * - clipped batch update :math:`\Delta W`
       - `weight_update`; over consecutive windows `simulate_dassdp`
       - `dassdp.rules.brian2.ssdp._SHARE` with `dassdp.rules.brian2.ssdp._CORRECTION` (batches
-        of one window), `dassdp.rules.brian2.ssdp._BATCHED` (larger batches)
+        of one window), `dassdp.rules.brian2.ssdp._WHOLE` (larger batches, weight bounds or a
+        normalisation)
       - `dassdp.rules.torch.dassdp_update`, `dassdp.rules.torch.kernel_window`
     * - parameters
       - `DASSDPParams`
@@ -178,6 +179,7 @@ import numpy as np
 LatencyMode = Literal["first", "last"]
 SameStep = Literal["balanced", "causal"]
 GateMode = Literal["continuous", "sign", "off"]
+GateFit = Literal["published", "detrended"]
 
 #: Published defaults (code release of arXiv 2512.07194).
 A_PLUS = 1.5e-3
@@ -394,8 +396,16 @@ class Gate:
     s: float
 
 
-def fit_gate(synchrony: np.ndarray, loss: np.ndarray) -> Gate:
-    """Fit the gate from the warm-up records ``(S_b, L_b)`` (see `Gate`)."""
+def fit_gate(synchrony: np.ndarray, loss: np.ndarray, fit: GateFit = "published") -> Gate:
+    """Fit the gate from the warm-up records ``(S_b, L_b)``, in presentation order (see `Gate`).
+
+    ``fit="detrended"`` is this project's extension, not the published rule: ``k`` is minus the
+    correlation of the residuals of S and L after a least-squares line on the record index
+    ``b = 0 .. n-1``, ``r_x = x - (alpha_x + beta_x b)``, so that a common trend over warm-up
+    (the loss falls as the network learns while S drifts) does not pass for a relation between
+    synchrony and loss; ``mu`` and ``s`` stay those of S.
+    """
+    check_choice("fit", fit, ("published", "detrended"))
     synchrony = np.asarray(synchrony, dtype=np.float64).ravel()
     loss = np.asarray(loss, dtype=np.float64).ravel()
     if synchrony.shape != loss.shape or synchrony.size < 2:
@@ -403,8 +413,13 @@ def fit_gate(synchrony: np.ndarray, loss: np.ndarray) -> Gate:
             f"need at least two (S, L) warm-up records of equal length, got {synchrony.size} and {loss.size}"
         )
     mu, s = synchrony.mean(), synchrony.std() + STD_EPS
-    z_s = (synchrony - mu) / s
-    z_l = (loss - loss.mean()) / (loss.std() + STD_EPS)
+    r_s, r_l = synchrony - mu, loss - loss.mean()
+    if fit == "detrended":
+        trend = np.arange(synchrony.size) - (synchrony.size - 1) / 2
+        r_s = r_s - trend * (trend @ r_s) / (trend @ trend)
+        r_l = r_l - trend * (trend @ r_l) / (trend @ trend)
+    z_s = r_s / (r_s.std() + STD_EPS)
+    z_l = r_l / (r_l.std() + STD_EPS)
     return Gate(k=float(-np.mean(z_s * z_l)), mu=float(mu), s=float(s))
 
 
@@ -438,7 +453,9 @@ class DASSDPParams:
 
     ``sigma`` is in the unit of the latencies (steps in PyTorch, seconds in Brian2); ``warmup`` is
     the number of windows (samples) whose ``(S, L)`` records fit the gate; ``batch`` the number of
-    windows averaged per update after warm-up; ``clip`` the bound c on each update element.
+    windows averaged per update after warm-up; ``clip`` the bound c on each update element;
+    ``w_min``, ``w_max`` bound the weights themselves (none by default, as published);
+    ``gate_fit`` is ``"published"`` or this project's ``"detrended"`` (see `fit_gate`).
     """
 
     sigma: float = 1.0
@@ -450,8 +467,14 @@ class DASSDPParams:
     clip: float = 1.0
     latency: LatencyMode = "first"
     sign_tol: float = 1e-6
+    w_min: float = -np.inf
+    w_max: float = np.inf
+    gate_fit: GateFit = "published"
 
     def __post_init__(self) -> None:
+        check_choice("gate_fit", self.gate_fit, ("published", "detrended"))
+        if np.isnan(self.w_min) or np.isnan(self.w_max) or self.w_min >= self.w_max:
+            raise ValueError(f"w_min ({self.w_min}) must be below w_max ({self.w_max})")
         check_positive("sigma", self.sigma)
         check_positive("clip", self.clip)
         check_positive("a_plus", self.a_plus, strict=False)
@@ -486,14 +509,17 @@ def simulate_dassdp(
     params: DASSDPParams,
     mask: np.ndarray | None = None,
     learn: np.ndarray | None = None,
+    normalize=None,
 ) -> DASSDPResult:
     """Run DA-SSDP over consecutive windows, one sample per window (the Brian2 protocol).
 
     Windows ``0 .. warmup-1`` only record ``(S_w, L_w)``; the gate is fitted after window
     ``warmup - 1``. After warm-up, windows are taken in batches of ``params.batch``: at the end of
     each complete batch ``dW = clip(mean(g_w e_w), -c, c)`` is added to the weights (only where
-    ``mask`` has synapses). An incomplete last batch is not applied. ``gate_values`` is NaN during
-    warm-up.
+    ``mask`` has synapses) and the weights are clipped to ``[w_min, w_max]``. An incomplete last
+    batch is not applied. ``gate_values`` is NaN during warm-up. ``normalize`` (a function of the
+    weights, e.g. `normalize_rows` with fixed set points) is applied after every window, as a
+    Brian2 projection with a `RowNormalization` does.
 
     ``learn`` (one boolean per window) is a plasticity schedule: windows where it is False (e.g.
     evaluation windows) are skipped as if they had not been presented; the result then describes
@@ -512,17 +538,21 @@ def simulate_dassdp(
         raise ValueError(f"loss must have one value per window ({n_windows}), got shape {loss.shape}")
     weights = np.array(weights, dtype=np.float64)
     synchrony = sample_synchrony(pre, post, mask)
-    gate = fit_gate(synchrony[: params.warmup], loss[: params.warmup]) if params.gate != "off" else None
+    warm = slice(0, params.warmup)
+    gate = fit_gate(synchrony[warm], loss[warm], params.gate_fit) if params.gate != "off" else None
     g = np.full(n_windows, np.nan)
     g[params.warmup :] = gate_values(synchrony[params.warmup :], gate, params.gate, params.sign_tol)
     e = eligibility(pre, post, params.sigma, params.a_plus, params.a_base)
     where = np.ones_like(weights) if mask is None else np.asarray(mask, dtype=np.float64)
     updates = []
-    for start in range(params.warmup, n_windows - params.batch + 1, params.batch):
-        batch = slice(start, start + params.batch)
-        dw = weight_update(e[batch], g[batch], params.clip) * where
-        weights += dw
-        updates.append(dw)
+    for end in range(1, n_windows + 1):
+        start = end - params.batch
+        if start >= params.warmup and (start - params.warmup) % params.batch == 0:
+            dw = weight_update(e[start:end], g[start:end], params.clip) * where
+            weights = np.where(where > 0, np.clip(weights + dw, params.w_min, params.w_max), weights)
+            updates.append(dw)
+        if normalize is not None:
+            weights = normalize(weights)
     return DASSDPResult(weights=weights, gate=gate, synchrony=synchrony, gate_values=g, updates=updates)
 
 
@@ -713,3 +743,67 @@ def dastdp_weight(
         elif kind == "dopa":
             n += 1.0 / params.tau_n
     return {"w": w, "c": float(c), "n": float(n)}
+
+
+# --------------------------------------------------------------------------------------------
+# Weight normalisation per post-synaptic neuron
+# --------------------------------------------------------------------------------------------
+
+Normalization = Literal["none", "subtractive", "divisive"]
+
+
+def row_set_points(weights: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The set points of `normalize_rows` from initial weights ``(n_post, n_pre)``: each row's mean
+    ``mu_j`` and spread ``rho_j = sqrt(sum_i (w_ij - mu_j)^2)`` over its synapses (``mask``, (post,
+    pre)). A row without spread (e.g. all zero: a label neuron no pretraining has seen) takes the
+    mean spread of the others, so that learning can give it a direction of the same size."""
+    weights = np.asarray(weights, dtype=np.float64)
+    where = np.ones_like(weights, dtype=bool) if mask is None else _row_mask(mask, weights.shape)
+    n = where.sum(1)
+    mean = np.where(where, weights, 0.0).sum(1) / np.maximum(n, 1)
+    spread = np.sqrt(np.where(where, (weights - mean[:, None]) ** 2, 0.0).sum(1))
+    flat = spread <= 1e-12 * np.maximum(np.abs(mean), 1.0)
+    if flat.all():
+        raise ValueError("row_set_points: every row of the initial weights is constant; give the spreads explicitly")
+    spread[flat] = spread[~flat].mean()
+    return mean, spread
+
+
+def normalize_rows(
+    weights: np.ndarray, mode: Normalization, mean: np.ndarray, spread: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """Weights ``(n_post, n_pre)`` after normalisation per post neuron j (its synapses: ``mask``).
+
+    With ``m_j = mean_i w_ij`` and ``d_j = sqrt(sum_i (w_ij - m_j)^2)``:
+
+    - ``"subtractive"`` (Miller & MacKay 1994): ``w_ij - m_j + mu_j``; the row keeps its mean at
+      the set point ``mu_j`` and every synapse shares the change equally;
+    - ``"divisive"``: ``mu_j + (w_ij - m_j) rho_j / d_j``, the mean as above and the spread held at
+      ``rho_j``, as multiplicative synaptic scaling does (Turrigiano 2008; the rate form of the
+      constraint is Oja's rule, Oja 1982); a row with ``d_j = 0`` only moves to its mean;
+    - ``"none"``: unchanged.
+    """
+    check_choice("mode", mode, ("none", "subtractive", "divisive"))
+    weights = np.array(weights, dtype=np.float64)
+    if mode == "none":
+        return weights
+    where = np.ones_like(weights, dtype=bool) if mask is None else _row_mask(mask, weights.shape)
+    n = np.maximum(where.sum(1), 1)
+    m = np.where(where, weights, 0.0).sum(1) / n
+    centred = weights - m[:, None]
+    scale = np.ones_like(m)
+    if mode == "divisive":
+        if spread is None:
+            raise ValueError("normalize_rows: mode 'divisive' needs the spread set points")
+        d = np.sqrt(np.where(where, centred**2, 0.0).sum(1))
+        scale = np.where(d > 0, np.asarray(spread, dtype=np.float64) / np.where(d > 0, d, 1.0), 1.0)
+    out = np.asarray(mean, dtype=np.float64)[:, None] + centred * scale[:, None]
+    return np.where(where, out, weights)
+
+
+def _row_mask(mask, shape) -> np.ndarray:
+    mask = np.asarray(mask)
+    if mask.shape != tuple(shape):
+        raise ValueError(f"mask must have the weights' shape (n_post, n_pre) = {tuple(shape)}, got {mask.shape}")
+    return mask.astype(bool)

@@ -72,7 +72,22 @@ SSDP_CASES = {
                         ref.DASSDPParams(sigma=DT, gate="off", warmup=0, batch=1, a_plus=0.4), None, False),
     "single_scheduled": (dict(warmup=3, batch=1, a_plus=0.3, a_base=0.1),
                          ref.DASSDPParams(sigma=DT, warmup=3, batch=1, a_plus=0.3, a_base=0.1), "external", False),
+    # weight bounds (whole weights) and this project's detrended gate fit
+    "bounded_detrended": (dict(warmup=4, batch=1, a_plus=0.3, a_base=0.1, w_min=-1.0, w_max=0.9, gate_fit="detrended"),
+                          ref.DASSDPParams(sigma=DT, warmup=4, batch=1, a_plus=0.3, a_base=0.1, w_min=-1.0, w_max=0.9,
+                                           gate_fit="detrended"), "external", False),
+    # divisive normalisation per post neuron after every learning window
+    "normalized_scheduled": (dict(warmup=3, batch=1, a_plus=0.3, a_base=0.1, w_min=-3.0, w_max=3.0,
+                                  normalization="divisive"),
+                             ref.DASSDPParams(sigma=DT, warmup=3, batch=1, a_plus=0.3, a_base=0.1, w_min=-3.0,
+                                              w_max=3.0), "external", False),
 }
+
+
+def _set_points(w0):
+    """Normalisation set points that differ from the initial rows, so that normalising binds."""
+    mean, spread = ref.row_set_points(w0)
+    return mean + 0.1, 1.5 * spread
 
 
 def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
@@ -84,6 +99,7 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
     from dassdp.models.relay import relay
     from dassdp.models.targets import use_target
     from dassdp.rules.brian2 import DASSDP, DASTDP, SSDP, STDP, ExternalLoss, SpikeCountLoss, neuron_variables
+    from dassdp.rules.brian2.normalization import POST_VARIABLES, RowNormalization
 
     rng = np.random.default_rng(42)
     pre_i, pre_t = _trains(rng, N_PRE, silent_neuron=N_PRE - 1)
@@ -95,7 +111,7 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
     mask = rng.random((N_POST, N_PRE)) < 0.6
     mask[0, 0] = True
     w0 = rng.normal(size=(N_POST, N_PRE))
-    out = {"expected": {}, "measured": {}}
+    out = {"expected": {}, "measured": {}, "external": external}
 
     with use_target(target, directory):
         defaultclock.dt = DT * second
@@ -111,7 +127,7 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
             kwargs = dict(kwargs)
             sigma_steps = kwargs.pop("sigma_steps", 1.0)
             pre, objs_a = relay(sg_pre, extra=neuron_variables("pre"))
-            post, objs_b = relay(sg_post, extra=neuron_variables("post"))
+            post, objs_b = relay(sg_post, extra=neuron_variables("post") + POST_VARIABLES)
             objects += objs_a + objs_b
             if loss_kind == "count":
                 readout, objs_c = relay(sg_ro, extra=neuron_variables("readout"))
@@ -127,6 +143,8 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
                 kwargs.pop("gate")
             if name.endswith("_scheduled"):
                 kwargs["schedule"] = ref.Schedule(LEARN, STEPS * DT)
+            if "normalization" in kwargs:
+                kwargs["normalization"] = RowNormalization(kwargs["normalization"], *_set_points(w0))
             rule = builder(pre, post, window, sigma=sigma_steps * DT * second, w0=w0, name=f"rule_{name}", **kwargs)
             rules[name] = rule
             monitors[name] = rule.monitor()
@@ -191,7 +209,15 @@ def _expected(out, cases, pre_i, pre_t, post_i, post_t, ro_i, ro_t, labels, exte
         weights = np.where(mask, w0, 0.0) if sparse else w0
         pre, post = pre_act[params.latency], post_act[params.latency]
         learn = LEARN.astype(bool) if name.endswith("_scheduled") else None
-        res = ref.simulate_dassdp(pre, post, losses[loss_kind], weights, params, mask=mask if sparse else None, learn=learn)
+        normalize = None
+        if "normalization" in SSDP_CASES[name][0]:
+            mode, (mean, spread) = SSDP_CASES[name][0]["normalization"], _set_points(w0)
+            normalize = lambda w, mode=mode, mean=mean, spread=spread: np.clip(  # noqa: E731
+                ref.normalize_rows(w, mode, mean, spread), params.w_min, params.w_max)
+            out["expected"][name + "_unnormalized"] = ref.simulate_dassdp(
+                pre, post, losses[loss_kind], weights, params, learn=learn).weights
+        res = ref.simulate_dassdp(pre, post, losses[loss_kind], weights, params, mask=mask if sparse else None, learn=learn,
+                                  normalize=normalize)
         if sparse:
             res.weights = np.where(mask, res.weights, np.nan)
         # S is computed in every window, scheduled or not
@@ -237,6 +263,13 @@ def _scenario_is_informative(out):
     # the clip binds in the clipped case
     e = out["expected"]["last_sparse_sigma2_clipped"]
     assert np.nanmax(np.abs(e["w"] - e["w_unclipped"])) > 1e-3
+    # the weight bounds bind, the detrended fit differs from the published one, normalising binds
+    e = out["expected"]["bounded_detrended"]
+    assert e["w"].max() == 0.9 and e["w"].min() == -1.0
+    published = ref.fit_gate(e["S"][:4], out["external"][:4])
+    assert abs(e["gate"].k - published.k) > 1e-3
+    e = out["expected"]["normalized_scheduled"]
+    assert np.abs(e["w"] - out["expected"]["normalized_scheduled_unnormalized"]).max() > 1e-2
 
 
 def test_rules_match_reference_numpy(tmp_path):

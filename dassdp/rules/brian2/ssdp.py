@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from dassdp.models.dopamine import ORDER_DELIVER, deliver, set_pathway_order
+from dassdp.rules.brian2.normalization import SYNAPSE_EQUATIONS, RowNormalization
 from dassdp.rules.brian2.windows import (
     ORDER_SYNC,
     ORDER_UPDATE,
@@ -86,6 +87,10 @@ ssdp_mL : 1
 ssdp_M2S : 1
 ssdp_M2L : 1
 ssdp_CSL : 1
+ssdp_index_mean : 1
+ssdp_index_m2 : 1
+ssdp_index_cov_S : 1
+ssdp_index_cov_L : 1
 ssdp_nbatch : 1
 ssdp_apply : 1
 ssdp_ready : 1
@@ -114,7 +119,7 @@ ssdp_Bw : 1 (shared, constant)
 #: pre neuron did not fire in a window (module docstring).
 _WEIGHT = {
     "split": "ssdp_w : 1\nw = ssdp_w + ssdp_Q_post : 1\n",
-    "batched": "w : 1\nssdp_acc : 1\n",
+    "whole": "w : 1\nssdp_acc : 1\nssdp_w_min : 1 (shared, constant)\nssdp_w_max : 1 (shared, constant)\n",
 }
 
 #: Run once, at t = 0: initial weights (into ``ssdp_w`` or ``w``) and the in-degree of each post neuron.
@@ -145,18 +150,26 @@ _CORRECTION = """
 ssdp_w += clip(ssdp_h_post * ssdp_kernel(ssdp_tj_post - ssdp_lat_pre + ssdp_Tw), -ssdp_clip, ssdp_clip) - ssdp_qinc_post
 """
 
-#: Batches of B > 1 windows: every synapse accumulates ``DA * e`` each window (a pass over all
-#: synapses, order -20) and adds ``clip(acc / B, -c, c)`` at the batch end.
-_BATCHED = """
+#: Whole weights (batches of B > 1 windows, weight bounds, or a normalisation): every synapse
+#: accumulates ``DA * e`` each window (a pass over all synapses, order -20) and adds
+#: ``clip(acc / B, -c, c)`` at the batch end, clipped to ``[w_min, w_max]`` (the bounds act where
+#: an update is applied, as in `dassdp.rules.reference.simulate_dassdp`).
+_WHOLE = """
 ti = ssdp_fired_pre * ssdp_lat_pre + (1 - ssdp_fired_pre) * ssdp_Tw
 """ + _LAT_POST + """e = ssdp_kernel(tj - ti + ssdp_Tw) * ((ssdp_a_plus + ssdp_a_base) * ssdp_fired_pre * ssdp_fired_post - ssdp_a_base)
 ssdp_acc += DA_post * e
-w += ssdp_apply_post * clip(ssdp_acc / ssdp_Bw, -ssdp_clip, ssdp_clip)
+w_new = clip(w + clip(ssdp_acc / ssdp_Bw, -ssdp_clip, ssdp_clip), ssdp_w_min, ssdp_w_max)
+w = ssdp_apply_post * w_new + (1 - ssdp_apply_post) * w
 ssdp_acc *= 1 - ssdp_apply_post
 """
 
 
-def _volume_code(gate: str, loss_expression: str, learn_expression: str, n_sync: str) -> str:
+def _volume_code(gate: str, fit: str, loss_expression: str, learn_expression: str, n_sync: str) -> str:
+    """The volume's window-end code. Warm-up statistics are running (Welford) means and co-moments
+    of S, L and the record index b; with ``fit = "detrended"`` the co-moments of S and L lose
+    the part a least-squares line on b explains (`dassdp.rules.reference.fit_gate`),
+    ``C_SL - C_Sb C_Lb / M2_b`` and ``M2_x - C_xb^2 / M2_b``."""
+    detrend = int(fit == "detrended")
     return f"""
 started = int(t > 0*second)
 active = started * ({learn_expression})
@@ -172,11 +185,21 @@ ssdp_mL += inwarm * dL / denom
 ssdp_M2S += inwarm * dS * (S - ssdp_mS)
 ssdp_M2L += inwarm * dL * (L - ssdp_mL)
 ssdp_CSL += inwarm * dS * (L - ssdp_mL)
+d_index = ssdp_wn - ssdp_index_mean
+ssdp_index_mean += inwarm * d_index / denom
+ssdp_index_m2 += inwarm * d_index * (ssdp_wn - ssdp_index_mean)
+ssdp_index_cov_S += inwarm * d_index * (S - ssdp_mS)
+ssdp_index_cov_L += inwarm * d_index * (L - ssdp_mL)
 ssdp_wn = n_new
 fit = active * int(abs(ssdp_widx - (ssdp_W - 1)) < 0.5)
+index_m2 = ssdp_index_m2 + int(ssdp_index_m2 == 0)
+trend_cov = {detrend} * ssdp_index_cov_S * ssdp_index_cov_L / index_m2
+trend_S = {detrend} * ssdp_index_cov_S**2 / index_m2
+trend_L = {detrend} * ssdp_index_cov_L**2 / index_m2
 sd_S = sqrt(ssdp_M2S / denom) + {STD_EPS!r}
-sd_L = sqrt(ssdp_M2L / denom) + {STD_EPS!r}
-k = (1 - fit) * k - fit * (ssdp_CSL / denom) / (sd_S * sd_L)
+sd_rS = sqrt(abs(ssdp_M2S - trend_S) / denom) + {STD_EPS!r}
+sd_rL = sqrt(abs(ssdp_M2L - trend_L) / denom) + {STD_EPS!r}
+k = (1 - fit) * k - fit * ((ssdp_CSL - trend_cov) / denom) / (sd_rS * sd_rL)
 mu = (1 - fit) * mu + fit * ssdp_mS
 s = (1 - fit) * s + fit * sd_S
 after = active * int(ssdp_widx > ssdp_W - 0.5)
@@ -244,6 +267,10 @@ class DASSDP:
     clip: float = 1.0
     latency: str = "first"
     sign_tol: float = DASSDPParams.sign_tol
+    w_min: float = DASSDPParams.w_min
+    w_max: float = DASSDPParams.w_max
+    gate_fit: str = DASSDPParams.gate_fit
+    normalization: RowNormalization | None = None
     loss: Any = None
     schedule: Schedule | None = None
     connect: dict | None = None
@@ -267,6 +294,7 @@ class DASSDP:
         self.params = DASSDPParams(
             sigma=float(sigma / second), a_plus=self.a_plus, a_base=self.a_base, warmup=self.warmup,
             batch=self.batch, gate=self.gate, clip=self.clip, latency=self.latency, sign_tol=self.sign_tol,
+            w_min=self.w_min, w_max=self.w_max, gate_fit=self.gate_fit,
         )
         if self.loss is None and self.gate != "off":
             raise ValueError(f"loss is required for gate={self.gate!r} (the warm-up correlates S with L)")
@@ -301,7 +329,7 @@ class DASSDP:
         # synchronous synapses sum_ij f_i f_j; all-to-all, (sum_i f_i)(sum_j f_j): no count per spike
         all_to_all = not self.connect
         n_sync = "ssdp_npre * ssdp_nsync" if all_to_all else "ssdp_nsync"
-        self.volume.run_regularly(_volume_code(self.gate, expression, learn, n_sync), dt=self.window, when="groups")
+        self.volume.run_regularly(_volume_code(self.gate, self.gate_fit, expression, learn, n_sync), dt=self.window, when="groups")
 
         # summed variables run on the volume's clock
         per_post = "ssdp_fired_pre" if all_to_all else "ssdp_fired_pre * ssdp_nfp_pre"
@@ -321,14 +349,16 @@ class DASSDP:
                 on_pre = {"pre": self.on_pre + "\n" + count}  # one pass over a spike's synapses
             else:
                 on_pre["ssdp_sync"] = count
-        self.mode = "batched" if self.batch > 1 else "split"
+        bounded = np.isfinite(self.w_min) or np.isfinite(self.w_max)
+        self.mode = "whole" if self.batch > 1 or bounded or self.normalization is not None else "split"
         on_event = {}
         if self.mode == "split":
             on_pre["ssdp_end"] = _CORRECTION
             on_event = {"ssdp_end": window_end_event(self.pre, self.window)}
         own = {"ssdp_sync", "ssdp_end"} & set(on_pre)  # scalar delays: no per-synapse delay arrays
         self.synapses = Synapses(
-            self.pre, self.post, model=_CONSTANTS + _WEIGHT[self.mode], on_pre=on_pre, on_event=on_event,
+            self.pre, self.post, model=_CONSTANTS + _WEIGHT[self.mode] + (SYNAPSE_EQUATIONS if self.normalization else ""),
+            on_pre=on_pre, on_event=on_event,
             delay={name: 0 * second for name in own}, namespace=weights_namespace, name=self.name,
         )
         self.synapses.connect(**(self.connect or {}))
@@ -353,7 +383,10 @@ class DASSDP:
             for name, value in constants.items():
                 setattr(self.delivery, f"ssdp_{name}", value)
         else:
-            self.synapses.run_regularly(_BATCHED, dt=self.window, when="synapses", order=ORDER_UPDATE)
+            self.synapses.ssdp_w_min, self.synapses.ssdp_w_max = self.w_min, self.w_max
+            self.synapses.run_regularly(_WHOLE, dt=self.window, when="synapses", order=ORDER_UPDATE)
+            if self.normalization is not None:
+                self.normalization.attach(self.synapses, self.post, self.window, self.schedule, self.w_min, self.w_max)
             self.delivery = deliver(self.volume, self.post, ("DA", "ssdp_apply"), name=self.volume.name + "_delivery*",
                                     dt=self.window)
         extra = self.loss.objects(self.volume, self.window, self.latency) if self.loss is not None else []
@@ -453,7 +486,7 @@ class DASSDP:
         read on runtime targets only; this sums the two parts, so it also works after a
         standalone run.
         """
-        if self.mode == "batched":
+        if self.mode == "whole":
             return np.asarray(self.synapses.w[:], dtype=np.float64)
         return _split_sum(self.synapses.ssdp_w[:], self.post.ssdp_Q[:], self.synapses.j[:])
 
@@ -473,7 +506,7 @@ class DASSDP:
         from brian2 import StateMonitor
 
         base = name.replace("*", "")
-        if self.mode == "batched":
+        if self.mode == "whole":
             return WeightMonitor(StateMonitor(self.synapses, "w", record=True, dt=dt, when=when, name=name))
         stored = StateMonitor(self.synapses, "ssdp_w", record=True, dt=dt, when=when, name=base + "_stored*")
         shares = StateMonitor(self.post, "ssdp_Q", record=True, dt=dt, when=when, name=base + "_shares*")

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from dassdp.rules.brian2.normalization import SYNAPSE_EQUATIONS, RowNormalization
 from dassdp.rules.brian2.windows import schedule_table
 from dassdp.rules.reference import DASTDPParams, Schedule, STDPParams, same_step_correction
 
@@ -25,10 +26,12 @@ stdp_last_pre_spike : second
 _SAME_STEP = "int(abs(t - stdp_last_pre_spike) < 0.5 * dt)"
 
 
-def _synapses(pre, post, model, on_pre, on_post, namespace, connect, transmission, delay, w0, name):
+def _synapses(pre, post, model, on_pre, on_post, namespace, connect, transmission, delay, w0, name,
+              normalization: RowNormalization | None):
     from brian2 import Synapses, second
 
     code = on_pre + "\nstdp_last_pre_spike = t" + ("\n" + transmission if transmission else "")
+    model += SYNAPSE_EQUATIONS if normalization is not None else ""
     syn = Synapses(pre, post, model=model, on_pre=code, on_post=on_post, namespace=namespace, name=name)
     syn.connect(**(connect or {}))
     if delay is not None:
@@ -36,6 +39,18 @@ def _synapses(pre, post, model, on_pre, on_post, namespace, connect, transmissio
     syn.w = w0
     syn.stdp_last_pre_spike = -1 * second  # no pre spike yet
     return syn
+
+
+def _normalize(rule, w_min: float, w_max: float) -> None:
+    """Attach ``rule.normalization`` (once per ``rule.window``, or the schedule's window)."""
+    from brian2 import second
+
+    if rule.normalization is None:
+        return
+    window = rule.window if rule.window is not None else (rule.schedule.window * second if rule.schedule else None)
+    if window is None:
+        raise ValueError("normalization runs once per window: give window= or a schedule")
+    rule.normalization.attach(rule.synapses, rule.post, window, rule.schedule, w_min, w_max)
 
 
 def _learning(schedule: Schedule | None) -> tuple[dict, str]:
@@ -53,7 +68,9 @@ class STDP:
     times the pre pathway runs first, and the post pathway adds ``same_step_correction`` when the
     pre neuron spiked in the same step, so a simultaneous pair counts as ``params.same_step`` says.
     With ``schedule`` (`dassdp.rules.reference.Schedule`) every weight change at time t is
-    multiplied by ``schedule(t)``; the traces run regardless.
+    multiplied by ``schedule(t)``; the traces run regardless. ``normalization``
+    (`dassdp.rules.brian2.normalization.RowNormalization`) normalises each post neuron's weights
+    once per ``window`` (default: the schedule's window).
     """
 
     pre: Any
@@ -65,6 +82,8 @@ class STDP:
     delay: Any = None
     w0: Any = 0.5
     name: str = "stdp*"
+    normalization: RowNormalization | None = None
+    window: Any = None
 
     def __post_init__(self) -> None:
         from brian2 import second
@@ -81,7 +100,9 @@ class STDP:
                        "stdp_a_minus": p.a_minus, "stdp_w_min": p.w_min, "stdp_w_max": p.w_max,
                        "stdp_same_step": same_step_correction(p.a_plus, p.a_minus, p.same_step), **namespace},
             connect=self.connect, transmission=self.on_pre, delay=self.delay, w0=self.w0, name=self.name,
+            normalization=self.normalization,
         )
+        _normalize(self, p.w_min, p.w_max)
         self.objects = [self.synapses]
 
 
@@ -95,7 +116,8 @@ class DASTDP:
     Each step, in the ``end`` slot, ``w`` gains NEST's exact integral of ``c (n - b)`` over the
     step and is clipped to ``[w_min, w_max]`` (NEST clips once per interval between events; the
     two differ only if a bound is crossed while ``n - b`` changes sign inside an interval).
-    With ``schedule``, ``dw/dt = schedule(t) c (n - b)``.
+    With ``schedule``, ``dw/dt = schedule(t) c (n - b)``. ``normalization`` and ``window`` as in
+    `STDP`.
     """
 
     pre: Any
@@ -108,6 +130,8 @@ class DASTDP:
     delay: Any = None
     w0: Any = 0.0
     name: str = "dastdp*"
+    normalization: RowNormalization | None = None
+    window: Any = None
 
     def __post_init__(self) -> None:
         from brian2 import second
@@ -128,8 +152,9 @@ class DASTDP:
             self.pre, self.post, _STDP + "c : 1",
             on_pre="apre += 1\nc -= stdp_a_minus * apost", on_post=f"apost += 1\nc += stdp_a_plus * apre + stdp_same_step * {_SAME_STEP}",
             namespace=namespace, connect=self.connect, transmission=self.on_pre, delay=self.delay,
-            w0=self.w0, name=self.name,
+            w0=self.w0, name=self.name, normalization=self.normalization,
         )
+        _normalize(self, p.w_min, p.w_max)
         self.synapses.run_regularly(
             f"w = clip(w + {learn}c * (DA_post * stdp_k_n - stdp_b * stdp_k_c), stdp_w_min, stdp_w_max)\nc = c * stdp_decay_c", when="end", order=0
         )
