@@ -88,7 +88,7 @@ def _concat(records: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(records) if records else torch.zeros(0, dtype=torch.float64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # no generated __eq__ over tensors
 class LastGate:
     """A plastic layer's gate at its last `DASSDPPlugin.step` (see `DASSDPPlugin.last_gate`).
 
