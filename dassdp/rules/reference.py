@@ -33,7 +33,7 @@ duration :math:`T_\text{win}`, an integer multiple of ``dt`` (Brian2). Window :m
 
 The published code takes ``spikes.cumsum(0).argmax(0)``: the running spike count first reaches
 its maximum at the last spike, so it measures the *last* spike. ``latency="last"`` reproduces
-it as a compatibility mode; the first-spike latency of the paper's text is the default.
+it as a compatibility mode; the first spike is the default.
 
 **Pair terms.** For the synapse from pre :math:`i` to post :math:`j` in sample :math:`b`,
 
@@ -114,7 +114,9 @@ in generated code without ``network_operation``, so it runs unchanged on the sta
 **Where this package differs from the published code.** The default latency is the first spike
 (the published code measures the last; ``latency="last"``), and both values of
 :math:`A_\text{base}` are at hand (the published code's 5e-4 is the default, the paper's 1e-4 is
-`A_BASE_PAPER`).
+`A_BASE_PAPER`). This project's extensions are off by default: bounds ``w_min``, ``w_max`` on
+the weights (`DASSDPParams`), a detrended gate fit (``gate_fit="detrended"``, `fit_gate`) and a
+normalisation of each post neuron's weights (`normalize_rows`).
 
 **Where each step lives.** Brian2 code is named by its module-level code block or function, and
 PyTorch code by its function.
@@ -163,7 +165,7 @@ PyTorch code by its function.
     * - parameters
       - `DASSDPParams`
       - the fields of `dassdp.rules.brian2.ssdp.DASSDP`
-      - `DASSDPParams`, passed to `dassdp.rules.plugin.DASSDP`
+      - `DASSDPParams`, passed to `dassdp.rules.plugin.DASSDPPlugin`
 
 The other rules of this module (pair-based STDP, DA-STDP) state their equations in their own
 docstrings.
