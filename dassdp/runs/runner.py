@@ -335,7 +335,7 @@ def aggregate(runs: StudyRuns, started: float | None = None) -> dict[str, pd.Dat
     """Concatenate every run's tables into ``DIR/<table>.parquet`` (with ``point`` and the swept
     parameters as columns), compute ``metrics.parquet`` and ``summary.parquet`` (bootstrap CIs
     per point, variant and metric) and write the study manifest last."""
-    from dassdp.analysis.continual import bootstrap_ci
+    from dassdp.analysis.stats import summarise
 
     sweep = _sweep_columns(runs)
     tables = {}
@@ -346,7 +346,7 @@ def aggregate(runs: StudyRuns, started: float | None = None) -> dict[str, pd.Dat
     metrics = metrics_table(tables["evaluations"], tables["training"], runs.study).merge(sweep, on="run", how="left")
     tables["metrics"] = metrics
     by = ["point", *[c for c in sweep.columns if c.startswith("sweep.")], "variant", "metric"]
-    summary = bootstrap_ci(metrics, by=by)
+    summary = summarise(metrics, by=by, reference=getattr(runs.study, "reference", "none"))
     rank = summary.variant.map({v: k for k, v in enumerate(runs.study.variants)})
     tables["summary"] = summary.assign(_rank=rank).sort_values(["point", "_rank", "metric"]).drop(columns="_rank")
     tables["summary"] = tables["summary"].reset_index(drop=True)
