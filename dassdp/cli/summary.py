@@ -1,56 +1,163 @@
-"""Print a study's summary: ACC, BWT, forgetting and mean synchrony per variant (mean and 95 %
-bootstrap CI over seeds, from ``DIR/summary.parquet``), and where the report is."""
+"""Print a study's summary from ``DIR/summary.parquet`` (`dassdp.analysis.stats.summarise`):
+
+- per grid point and variant, the mean and 95 % Student-t interval over seeds of ACC, BWT,
+  forgetting, each ``learned_<task>`` metric, final_ACC, final_forgetting and mean synchrony;
+- per grid point and variant, the paired difference (per seed) of the main metrics (ACC, BWT,
+  forgetting, ``learned_<task>``) to the study's reference variant, with its t-interval;
+- per main metric, the smallest difference the study could detect at 80 % power with its number
+  of seeds and the observed paired SD;
+- the evaluation scenario, where ``DIR/study.json`` names it, and where the tables and report are.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["SUMMARY_METRICS", "print_summary", "summary_rows"]
+from dassdp.analysis.stats import DETECTABLE_POWER
 
+__all__ = [
+    "MAIN_METRICS",
+    "SUMMARY_METRICS",
+    "detectable_lines",
+    "difference_rows",
+    "print_summary",
+    "scenario",
+    "summary_rows",
+]
+
+#: metrics of the first table, in this order; ``learned_<task>`` metrics follow ``forgetting``
 SUMMARY_METRICS = ("ACC", "BWT", "forgetting", "final_ACC", "final_forgetting", "synchrony")
+#: metrics compared with the reference variant (with every ``learned_<task>`` metric present)
+MAIN_METRICS = ("ACC", "BWT", "forgetting")
+LEARNED = "learned_"
 
 
-def _cell(row: pd.Series) -> str:
-    if pd.isna(row["mean"]):
+def _present(summary: pd.DataFrame, names: tuple[str, ...]) -> list[str]:
+    """``names`` present in ``summary``, with the ``learned_<task>`` metrics after ``forgetting``."""
+    present = set(summary.metric)
+    learned = sorted(m for m in present if m.startswith(LEARNED))
+    chosen = [m for m in names if m in present]
+    at = chosen.index("forgetting") + 1 if "forgetting" in chosen else len(chosen)
+    return [*chosen[:at], *learned, *chosen[at:]]
+
+
+def _interval(value: float, low: float, high: float, sign: str = "") -> str:
+    if pd.isna(value):
         return "-"
-    if pd.isna(row["ci_low"]):
-        return f"{row['mean']:.3f}"
-    return f"{row['mean']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+    if pd.isna(low):
+        return f"{value:{sign}.3f}"
+    return f"{value:{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}]"
 
 
-def summary_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the printed table: one row per (grid point, variant)."""
-    metrics = [m for m in SUMMARY_METRICS if m in set(summary.metric)]
+def _table(summary: pd.DataFrame, metrics: list[str], count: str, cell) -> tuple[list[str], list[list[str]]]:
+    """One row per (grid point, sweep values, variant): the ``count`` of the first metric and
+    ``cell(row)`` per metric."""
     sweep = [c for c in summary.columns if c.startswith("sweep.")]
-    header = ["point", *sweep, "variant", "n", *metrics]
+    header = ["point", *sweep, "variant", count, *metrics]
     rows = []
     for (point, variant), group in summary.groupby(["point", "variant"], sort=False):
         by_metric = group.set_index("metric")
         first = group.iloc[0]
-        n = int(by_metric.loc[metrics[0], "n"]) if metrics else 0
-        cells = [_cell(by_metric.loc[m]) if m in by_metric.index else "-" for m in metrics]
+        counted = [m for m in metrics if m in by_metric.index]
+        n = int(by_metric.loc[counted[0], count]) if counted else 0
+        cells = [cell(by_metric.loc[m]) if m in by_metric.index else "-" for m in metrics]
         rows.append([str(point), *(str(first[c]) for c in sweep), str(variant), str(n), *cells])
     return header, rows
 
 
-def print_summary(out: Path, console=None) -> None:
-    from rich.console import Console
+def summary_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the first table: ``mean [low, high]`` per metric."""
+    return _table(summary, _present(summary, SUMMARY_METRICS), "n",
+                  lambda r: _interval(r["mean"], r["ci_low"], r["ci_high"]))
+
+
+def difference_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the second table: ``diff [low, high]`` to the reference per main metric,
+    one row per variant other than the reference."""
+    others = summary[summary.variant != summary.reference]
+    return _table(others, _present(summary, MAIN_METRICS), "n_pairs",
+                  lambda r: _interval(r["diff"], r["diff_low"], r["diff_high"], sign="+"))
+
+
+def detectable_lines(summary: pd.DataFrame) -> list[str]:
+    """Per grid point and main metric, the smallest paired difference to the reference that the
+    study detects with probability `DETECTABLE_POWER` (the ``detectable`` column; the range over
+    the variants when their paired SDs differ)."""
+    others = summary[summary.variant != summary.reference]
+    points = others.point.unique()
+    sweep = [c for c in summary.columns if c.startswith("sweep.")]
+    power = f"{DETECTABLE_POWER * 100:.0f} %"
+    lines = []
+    for point in points:
+        at = others[others.point == point]
+        prefix = ""
+        if len(points) > 1:
+            values = ", ".join(f"{c.removeprefix('sweep.')}={at.iloc[0][c]}" for c in sweep)
+            prefix = f"point {point} ({values}): " if values else f"point {point}: "
+        for metric in _present(summary, MAIN_METRICS):
+            rows = at[(at.metric == metric) & at.detectable.notna()]
+            if rows.empty:
+                lines.append(f"{prefix}{metric}: fewer than 2 paired seeds, no difference can be tested")
+                continue
+            n = sorted(set(rows.n_pairs))
+            seeds = f"n = {n[0]}" if len(n) == 1 else f"n = {n[0]}-{n[-1]}"
+            low, high = rows.loc[rows.detectable.idxmin()], rows.loc[rows.detectable.idxmax()]
+            size = f"{low.detectable:.3f}"
+            if f"{high.detectable:.3f}" != size:
+                size = f"{size} ({low.variant}) to {high.detectable:.3f} ({high.variant})"
+            lines.append(
+                f"{prefix}with {seeds} seeds and the observed paired SD, {metric} differences smaller than "
+                f"{size} would go undetected at {power} power"
+            )
+    return lines
+
+
+def scenario(out: Path) -> str | None:
+    """The evaluation scenario named by ``DIR/study.json`` (``tasks.kind`` and ``tasks.scenario``),
+    or None where it names none."""
+    from dassdp.runs.runner import STUDY_JSON
+
+    path = Path(out) / STUDY_JSON
+    if not path.is_file():
+        return None
+    tasks = json.loads(path.read_text()).get("study", {}).get("tasks", {})
+    if tasks.get("kind") == "permuted":
+        return "domain-incremental (permuted inputs)"
+    return {"task": "task-incremental", "class": "class-incremental"}.get(tasks.get("scenario"))
+
+
+def _print_table(console, title: str, header: list[str], rows: list[list[str]]) -> None:
     from rich.table import Table
 
-    out = Path(out)
-    console = console or Console(width=160)
-    summary = pd.read_parquet(out / "summary.parquet")
-    header, rows = summary_rows(summary)
-    table = Table(title=f"{out.name}: mean [95% bootstrap CI] over seeds")
+    table = Table(title=title)
     for column in header:
         table.add_column(column)
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+def print_summary(out: Path, console=None) -> None:
+    from rich.console import Console
+
+    out = Path(out)
+    console = console or Console(width=160)
+    summary = pd.read_parquet(out / "summary.parquet")
+    named = scenario(out)
+    if named is not None:
+        console.print(f"scenario: {named}")
+    _print_table(console, f"{out.name}: mean [95% t-interval] over seeds", *summary_rows(summary))
     console.print(
         "ACC/BWT/forgetting: first pass through the tasks; final_*: after the last block (sequences that "
         "revisit tasks); synchrony: mean training S of the plastic layer."
     )
+    if "reference" in summary.columns and (summary.variant != summary.reference).any():
+        reference = summary.reference.iloc[0]
+        _print_table(console, f"paired difference to {reference} per seed: mean [95% t-interval]",
+                     *difference_rows(summary))
+        for line in detectable_lines(summary):
+            console.print(line)
     console.print(f"tables: {out}/*.parquet   report: dassdp report {out}")
