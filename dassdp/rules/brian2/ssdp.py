@@ -59,6 +59,7 @@ import numpy as np
 
 from dassdp.models.dopamine import ORDER_DELIVER, deliver, set_pathway_order
 from dassdp.rules.brian2.normalization import SYNAPSE_EQUATIONS, RowNormalization
+from dassdp.rules.brian2.protocol import WeightMonitor, split_sum
 from dassdp.rules.brian2.windows import (
     ORDER_SYNC,
     ORDER_UPDATE,
@@ -488,7 +489,7 @@ class DASSDP:
         """
         if self.mode == "whole":
             return np.asarray(self.synapses.w[:], dtype=np.float64)
-        return _split_sum(self.synapses.ssdp_w[:], self.post.ssdp_Q[:], self.synapses.j[:])
+        return split_sum(self.synapses.ssdp_w[:], self.post.ssdp_Q[:], self.synapses.j[:])
 
     def weight_matrix(self) -> np.ndarray:
         """Weights as a dense ``(len(post), len(pre))`` matrix (NaN where there is no synapse)."""
@@ -496,7 +497,7 @@ class DASSDP:
         out[self.synapses.j[:], self.synapses.i[:]] = self.weights()
         return out
 
-    def monitor_weights(self, dt, when: str = "end", name: str = "ssdp_weights*") -> "WeightMonitor":
+    def monitor_weights(self, dt, when: str = "end", name: str = "ssdp_weights*") -> WeightMonitor:
         """Record every synapse's ``w`` each ``dt`` (add ``.objects`` to the Network).
 
         A StateMonitor cannot record the subexpression ``w`` (it reads a post variable), so this
@@ -512,40 +513,19 @@ class DASSDP:
         shares = StateMonitor(self.post, "ssdp_Q", record=True, dt=dt, when=when, name=base + "_shares*")
         return WeightMonitor(stored, shares, self.synapses)
 
-    def monitor(self, variables=("S", "L", "DA", "k")):
+    def monitor_dopamine(self, name: str = "ssdp_gate*"):
+        """The gate ``g`` as the volume delivers it (``DA``): sample m + 1 is window m's gate."""
+        return self.monitor(("DA",), name=name)
+
+    def monitor(self, variables=("S", "L", "DA", "k"), name: str = "statemonitor*"):
         """A StateMonitor of the volume, one sample per window end (add it to the Network).
 
         Sample m (m >= 1) holds the values computed for window m - 1; sample 0 is the initial state.
         """
         from brian2 import StateMonitor
 
-        return StateMonitor(self.volume, list(variables), record=0, dt=self.window, when="synapses", order=-35)
-
-
-def _split_sum(stored, shares, post_index) -> np.ndarray:
-    """Split weights ``w = ssdp_w + ssdp_Q_post`` from the stored parts (synapse first axis) and the
-    post shares (post neuron first axis; any trailing sample axis alike)."""
-    return np.asarray(stored) + np.asarray(shares)[np.asarray(post_index)]
-
-
-@dataclass
-class WeightMonitor:
-    """Weights of a DA-SSDP projection recorded over time (`DASSDP.monitor_weights`)."""
-
-    stored: Any
-    shares: Any = None
-    synapses: Any = None
-
-    @property
-    def objects(self) -> list:
-        return [m for m in (self.stored, self.shares) if m is not None]
-
-    @property
-    def w(self) -> np.ndarray:
-        """``[synapse, sample]``, like a StateMonitor's ``w``."""
-        if self.shares is None:
-            return np.asarray(self.stored.w[:])
-        return _split_sum(self.stored.ssdp_w[:], self.shares.ssdp_Q[:], self.synapses.j[:])
+        return StateMonitor(self.volume, list(variables), record=0, dt=self.window, when="synapses", order=-35,
+                            name=name)
 
 
 def SSDP(pre, post, window, **kwargs) -> DASSDP:

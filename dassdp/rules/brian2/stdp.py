@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from dassdp.rules.brian2.normalization import SYNAPSE_EQUATIONS, RowNormalization
+from dassdp.rules.brian2.protocol import WeightMonitor
 from dassdp.rules.brian2.windows import schedule_table
 from dassdp.rules.reference import DASTDPParams, Schedule, STDPParams, same_step_correction
 
@@ -41,16 +42,37 @@ def _synapses(pre, post, model, on_pre, on_post, namespace, connect, transmissio
     return syn
 
 
-def _normalize(rule, w_min: float, w_max: float) -> None:
-    """Attach ``rule.normalization`` (once per ``rule.window``, or the schedule's window)."""
-    from brian2 import second
+class _PairBased:
+    """What STDP and DA-STDP share: windows (for normalisation and monitors) and the
+    `dassdp.rules.brian2.protocol.BrianRule` interface."""
 
-    if rule.normalization is None:
-        return
-    window = rule.window if rule.window is not None else (rule.schedule.window * second if rule.schedule else None)
-    if window is None:
-        raise ValueError("normalization runs once per window: give window= or a schedule")
-    rule.normalization.attach(rule.synapses, rule.post, window, rule.schedule, w_min, w_max)
+    def _window(self, purpose: str):
+        from brian2 import second
+
+        if self.window is not None:
+            return self.window
+        if self.schedule is not None:
+            return self.schedule.window * second
+        raise ValueError(f"{purpose} works once per window: give window= or a schedule")
+
+    def _normalize(self, w_min: float, w_max: float) -> None:
+        if self.normalization is not None:
+            window = self._window("normalization")
+            self.normalization.attach(self.synapses, self.post, window, self.schedule, w_min, w_max)
+
+    def weights(self) -> np.ndarray:
+        return np.asarray(self.synapses.w[:], dtype=np.float64)
+
+    def monitor_weights(self, dt, when: str = "end", name: str = "stdp_weights*") -> WeightMonitor:
+        from brian2 import StateMonitor
+
+        return WeightMonitor(StateMonitor(self.synapses, "w", record=True, dt=dt, when=when, name=name))
+
+    def monitor_dopamine(self, name: str = "dopamine*"):
+        return None
+
+    def fitted_gate(self) -> None:
+        return None
 
 
 def _learning(schedule: Schedule | None) -> tuple[dict, str]:
@@ -61,7 +83,7 @@ def _learning(schedule: Schedule | None) -> tuple[dict, str]:
 
 
 @dataclass
-class STDP:
+class STDP(_PairBased):
     """Pair-based additive STDP (`dassdp.rules.reference.STDPParams`) between ``pre`` and ``post``.
 
     ``pairing="all"``: traces add 1 per spike; ``"nearest"``: traces are reset to 1. At equal
@@ -102,12 +124,12 @@ class STDP:
             connect=self.connect, transmission=self.on_pre, delay=self.delay, w0=self.w0, name=self.name,
             normalization=self.normalization,
         )
-        _normalize(self, p.w_min, p.w_max)
+        self._normalize(p.w_min, p.w_max)
         self.objects = [self.synapses]
 
 
 @dataclass
-class DASTDP:
+class DASTDP(_PairBased):
     """Three-factor DA-STDP (Izhikevich 2007) with NEST ``stdp_dopamine_synapse`` semantics.
 
     The dopamine ``n`` is the ``DA`` variable of the post group, delivered every step by a
@@ -154,9 +176,17 @@ class DASTDP:
             namespace=namespace, connect=self.connect, transmission=self.on_pre, delay=self.delay,
             w0=self.w0, name=self.name, normalization=self.normalization,
         )
-        _normalize(self, p.w_min, p.w_max)
+        self._normalize(p.w_min, p.w_max)
         self.synapses.run_regularly(
             f"w = clip(w + {learn}c * (DA_post * stdp_k_n - stdp_b * stdp_k_c), stdp_w_min, stdp_w_max)\nc = c * stdp_decay_c", when="end", order=0
         )
         self.delivery = self.volume.deliver_to(self.post)
         self.objects = [self.synapses, self.delivery]
+
+    def monitor_dopamine(self, name: str = "dopamine*"):
+        """The volume's ``DA`` right after each window's release (``after_groups`` of the step that
+        opens the next window): sample m + 1 is what window m released, as `BrianRule` says."""
+        from brian2 import StateMonitor
+
+        window = self._window("the dopamine monitor")
+        return StateMonitor(self.volume.group, "DA", record=0, dt=window, when="after_groups", name=name)
