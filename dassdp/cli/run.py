@@ -57,16 +57,21 @@ def execute_study(runs, args: argparse.Namespace, command: str) -> int:
     console = Console(stderr=True, quiet=args.quiet)
     started = time.time()
     variants = list(runs.study.variants)
-    counts = {v: sum(spec.variant == v for _, _, spec in runs.runs) for v in variants}
-    columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    per_variant = runs.n_runs // len(variants)  # every variant runs every seed and grid point
+    counts = {v: per_variant + sum(spec.variant == v for _, _, spec in runs.calibration) for v in variants}
+    calibration = {spec.run_id for _, _, spec in runs.calibration}
+    columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     # no refresh thread: local workers are forked from this process (see `run_study`)
     with Progress(*columns, console=console, transient=False, auto_refresh=False) as progress:
-        overall = progress.add_task("all runs", total=len(runs.runs))
+        overall = progress.add_task("all runs", total=runs.n_runs + len(calibration))
+        stage = progress.add_task("calibration", total=len(calibration)) if calibration else None
         bars = {v: progress.add_task(v, total=counts[v]) for v in variants}
 
         def done(manifest: dict) -> None:
             progress.advance(overall)
             progress.advance(bars[manifest["variant"]])
+            if manifest["run_id"] in calibration:
+                progress.advance(stage)
             progress.refresh()
 
         try:

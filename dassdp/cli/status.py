@@ -28,18 +28,23 @@ def run(args: argparse.Namespace) -> int:
     except StudyError as err:
         return fail("status", err)
     states = run_states(runs)
-    table = Table(title=f"{runs.study.name} ({runs.out}): {int(states.done.sum())}/{len(states)} runs done")
-    for column in ("variant", "done", "pending"):
+    total = len(runs.calibration) + runs.n_runs
+    table = Table(title=f"{runs.study.name} ({runs.out}): {int(states.done.sum())}/{total} runs done")
+    for column in ("stage", "variant", "done", "pending"):
         table.add_column(column)
-    for variant in runs.study.variants:
-        rows = states[states.variant == variant]
-        table.add_row(variant, str(int(rows.done.sum())), str(int((~rows.done).sum())))
+    for stage in ("calibration", "study"):
+        for variant in runs.study.variants:
+            rows = states[(states.stage == stage) & (states.variant == variant)]
+            if stage == "study" and not runs.runs:  # waiting for the calibration's choice
+                table.add_row(stage, variant, "0", str(runs.n_runs // len(runs.study.variants)))
+            elif len(rows):
+                table.add_row(stage, variant, str(int(rows.done.sum())), str(int((~rows.done).sum())))
     console = Console(width=160)
     console.print(table)
-    complete = bool(states.done.all()) and (runs.out / store.MANIFEST).is_file()
+    complete = bool(runs.runs) and bool(states.done.all()) and (runs.out / store.MANIFEST).is_file()
     if complete:
         print_summary(runs.out, console)
-    elif states.done.all():
+    elif runs.runs and states.done.all():
         console.print(f"all runs done but not aggregated: dassdp resume {runs.out}")
     else:
         console.print(f"pending: dassdp resume {runs.out}")

@@ -3,7 +3,10 @@ run the task sequence in Brian2 with a local plasticity rule on the readout proj
 
 1. **Pretraining.** The `SpikingMLP` of the study is surrogate-trained in PyTorch on
    ``brian2.pretrain`` (default: the first block's task) for ``brian2.pretrain_epochs`` epochs,
-   as in the PyTorch phase; every variant of a seed starts from the same network.
+   as in the PyTorch phase; every variant of a seed starts from the same network. With
+   ``brian2.head = "masked"`` (default) the logits are masked to the pretraining tasks' classes
+   and the readout rows and biases of every other class are then set to 0: the label neurons of
+   a new task start neither suppressed nor favoured.
 2. **Label neurons.** The non-spiking readout (logit ``= mean_t (W s[t] + b)``) becomes
    integrate-and-fire *label neurons* (`dassdp.models.snn.LIF` with ``beta = 1``, subtractive
    reset, threshold ``theta``): ``v[t] = v[t-1] + W s[t] + b``, a spike when ``v > theta``, then
@@ -11,21 +14,26 @@ run the task sequence in Brian2 with a local plasticity rule on the readout proj
    ``n theta + v[T-1] = sum_t (W s[t] + b) = T logit``, so the prediction
    ``argmax(n theta + v[T-1])`` equals PyTorch's while the spikes drive the rules. ``theta`` is the
    mean over the pretraining samples of ``max(T logit_label, 0)`` divided by ``readout_spikes``.
+   Evaluation scores this prediction over the task's classes (``tasks.scenario = "task"``) or
+   over all classes (``"class"``).
 3. **Schedule.** One sample per window of ``T`` steps of ``dt_ms``. An evaluation segment
    (``eval_samples`` test samples of every task) comes before training and after every block; a
    block presents ``train_samples`` training samples of its task per epoch (a fresh seeded draw
    per epoch). One Brian2 run covers the whole sequence, so it runs unchanged on every target,
    ``cuda_standalone`` included. Plasticity follows a `dassdp.rules.reference.Schedule`: on in
    training windows, off in evaluation windows.
-4. **Task signal.** ``teacher``: a current of ``teacher * theta`` per step into the correct label
-   neuron in training windows. ``reward``: after each training window a reward
-   ``r = n_label / sum_j n_j`` (the label neuron's share of the label spikes) and its prediction
-   error ``r - rbar`` (``rbar += rpe_rate (r - rbar)``) are released as phasic dopamine (DA-STDP).
-   With the teacher only, DA-STDP gets one unit of dopamine after every training window.
-   The dopamine of the last training window before an evaluation arrives when learning is off.
+4. **Task signal and learning circuit** (the same for every variant, `Circuit`). ``teacher``: a
+   current of ``teacher * theta`` per step into the correct label neuron in training windows.
+   DA-STDP's dopamine is the reward prediction error of each training window's outcome
+   (`dassdp.rules.brian2.reward`). Every variant's readout weights are bounded by the same
+   ``w_bound``; optional lateral inhibition among the label neurons in training windows
+   (`dassdp.models.competition`) and normalisation per label neuron
+   (`dassdp.rules.brian2.normalization`).
 5. **Rules** on the projection last hidden layer -> label neurons: ``none``, ``stdp``, ``dastdp``,
    ``ssdp`` and ``dassdp`` (gate fitted on ``brian2.dassdp.warmup`` training windows, with the
-   spike-count cross-entropy of the label neurons as the loss, computed in the network).
+   spike-count cross-entropy of the label neurons as the loss, computed in the network), with
+   their amplitudes multiplied by ``brian2.rate_scale``. The phase reads every rule through
+   `dassdp.rules.brian2.protocol.BrianRule`.
 
 The tables have the PyTorch phase's schema (`dassdp.runs.tasks`): ``training`` one row per
 training window (loss: the spike-count cross-entropy; accuracy: 1 if the prediction, teacher
@@ -50,6 +58,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from dassdp.rules.brian2.normalization import RowNormalization
+from dassdp.rules.brian2.protocol import WeightMonitor
+from dassdp.rules.brian2.reward import reward_prediction_error
+from dassdp.rules.reference import (
+    DASTDPParams,
+    Schedule,
+    STDPParams,
+    activity_from_raster,
+    row_set_points,
+    sample_synchrony,
+)
 from dassdp.runs.study import RunSpec, Study, canonical_json
 from dassdp.runs.tasks import (
     TaskData,
@@ -63,26 +82,38 @@ from dassdp.runs.tasks import (
     weight_stats,
 )
 
-__all__ = ["Layout", "build_directory", "execute_brian2", "label_threshold", "layout", "pretrain", "quiet_brian2", "reward_dopamine", "spiking_readout"]
+__all__ = ["Circuit", "Layout", "build_directory", "execute_brian2", "label_threshold", "layout", "pretrain",
+           "quiet_brian2", "spiking_readout"]
 
 PLASTIC_LAYER = "readout"
 LABELS = "label"
 
 
 def pretrain(study: Study, tasks: dict[str, TaskData], n_classes: int, seed: int):
-    """The study's network after surrogate-gradient training on the pretraining tasks."""
+    """The study's network after surrogate-gradient training on the pretraining tasks (see the
+    module docstring for ``brian2.head``)."""
     torch.manual_seed(seed)
     n_in = next(iter(tasks.values())).x_train.shape[1]
     model = build_model(study, n_in, n_classes)
     optimizer = torch.optim.Adam(model.parameters(), lr=study.training.lr)
     order = torch.Generator().manual_seed(seed)
     spikes = torch.Generator().manual_seed(seed + 7_919)
+    seen = torch.zeros(n_classes, dtype=torch.bool)
+    for name in pretrain_tasks(study):
+        seen[list(tasks[name].classes)] = True
+    masked = study.brian2.head == "masked"
     for name in pretrain_tasks(study):
         task = tasks[name]
         mask = task_mask(study, task, n_classes, "cpu")
+        if masked and mask is None:
+            mask = seen
         for _ in range(study.brian2.pretrain_epochs):
             for _ in train_epoch(model, optimizer, task, study, mask, order, spikes, "cpu"):
                 pass
+    if masked:
+        with torch.no_grad():
+            model.readout.weight[~seen] = 0.0
+            model.readout.bias[~seen] = 0.0
     return model.eval()
 
 
@@ -165,80 +196,76 @@ def layout(study: Study, tasks: dict[str, TaskData], seed: int) -> Layout:
     return Layout(torch.cat(xs), np.concatenate(ys), segment, names, np.array(epochs))
 
 
-def _rule(variant: str, study: Study, lay: Layout, window_s: float, w0_bound: float):
+@dataclass(frozen=True)
+class Circuit:
+    """The learning circuit around the plastic readout, the same for every variant: weight bounds
+    ``[-bound, bound]``, the normalisation (None: none), the lateral inhibition strength and the
+    plasticity schedule (training windows)."""
+
+    bound: float
+    normalization: RowNormalization | None
+    inhibition: float
+    schedule: Schedule
+    window_s: float
+
+    @classmethod
+    def of(cls, study: Study, lay: Layout, w0: np.ndarray, window_s: float) -> Circuit:
+        spec = study.brian2
+        normalization = None
+        if spec.normalization != "none":
+            normalization = RowNormalization(spec.normalization, *row_set_points(w0))
+        bound = spec.w_bound or 2 * float(np.abs(w0).max())
+        return cls(bound, normalization, spec.inhibition, Schedule(lay.learn.astype(float), window_s), window_s)
+
+
+def _rule(variant: str, study: Study, lay: Layout, circuit: Circuit):
     """The variant's rule factory for `dassdp.bridge.to_brian2` (None for ``none``) and the
     equation lines its pre/post groups need."""
     from brian2 import second
 
     from dassdp.rules.brian2 import DASSDP, DASTDP, SSDP, STDP, SpikeCountLoss, neuron_variables
-    from dassdp.rules.reference import DASTDPParams, Schedule, STDPParams
+    from dassdp.rules.brian2.normalization import POST_VARIABLES
 
-    spec = study.brian2
-    dt = spec.dt_ms * 1e-3
-    schedule = Schedule(lay.learn.astype(float), window_s)
+    spec, scale = study.brian2, study.brian2.rate_scale
+    window = circuit.window_s * second
+    labels_extra = POST_VARIABLES if circuit.normalization is not None else ""
+    common = dict(schedule=circuit.schedule, normalization=circuit.normalization)
     if variant == "none":
         return None, {}
     if variant in ("stdp", "dastdp"):
         p = spec.stdp if variant == "stdp" else spec.dastdp
-        bound = p.w_bound or 2 * w0_bound
+        timing = dict(tau_plus=p.tau_plus_ms * 1e-3, tau_minus=p.tau_minus_ms * 1e-3, w_min=-circuit.bound,
+                      w_max=circuit.bound, same_step=p.same_step)
 
         def dense_to_synapses(w0, connect):
             return w0[connect["j"], connect["i"]]
 
         if variant == "stdp":
-            params = STDPParams(tau_plus=p.tau_plus_ms * 1e-3, tau_minus=p.tau_minus_ms * 1e-3, a_plus=p.a_plus,
-                                a_minus=p.a_minus, w_min=-bound, w_max=bound)
-            return (lambda pre, post, w0, connect, **kw: STDP(pre, post, params, schedule, connect=connect,
-                                                              w0=dense_to_synapses(w0, connect), **kw)), {}
-        params = DASTDPParams(tau_c=p.tau_c_ms * 1e-3, tau_n=p.tau_n_ms * 1e-3, tau_plus=p.tau_plus_ms * 1e-3,
-                              tau_minus=p.tau_minus_ms * 1e-3, a_plus=p.a_plus, a_minus=-p.a_minus, b=p.b,
-                              w_min=-bound, w_max=bound)
+            params = STDPParams(a_plus=scale * p.a_plus, a_minus=scale * p.a_minus, **timing)
+            return (lambda pre, post, w0, connect, **kw: STDP(pre, post, params, connect=connect,
+                                                              w0=dense_to_synapses(w0, connect), **common, **kw)), \
+                {LABELS: labels_extra}
+        params = DASTDPParams(tau_c=p.tau_c_ms * 1e-3, tau_n=p.tau_n_ms * 1e-3, a_plus=scale * p.a_plus,
+                              a_minus=-scale * p.a_minus, b=p.b, **timing)
 
         def dastdp(pre, post, w0, connect, **kw):
-            volume = reward_dopamine(post, lay.labels, schedule, window_s, params.tau_n, spec.signal, p.rpe_rate)
-            rule = DASTDP(pre, post, volume, params, schedule, connect=connect, w0=dense_to_synapses(w0, connect), **kw)
+            volume = reward_prediction_error(post, lay.labels, circuit.schedule, circuit.window_s, params.tau_n,
+                                             p.rpe_rate, tonic=p.tonic / circuit.window_s)
+            rule = DASTDP(pre, post, volume, params, connect=connect, w0=dense_to_synapses(w0, connect), **common,
+                          **kw)
             rule.objects += volume.objects
             return rule
 
-        return dastdp, {LABELS: "DA : 1\n" + neuron_variables("readout")}
+        return dastdp, {LABELS: "DA : 1\n" + neuron_variables("readout") + labels_extra}
     d = spec.dassdp
-    kwargs = dict(sigma=d.sigma_steps * dt * second, a_plus=d.a_plus, a_base=d.a_base, clip=d.clip,
-                  latency=d.latency, schedule=schedule)
+    kwargs = dict(sigma=d.sigma_steps * spec.dt_ms * 1e-3 * second, a_plus=scale * d.a_plus, a_base=scale * d.a_base,
+                  clip=d.clip, latency=d.latency, w_min=-circuit.bound, w_max=circuit.bound, **common)
     extra = {f"lif{len(study.network.hidden) - 1}": neuron_variables("pre"),
-             LABELS: neuron_variables("post") + neuron_variables("readout")}
-    window = window_s * second
+             LABELS: neuron_variables("post") + neuron_variables("readout") + labels_extra}
     if variant == "ssdp":
         return (lambda pre, post, **kw: SSDP(pre, post, window, **kwargs, **kw)), extra
-    return (lambda pre, post, **kw: DASSDP(pre, post, window, gate=d.gate, warmup=d.warmup,
+    return (lambda pre, post, **kw: DASSDP(pre, post, window, gate=d.gate, gate_fit=d.gate_fit, warmup=d.warmup,
                                            loss=SpikeCountLoss(post, lay.labels), **kwargs, **kw)), extra
-
-
-def reward_dopamine(labels_group, labels, schedule, window_s: float, tau_n: float, signal: str, rate: float):
-    """A `DopamineVolume` (``tau_DA = tau_n``, no tonic level) that, at the end of every learning
-    window, receives ``(r - rbar) / tau_n`` (``signal`` with reward: reward prediction error, see
-    the module docstring) or ``1 / tau_n`` (teacher only); `DASTDP` delivers it."""
-    from brian2 import Synapses, TimedArray, second
-
-    from dassdp.models.dopamine import DopamineVolume
-    from dassdp.rules.brian2.windows import schedule_table, track_windows
-
-    volume = DopamineVolume(tau_DA=tau_n * second, DA_tonic=0.0, extra="n_label : 1\nn_total : 1\nrbar : 1",
-                            name=labels_group.name + "_dopamine*")
-    volume.group.namespace.update({"reward_learn": schedule_table(schedule), "reward_T": window_s * second,
-                                   "reward_tau": tau_n, "reward_rate": rate})
-    counts = Synapses(labels_group, volume.group, model="""
-        n_label_post = ssdp_count_pre * int(abs(i - reward_label(t - dt)) < 0.5) : 1 (summed)
-        n_total_post = ssdp_count_pre : 1 (summed)""",
-        namespace={"reward_label": TimedArray(np.asarray(labels, dtype=np.float64), dt=window_s * second)},
-        name=volume.group.name + "_counts*")
-    counts.connect()
-    reward = "(n_label / (n_total + int(n_total == 0)) - rbar)" if signal != "teacher" else "1"
-    code = f"""on = int(t > 0*second) * reward_learn(t - 0.5 * reward_T)
-DA += on * {reward} / reward_tau
-rbar += on * reward_rate * (n_label / (n_total + int(n_total == 0)) - rbar)"""
-    release = volume.group.run_regularly(code, dt=window_s * second, when="groups", order=volume.group.order + 1)
-    volume.objects += [counts, release, *track_windows(labels_group, window_s * second, "first", "readout")]
-    return volume
 
 
 def quiet_brian2() -> None:
@@ -283,8 +310,8 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
     from brian2 import StateMonitor, defaultclock, ms, second
 
     from dassdp.bridge import to_brian2
+    from dassdp.models.competition import lateral_inhibition
     from dassdp.models.targets import STANDALONE, use_target
-    from dassdp.rules.brian2.ssdp import DASSDP, WeightMonitor
 
     torch.set_num_threads(1)
     quiet_brian2()
@@ -302,13 +329,13 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
     window_s = T * b2.dt_ms * 1e-3
     n_windows = len(lay.labels)
     drive = None  # the teacher: a current into the correct label neuron in training windows
-    if b2.signal != "reward":
+    if b2.signal == "teacher":
         teacher = np.zeros((n_windows, T, n_classes))
         train = lay.learn
         teacher[np.flatnonzero(train), :, lay.labels[train]] = b2.teacher * theta
         drive = {LABELS: teacher.reshape(-1, n_classes)}
-    w_readout = model.readout.weight.detach().double().numpy()
-    factory, extra = _rule(variant, study, lay, window_s, float(np.abs(w_readout).max()))
+    circuit = Circuit.of(study, lay, model.readout.weight.detach().double().numpy(), window_s)
+    factory, extra = _rule(variant, study, lay, circuit)
     hidden = f"lif{len(study.network.hidden) - 1}"
 
     with build_directory(spec, build_root if b2.target in STANDALONE else None) as build, use_target(b2.target, build):
@@ -318,21 +345,19 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
                          extra_variables=extra, name="phase")
         labels_group = conv.groups[LABELS]
         projection = next(p for p in conv.projections if p.name == PLASTIC_LAYER)
+        rule = projection.rule
         potential = StateMonitor(labels_group, "v", record=True, when="end", name="phase_label_v")
-        if isinstance(projection.rule, DASSDP):  # its w is a sum of two recorded parts
-            weights = projection.rule.monitor_weights(window_s * second, when="end", name="phase_w")
+        if rule is not None:
+            weights = rule.monitor_weights(window_s * second, when="end", name="phase_w")
+            dopamine_monitor = rule.monitor_dopamine(name="phase_dopamine")
         else:
             weights = WeightMonitor(StateMonitor(projection.synapses, "w", record=True, dt=window_s * second,
                                                  when="end", name="phase_w"))
-        monitors = [potential, *weights.objects]
-        dopamine_monitor = None
-        if variant == "dassdp":  # the gate, delivered as dopamine; sample m + 1 is window m's
-            dopamine_monitor = projection.rule.monitor(("DA",))
-        elif variant == "dastdp":  # the volume right after window m's release, at the start of m + 1
-            dopamine_monitor = StateMonitor(projection.rule.volume.group, "DA", record=0, dt=window_s * second,
-                                            when="after_groups", name="phase_dopamine")
-        if dopamine_monitor is not None:
-            monitors.append(dopamine_monitor)
+            dopamine_monitor = None
+        monitors = [potential, *weights.objects, *([dopamine_monitor] if dopamine_monitor is not None else [])]
+        if circuit.inhibition > 0:
+            monitors.append(lateral_inhibition(labels_group, circuit.inhibition, circuit.schedule,
+                                               name="phase_label_inhibition"))
         conv.network.add(monitors)
         conv.run()
         rasters = conv.spike_rasters()
@@ -340,28 +365,32 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
         w_windows = np.asarray(weights.w[:]).T  # [window, synapse]
         syn_i, syn_j = np.asarray(projection.synapses.i[:]), np.asarray(projection.synapses.j[:])
         dopamine = np.asarray(dopamine_monitor.DA[0][1:]) if dopamine_monitor is not None else None
-        fitted = projection.rule.fitted_gate() if variant == "dassdp" else None
+        fitted = rule.fitted_gate() if rule is not None else None
 
-    counts = rasters[LABELS].reshape(n_windows, T, n_classes).sum(1)
+    label_raster = rasters[LABELS].reshape(n_windows, T, n_classes)
+    counts = label_raster.sum(1)
     integrated = counts * theta + v_end
-    pre_fired = rasters[hidden].reshape(n_windows, T, -1).any(1)
-    post_fired = counts > 0
-    synchrony = pre_fired.mean(1) * post_fired.mean(1)
+    # S = mean_(i,j) f_i f_j of the all-to-all projection, from the window rasters [T, window, n]
+    pre = activity_from_raster(rasters[hidden].reshape(n_windows, T, -1).transpose(1, 0, 2))
+    post = activity_from_raster(label_raster.transpose(1, 0, 2))
+    synchrony = sample_synchrony(pre, post)
     shifted = counts - counts.max(1, keepdims=True)
     loss = np.log(np.exp(shifted).sum(1)) - shifted[np.arange(n_windows), lay.labels]
+    warmup = b2.dassdp.warmup if fitted is not None else 0
     return run_tables(
         spec,
-        _training_rows(study, lay, loss, integrated.argmax(1), synchrony, dopamine, variant),
+        _training_rows(lay, loss, integrated.argmax(1), synchrony, dopamine, warmup, gated=fitted is not None),
         _evaluation_rows(study, tasks, n_classes, lay, integrated, synchrony),
         _weight_rows(study, model, lay, w_windows, syn_i, syn_j),
         PLASTIC_LAYER, fitted, BRIAN2_TRAINING_COLUMNS,
     )
 
 
-def _training_rows(study, lay: Layout, loss, prediction, synchrony, dopamine, variant: str) -> list[dict]:
+def _training_rows(lay: Layout, loss, prediction, synchrony, dopamine, warmup: int, gated: bool) -> list[dict]:
     """One row per training window. ``prediction`` is over all label neurons, teacher included;
-    ``dopamine``: the DA-SSDP gate delivered for the window, or DA-STDP's dopamine level right
-    after the window's release (NaN for the other rules)."""
+    ``dopamine``: what the rule's dopamine monitor recorded for the window (`BrianRule`: the
+    DA-SSDP gate, DA-STDP's level right after the window's release; NaN for rules without);
+    ``gate``: the DA-SSDP gate after its ``warmup`` windows (``gated``), NaN otherwise."""
     rows, trial = [], 0
     window_in_epoch: dict[int, int] = {}
     for w, (kind, block) in enumerate(lay.segment):
@@ -369,12 +398,12 @@ def _training_rows(study, lay: Layout, loss, prediction, synchrony, dopamine, va
             continue
         epoch = int(lay.epoch[w])
         batch = window_in_epoch[epoch] = window_in_epoch.get(epoch, -1) + 1
-        warmup = variant == "dassdp" and trial < study.brian2.dassdp.warmup
+        in_warmup = gated and trial < warmup
         level = float(dopamine[w]) if dopamine is not None else float("nan")
-        gate = level if variant == "dassdp" and not warmup else float("nan")
+        gate = level if gated and not in_warmup else float("nan")
         rows.append({"block": block, "task": lay.task[w], "epoch": epoch, "batch": batch, "trial": trial,
                      "loss": float(loss[w]), "accuracy": float(prediction[w] == lay.labels[w]),
-                     "synchrony": float(synchrony[w]), "gate": gate, "warmup": warmup, "label": int(lay.labels[w]),
+                     "synchrony": float(synchrony[w]), "gate": gate, "warmup": in_warmup, "label": int(lay.labels[w]),
                      "prediction": int(prediction[w]), "dopamine": level})
         trial += 1
     return rows

@@ -20,7 +20,7 @@ import torch
 
 from dassdp.extras import require
 
-__all__ = ["Dataset", "load_digits", "load_mnist1d", "load_cifar10", "load_dataset", "DATASETS"]
+__all__ = ["Dataset", "hold_out_validation", "load_digits", "load_mnist1d", "load_cifar10", "load_dataset", "DATASETS"]
 
 DATASETS = ("digits", "mnist1d")
 CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -104,6 +104,21 @@ def load_cifar10(directory: str | Path) -> Dataset:
     x_test, y_test = _read_cifar_batch(directory / CIFAR10_TEST)
     x_train, y_train = np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])
     return Dataset("cifar10", *_tensors(x_train, y_train), *_tensors(x_test, y_test), n_classes=10)
+
+
+def hold_out_validation(data: Dataset, fraction: float, seed: int) -> Dataset:
+    """The data set with ``fraction`` of its training samples (stratified by class, drawn with
+    ``seed``) held out as the evaluation split in place of the test samples, which the result
+    does not contain: what calibration trains and scores on, so that it never reads test data."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation fraction must lie in (0, 1), got {fraction!r}")
+    index = np.arange(len(data.y_train))
+    train, validation = train_test_split(index, test_size=fraction, random_state=seed, stratify=data.y_train.numpy())
+    train, validation = np.sort(train), np.sort(validation)
+    return Dataset(f"{data.name}-validation", data.x_train[train], data.y_train[train], data.x_train[validation],
+                   data.y_train[validation], data.n_classes)
 
 
 def load_dataset(name: str, seed: int = 0) -> Dataset:

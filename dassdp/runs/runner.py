@@ -1,6 +1,11 @@
 """Run a study: expand it into runs, execute them (in this process, in local worker processes or
 on a Dask cluster), store each run atomically, then aggregate and summarise.
 
+A study with ``[calibration]`` runs in two stages: first its calibration runs (every calibrated
+variant x grid value x calibration seed, scored on a validation split), then, with each variant's
+chosen learning-rate scale (`calibrate`, recorded in ``DIR/calibration.json``), the study's own
+runs. Both stages are resumable in the same way.
+
 A run is executed by `run_one`, a plain top-level function of picklable arguments, so the same
 code runs in a ``ProcessPoolExecutor`` worker and on a Dask worker; it writes its tables into the
 shared results directory itself and returns its manifest. Runs whose manifest says ``done`` are
@@ -29,6 +34,8 @@ from dassdp.runs.study import (
     RunSpec,
     Study,
     StudyError,
+    calibrated_variants,
+    expand_calibration,
     expand_runs,
     parse_study,
     study_hash,
@@ -38,10 +45,12 @@ __all__ = [
     "RUN_TABLES",
     "StudyRuns",
     "aggregate",
+    "calibrate",
     "check_execution",
     "load_dir",
     "metrics_table",
     "prepare_dir",
+    "run_calibration",
     "run_one",
     "run_states",
     "run_study",
@@ -50,23 +59,42 @@ __all__ = [
 #: tables every run writes (``<name>.parquet``)
 RUN_TABLES = ("training", "evaluations", "weights", "gate")
 STUDY_TOML, STUDY_JSON = "study.toml", "study.json"
+#: the calibration's choice of ``brian2.rate_scale`` per variant (written when calibration ends)
+CALIBRATION_JSON = "calibration.json"
 #: standalone projects of the Brian2 phase, reused across seeds (see `brian2_phase.build_directory`)
 BUILDS = "builds"
 
 
 @dataclass
 class StudyRuns:
-    """A study bound to its results directory, with its expanded runs."""
+    """A study bound to its results directory, with its expanded runs: ``calibration`` (empty
+    without ``[calibration]``) and the study's own ``runs``, known once calibration has chosen
+    the scales (``scales``; until then ``runs`` is empty and ``n_runs`` says how many will come)."""
 
     study: Study
     out: Path
     hash: str = ""
+    calibration: list[tuple[int, dict, RunSpec]] = field(default_factory=list)
     runs: list[tuple[int, dict, RunSpec]] = field(default_factory=list)
+    scales: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
         self.hash = study_hash(self.study)
-        self.runs = expand_runs(self.study)
+        self.calibration = expand_calibration(self.study)
+        if not self.calibration:
+            self.runs = expand_runs(self.study)
+        elif (self.out / CALIBRATION_JSON).is_file():
+            self.use_scales(json.loads((self.out / CALIBRATION_JSON).read_text())["scales"])
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.runs) if self.runs else len(expand_runs(self.study))
+
+    def use_scales(self, scales: dict[str, float]) -> None:
+        """Expand the study's runs with the calibrated ``scales`` (variant -> rate_scale)."""
+        self.scales = {variant: float(scales[variant]) for variant in calibrated_variants(self.study)}
+        self.runs = expand_runs(self.study, self.scales)
 
     def run_dir(self, spec: RunSpec) -> Path:
         return self.out / store.RUNS / spec.run_id
@@ -159,15 +187,46 @@ def run_one(spec_data: dict, out: str, hash_: str) -> dict:
 
 
 def run_states(runs: StudyRuns) -> pd.DataFrame:
-    """One row per run: point, variant, seed, run, done."""
+    """One row per run: stage (``calibration`` or ``study``), point, variant, seed, run, done;
+    the study's runs appear once calibration has chosen their scales."""
+    stages = [("calibration", runs.calibration), ("study", runs.runs)]
     return pd.DataFrame(
         [
-            {"point": point, "variant": spec.variant, "seed": spec.seed, "run": spec.run_id,
+            {"stage": stage, "point": point, "variant": spec.variant, "seed": spec.seed, "run": spec.run_id,
              "done": store.is_done(runs.run_dir(spec))}
-            for point, _, spec in runs.runs
+            for stage, specs in stages for point, _, spec in specs
         ],
-        columns=["point", "variant", "seed", "run", "done"],
+        columns=["stage", "point", "variant", "seed", "run", "done"],
     )
+
+
+def calibrate(runs: StudyRuns) -> pd.DataFrame:
+    """Choose each calibrated variant's ``brian2.rate_scale`` from its finished calibration runs:
+    the grid value with the highest mean criterion over the calibration seeds (the first such
+    value in grid order on a tie). Records the choice in ``DIR/calibration.json``, expands the
+    study's runs with it and returns the table (variant, rate_scale, seed, criterion, value,
+    chosen) that `aggregate` writes as ``calibration.parquet``."""
+    spec = runs.study.calibration
+    evaluations = pd.concat([store.read_run_table(runs.run_dir(s), "evaluations") for _, _, s in runs.calibration],
+                            ignore_index=True)
+    training = pd.concat([store.read_run_table(runs.run_dir(s), "training") for _, _, s in runs.calibration],
+                         ignore_index=True)
+    scale_of = {s.run_id: overrides["brian2.rate_scale"] for _, overrides, s in runs.calibration}
+    metrics = metrics_table(evaluations, training, runs.study)
+    scores = metrics[metrics.metric == spec.criterion].assign(rate_scale=lambda m: m.run.map(scale_of))
+    means = scores.groupby(["variant", "rate_scale"], sort=False).value.mean()
+    chosen = {}
+    for variant in calibrated_variants(runs.study):
+        by_scale = means.loc[variant].reindex(spec.grid)
+        if by_scale.isna().all():
+            raise StudyError("calibration", f"no {spec.criterion} for variant {variant!r}: every calibration run failed")
+        chosen[variant] = float(by_scale.idxmax())
+    store.write_json_atomic({"criterion": spec.criterion, "scales": chosen}, runs.out / CALIBRATION_JSON)
+    runs.use_scales(chosen)
+    table = scores[["variant", "rate_scale", "seed", "value"]].assign(criterion=spec.criterion)
+    table["chosen"] = table.rate_scale == table.variant.map(chosen)
+    return table[["variant", "rate_scale", "seed", "criterion", "value", "chosen"]].sort_values(
+        ["variant", "rate_scale", "seed"], ignore_index=True)
 
 
 # ------------------------------------------------------------------------------------------
@@ -205,15 +264,41 @@ def run_study(
     on_done: Callable[[dict], None] | None = None,
     start_method: str | None = None,
 ) -> list[tuple[str, BaseException]]:
-    """Execute every pending run; returns the failures ``(run_id, exception)``. Completed runs
-    are stored as they finish; ``on_done(manifest)`` is called for each (also for skipped runs).
+    """Execute every pending run, calibration first; returns the failures ``(run_id,
+    exception)``. Completed runs are stored as they finish; ``on_done(manifest)`` is called for
+    each (also for skipped runs). The study's runs start only once every calibration run is done.
 
     Local workers are forked on Linux (``start_method`` None: they inherit the imported modules
     and the data set, loaded here first, and start in milliseconds; call this from a process
     without other threads, e.g. no auto-refreshing progress bar) and spawned elsewhere."""
     on_done = on_done or (lambda manifest: None)
+    failures = run_calibration(runs, workers, scheduler, local_cluster, on_done, start_method)
+    if failures:
+        return failures
+    return _execute(runs, runs.runs, workers, scheduler, local_cluster, on_done, start_method)
+
+
+def run_calibration(
+    runs: StudyRuns,
+    workers: int = 1,
+    scheduler: str | None = None,
+    local_cluster: int | None = None,
+    on_done: Callable[[dict], None] | None = None,
+    start_method: str | None = None,
+) -> list[tuple[str, BaseException]]:
+    """The calibration stage of `run_study`: run the pending calibration runs and, once all are
+    done, `calibrate` (which expands the study's runs with the chosen scales)."""
+    failures = _execute(runs, runs.calibration, workers, scheduler, local_cluster, on_done or (lambda m: None),
+                        start_method)
+    if not failures and runs.calibration and runs.scales is None:
+        calibrate(runs)
+    return failures
+
+
+def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done, start_method):
+    """Run the pending ones of ``specs`` (``(point, overrides, RunSpec)``); see `run_study`."""
     pending = []
-    for _, _, spec in runs.runs:
+    for _, _, spec in specs:
         run_dir = runs.run_dir(spec)
         if store.is_done(run_dir):
             on_done(store.read_manifest(run_dir))
@@ -286,7 +371,8 @@ def metrics_table(evaluations: pd.DataFrame, training: pd.DataFrame, study: Stud
     """Continual-learning metrics per run (tidy: run, variant, seed, metric, value).
 
     ACC, BWT, FWT, forgetting and learning accuracy come from the first pass through the tasks
-    (`dassdp.analysis.continual`; FWT against the untrained model, ``block = -1``). Sequences that
+    (`dassdp.analysis.continual`; FWT against the untrained model, ``block = -1``), and
+    ``learned_<task>`` is the accuracy on each task right after its first block (``R[j, j]``). Sequences that
     revisit tasks (``A -> B -> A``) add ``final_ACC`` (mean accuracy over all tasks after the last
     block) and ``final_forgetting`` (mean over tasks not trained last of the best earlier accuracy
     minus the final one). ``synchrony`` is the mean training S of the plastic layer.
@@ -308,6 +394,11 @@ def metrics_table(evaluations: pd.DataFrame, training: pd.DataFrame, study: Stud
             base = evaluations[(evaluations.run == run) & (evaluations.block == -1)].set_index("eval_task").accuracy
             metrics = continual_metrics(table.assign(trained_task=table.block.map(dict(enumerate(first_pass)))),
                                         task_order=first_pass, baseline=base)
+            ident = table.iloc[0]
+            learned = table[table.eval_task == table.block.map(dict(enumerate(first_pass)))]
+            metrics = pd.concat([metrics, pd.DataFrame([
+                {"variant": ident.variant, "seed": ident.seed, "run": run, "metric": f"learned_{row.eval_task}",
+                 "value": float(row.accuracy)} for row in learned.itertuples()])], ignore_index=True)
             frames.append(metrics)
     if len(blocks) > len(first_pass):
         last = len(blocks) - 1
@@ -333,8 +424,11 @@ def metrics_table(evaluations: pd.DataFrame, training: pd.DataFrame, study: Stud
 
 def aggregate(runs: StudyRuns, started: float | None = None) -> dict[str, pd.DataFrame]:
     """Concatenate every run's tables into ``DIR/<table>.parquet`` (with ``point`` and the swept
-    parameters as columns), compute ``metrics.parquet`` and ``summary.parquet`` (bootstrap CIs
-    per point, variant and metric) and write the study manifest last."""
+    parameters as columns), compute ``metrics.parquet``, ``summary.parquet`` (t-intervals and
+    paired differences to the study's reference variant, `dassdp.analysis.stats.summarise`),
+    ``gate_diagnostics.parquet`` (`dassdp.analysis.gate_diagnostics`) and, with calibration,
+    ``calibration.parquet`` (`calibrate`), and write the study manifest last."""
+    from dassdp.analysis.gate_diagnostics import gate_diagnostics
     from dassdp.analysis.stats import summarise
 
     sweep = _sweep_columns(runs)
@@ -345,8 +439,11 @@ def aggregate(runs: StudyRuns, started: float | None = None) -> dict[str, pd.Dat
         tables[name] = pd.concat(parts, ignore_index=True).merge(sweep, on="run", how="left")
     metrics = metrics_table(tables["evaluations"], tables["training"], runs.study).merge(sweep, on="run", how="left")
     tables["metrics"] = metrics
+    tables["gate_diagnostics"] = gate_diagnostics(tables["training"], tables["gate"])
+    if runs.calibration:
+        tables["calibration"] = calibrate(runs)
     by = ["point", *[c for c in sweep.columns if c.startswith("sweep.")], "variant", "metric"]
-    summary = summarise(metrics, by=by, reference=getattr(runs.study, "reference", "none"))
+    summary = summarise(metrics, by=by, reference=runs.study.reference)
     rank = summary.variant.map({v: k for k, v in enumerate(runs.study.variants)})
     tables["summary"] = summary.assign(_rank=rank).sort_values(["point", "_rank", "metric"]).drop(columns="_rank")
     tables["summary"] = tables["summary"].reset_index(drop=True)
@@ -360,7 +457,9 @@ def aggregate(runs: StudyRuns, started: float | None = None) -> dict[str, pd.Dat
             "study_hash": runs.hash,
             "seeds": list(runs.study.seeds),
             "variants": list(runs.study.variants),
+            "rate_scales": runs.scales,
             "runs": [spec.run_id for _, _, spec in runs.runs],
+            "calibration_runs": [spec.run_id for _, _, spec in runs.calibration],
             "versions": store.versions(),
             "run_seconds": float(sum(m["timings"]["seconds"] for m in manifests)),
             "wall_seconds": None if started is None else time.time() - started,

@@ -45,7 +45,10 @@ must not move), ``none`` (surrogate gradients only), ``ssdp`` (plus DA-SSDP with
 two-factor ablation) and ``dassdp`` (plus DA-SSDP with ``plasticity.gate``, continuous by
 default). With ``phase = "brian2"`` the network is pretrained in PyTorch and the sequence runs in
 Brian2 (``[brian2]``, `Brian2Spec`, `dassdp.runs.brian2_phase`) with the variants ``none``,
-``stdp``, ``dastdp``, ``ssdp`` and ``dassdp`` on the readout projection.
+``stdp``, ``dastdp``, ``ssdp`` and ``dassdp`` on the readout projection; an optional
+``[calibration]`` (`CalibrationSpec`) then picks each plastic variant's learning-rate scale on a
+validation split before the study runs. ``reference`` names the variant that paired differences
+are taken against.
 
 `load_study` raises `StudyError` whose message names the offending field; the CLI turns it into
 exit status 2 before anything is written.
@@ -76,6 +79,8 @@ __all__ = [
     "Study",
     "StudyError",
     "canonical_json",
+    "calibrated_variants",
+    "expand_calibration",
     "expand_runs",
     "load_study",
     "parse_study",
@@ -86,12 +91,14 @@ __all__ = [
 VARIANTS: dict[str, str | None] = {"frozen": None, "none": None, "ssdp": "off", "dassdp": "plasticity.gate"}
 #: variants of each phase (``stdp`` and ``dastdp`` exist as Brian2 rules only)
 PHASE_VARIANTS = {"torch": ("frozen", "none", "ssdp", "dassdp"), "brian2": ("none", "stdp", "dastdp", "ssdp", "dassdp")}
-#: Brian2 variants that learn from the teacher current (DA-STDP can also learn from reward dopamine)
+#: Brian2 variants that learn from the teacher current (DA-STDP learns from reward dopamine)
 TEACHER_VARIANTS = ("stdp", "ssdp", "dassdp")
+#: Brian2 variants with a learning rate that ``brian2.rate_scale`` multiplies
+PLASTIC_VARIANTS = ("stdp", "dastdp", "ssdp", "dassdp")
 #: number of classes of the built-in data sets
 BUILTIN_CLASSES = {"digits": 10, "mnist1d": 10}
 #: top-level keys a sweep may not vary
-UNSWEEPABLE = ("name", "variants", "seeds", "sweep")
+UNSWEEPABLE = ("name", "variants", "seeds", "sweep", "reference", "calibration")
 
 PositiveInt = Annotated[int, Field(gt=0)]
 
@@ -111,11 +118,16 @@ class _Model(BaseModel):
 
 class DatasetSpec(_Model):
     """``digits`` / ``mnist1d`` (offline, `dassdp.runs.datasets`) or ``npz``: a local file with
-    arrays ``x_train``, ``y_train``, ``x_test``, ``y_test``. ``seed`` fixes the train/test split."""
+    arrays ``x_train``, ``y_train``, ``x_test``, ``y_test``. ``seed`` fixes the train/test split.
+
+    ``validation_fraction > 0`` holds out that fraction of the *training* data (stratified by
+    class, drawn with ``seed``) and evaluates on it instead of the test data, which is then never
+    read: calibration runs use it (`CalibrationSpec`)."""
 
     name: Literal["digits", "mnist1d", "npz"] = "digits"
     path: str | None = None
     seed: int = 0
+    validation_fraction: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
 
     @model_validator(mode="after")
     def _path(self) -> DatasetSpec:
@@ -200,7 +212,7 @@ class TrainingSpec(_Model):
 
 
 class PlasticitySpec(_Model):
-    """DA-SSDP (`dassdp.rules.plugin.DASSDP`) on one spiking layer; the variants ``ssdp`` and
+    """DA-SSDP (`dassdp.rules.plugin.DASSDPPlugin`) on one spiking layer; the variants ``ssdp`` and
     ``dassdp`` use it with the gate ``off`` and ``gate``. Warm-up is counted in epochs over the
     whole sequence. ``layer`` defaults to the last hidden LIF layer."""
 
@@ -215,25 +227,35 @@ class PlasticitySpec(_Model):
 
 
 class STDPSpec(_Model):
-    """Pair-based STDP in the Brian2 phase (`dassdp.rules.reference.STDPParams`; times in ms).
-    ``w_bound``: weights are kept in ``[-w_bound, w_bound]`` (default: twice the largest initial
-    absolute weight of the plastic layer)."""
+    """Pair-based STDP in the Brian2 phase (`dassdp.rules.reference.STDPParams`; times in ms;
+    ``same_step``: how a pre and a post spike in the same step count). The defaults are a
+    Hebbian window: its potentiation integral ``A_plus tau_plus`` is twice the depression
+    integral, so that pre and post activity that co-occur within a window potentiate (with a
+    balanced window, rate-coded co-activity cancels and only spike timing is learnt)."""
 
     a_plus: Annotated[float, Field(ge=0.0)] = 1.5e-3
-    a_minus: Annotated[float, Field(le=0.0)] = -1.5e-3
+    a_minus: Annotated[float, Field(le=0.0)] = -0.75e-3
     tau_plus_ms: Annotated[float, Field(gt=0.0)] = 2.0
     tau_minus_ms: Annotated[float, Field(gt=0.0)] = 2.0
-    w_bound: Annotated[float, Field(gt=0.0)] | None = None
+    same_step: Literal["balanced", "causal"] = "balanced"
 
 
 class DASTDPSpec(STDPSpec):
     """Three-factor DA-STDP (`dassdp.rules.reference.DASTDPParams`; times in ms): eligibility
-    decays with ``tau_c_ms``, dopamine with ``tau_n_ms``, baseline ``b``."""
+    decays with ``tau_c_ms``, dopamine with ``tau_n_ms``, baseline ``b``. The dopamine is a tonic
+    level plus the reward prediction error of each training window
+    (`dassdp.rules.brian2.reward.reward_prediction_error`, running average with ``rpe_rate``);
+    ``tonic`` is the tonic level in units of prediction error per window (``DA_tonic = tonic /
+    T_win``: one window of tonic dopamine weighs as much as a unit prediction error). The defaults
+    fit one sample per window: the eligibility lasts about one window (``tau_c_ms = 8``, the demo's
+    window) and the phasic dopamine acts in the first steps of the next, before that window's own
+    pairs dominate the eligibility."""
 
-    tau_c_ms: Annotated[float, Field(gt=0.0)] = 20.0
-    tau_n_ms: Annotated[float, Field(gt=0.0)] = 10.0
+    tau_c_ms: Annotated[float, Field(gt=0.0)] = 8.0
+    tau_n_ms: Annotated[float, Field(gt=0.0)] = 2.0
     b: float = 0.0
     rpe_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    tonic: Annotated[float, Field(ge=0.0)] = 1.0
 
 
 class DASSDPSpec(_Model):
@@ -245,6 +267,7 @@ class DASSDPSpec(_Model):
     sigma_steps: Annotated[float, Field(gt=0.0)] = 1.0
     warmup: Annotated[int, Field(ge=1)] = 50
     gate: Literal["continuous", "sign"] = "continuous"
+    gate_fit: Literal["published", "detrended"] = "published"
     clip: Annotated[float, Field(gt=0.0)] = 1.0
     latency: Literal["first", "last"] = "first"
 
@@ -260,8 +283,27 @@ class Brian2Spec(_Model):
     evaluation uses ``eval_samples`` test samples per task, with plasticity off.
 
     ``signal`` says where the task signal comes from: ``teacher`` (a current of ``teacher`` thresholds
-    per step into the correct label neuron during training windows), ``reward`` (phasic dopamine
-    carrying a reward prediction error, for DA-STDP) or ``both``.
+    per step into the correct label neuron during training windows; DA-STDP gets, in addition, the
+    reward-prediction-error dopamine of each window's outcome) or ``reward`` (the dopamine only,
+    for DA-STDP).
+
+    The learning circuit of the label neurons, the same for every variant:
+
+    - ``head``: ``"masked"`` pretrains with the logits masked to the pretraining tasks' classes and
+      sets the readout rows and biases of the other classes to 0, so that the label neurons of a
+      new task start neither suppressed nor favoured; ``"full"`` pretrains all logits (the label
+      neurons of unseen classes are then pushed down, as in class-incremental pretraining);
+    - ``w_bound``: every variant's readout weights are kept in ``[-w_bound, w_bound]`` (default:
+      twice the largest initial absolute weight);
+    - ``inhibition``: lateral inhibition among label neurons in training windows
+      (`dassdp.models.competition.lateral_inhibition`, in thresholds per spike; 0: none);
+    - ``normalization``: ``"subtractive"`` or ``"divisive"`` normalisation of each label neuron's
+      weights after every training window (`dassdp.rules.brian2.normalization`), with set points
+      from the initial weights (`dassdp.rules.reference.row_set_points`); ``"none"``.
+
+    ``rate_scale`` multiplies the learning rate of the plastic variants (STDP's and DA-STDP's
+    ``a_plus``/``a_minus``, SSDP's and DA-SSDP's ``a_plus``/``a_base``); calibration sets it per
+    variant.
     """
 
     target: Literal["numpy", "cython", "cpp_standalone", "cuda_standalone"] = "numpy"
@@ -271,11 +313,40 @@ class Brian2Spec(_Model):
     train_samples: PositiveInt = 100
     eval_samples: PositiveInt = 100
     readout_spikes: Annotated[float, Field(gt=0.0)] = 3.0
-    signal: Literal["teacher", "reward", "both"] = "teacher"
+    signal: Literal["teacher", "reward"] = "teacher"
     teacher: Annotated[float, Field(ge=0.0)] = 0.5
+    head: Literal["masked", "full"] = "masked"
+    w_bound: Annotated[float, Field(gt=0.0)] | None = None
+    inhibition: Annotated[float, Field(ge=0.0)] = 0.0
+    normalization: Literal["none", "subtractive", "divisive"] = "none"
+    rate_scale: Annotated[float, Field(gt=0.0)] = 1.0
     stdp: STDPSpec = STDPSpec()
     dastdp: DASTDPSpec = DASTDPSpec()
     dassdp: DASSDPSpec = DASSDPSpec()
+
+
+class CalibrationSpec(_Model):
+    """Per-variant learning-rate calibration before the study (Brian2 phase).
+
+    For every plastic variant, every value of ``grid`` (for ``brian2.rate_scale``) and every
+    calibration seed, the study's sequence runs with ``dataset.validation_fraction`` of the
+    training data held out and evaluated on; the test data is never read. A variant's chosen scale
+    is the grid value with the highest mean ``criterion`` over the calibration seeds (the first
+    such value in grid order on a tie); the study then runs with it. ``criterion`` is a
+    continual-learning metric of `dassdp.runs.runner.metrics_table` where higher is better.
+    """
+
+    grid: list[Annotated[float, Field(gt=0.0)]] = Field(min_length=2)
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(default=[1000], min_length=1)
+    validation_fraction: Annotated[float, Field(gt=0.0, le=0.5)] = 0.2
+    criterion: Literal["ACC", "final_ACC", "learning_accuracy"] = "ACC"
+
+    @field_validator("grid", "seeds")
+    @classmethod
+    def _unique(cls, value: list) -> list:
+        if len(set(value)) != len(value):
+            raise ValueError(f"entries must be unique, got {value}")
+        return value
 
 
 class Study(_Model):
@@ -295,6 +366,15 @@ class Study(_Model):
     seeds: list[int] = Field(default=[0], min_length=1)
     device: str = "cpu"
     sweep: dict[str, list[Any]] = {}
+    reference: str | None = None
+    calibration: CalibrationSpec | None = None
+
+    @model_validator(mode="after")
+    def _reference(self) -> Study:
+        """The reference variant defaults to ``none`` if the study has it, else its first variant."""
+        if self.reference is None:
+            object.__setattr__(self, "reference", "none" if "none" in self.variants else self.variants[0])
+        return self
 
     @field_validator("sequence")
     @classmethod
@@ -398,6 +478,15 @@ def _check_semantics(study: Study) -> None:
     for k, variant in enumerate(study.variants):
         if variant not in allowed:
             raise StudyError(f"variants.{k}", f"{variant!r} is not a variant of phase {study.phase!r}; choose from {list(allowed)}")
+    if study.reference not in study.variants:
+        raise StudyError("reference", f"{study.reference!r} is not one of the variants {study.variants}")
+    if study.calibration is not None:
+        if study.phase != "brian2":
+            raise StudyError("calibration", "calibration picks brian2.rate_scale: it needs phase = 'brian2'")
+        if not set(PLASTIC_VARIANTS) & set(study.variants):
+            raise StudyError("calibration", f"none of the variants {study.variants} has a learning rate to calibrate")
+        if study.sweep:
+            raise StudyError("sweep", "a study with [calibration] cannot also sweep: calibrate each setting in its own study")
     if study.phase == "brian2":
         _check_brian2(study)
     for name, values in study.sweep.items():
@@ -414,7 +503,7 @@ def _check_brian2(study: Study) -> None:
         deaf = [v for v in study.variants if v in TEACHER_VARIANTS]
         if deaf:
             raise StudyError("brian2.signal", f"'reward' drives only dopamine-modulated STDP (dastdp); variants {deaf} "
-                             "learn from the teacher current: use signal 'teacher' or 'both'")
+                             "learn from the teacher current: use signal 'teacher'")
     if spec.signal != "reward" and spec.teacher == 0:
         raise StudyError("brian2.teacher", "the teacher current is 0, so signal 'teacher' carries no task signal")
     windows = sum(block.epochs for block in study.blocks) * spec.train_samples
@@ -533,16 +622,50 @@ def _apply(study: Study, point: dict[str, Any], source: str | Path | None = None
     return resolved
 
 
-def expand_runs(study: Study) -> list[tuple[int, dict[str, Any], RunSpec]]:
+#: study keys that do not determine a run's numbers (left out of its `RunSpec`)
+_PROTOCOL_KEYS = ("name", "description", "variants", "seeds", "sweep", "reference", "calibration")
+
+
+def _run_body(study: Study, **overrides: dict[str, Any]) -> dict[str, Any]:
+    """The study as a run sees it: protocol keys dropped, ``overrides`` (section -> fields) set."""
+    body = study.model_dump(mode="json")
+    for key in _PROTOCOL_KEYS:
+        body.pop(key)
+    for section, fields in overrides.items():
+        body[section] = {**body[section], **fields}
+    return body
+
+
+def expand_runs(study: Study, scales: dict[str, float] | None = None) -> list[tuple[int, dict[str, Any], RunSpec]]:
     """Every run of the study: ``(grid point index, the point's overrides, RunSpec)`` for each
-    grid point x variant x seed, in a fixed order."""
+    grid point x variant x seed, in a fixed order. ``scales`` (variant -> ``brian2.rate_scale``)
+    are the calibrated learning-rate scales (`expand_calibration`)."""
     runs = []
     for index, point in enumerate(_grid(study)):
         resolved = _apply(study, point)
-        body = resolved.model_dump(mode="json")
-        for key in ("name", "description", "variants", "seeds", "sweep"):
-            body.pop(key)
         for variant in study.variants:
+            scale = (scales or {}).get(variant)
+            body = _run_body(resolved, **({"brian2": {"rate_scale": scale}} if scale is not None else {}))
             for seed in study.seeds:
                 runs.append((index, copy.deepcopy(point), RunSpec(study=body, variant=variant, seed=seed)))
+    return runs
+
+
+def calibrated_variants(study: Study) -> list[str]:
+    """The variants whose learning rate the study's calibration chooses."""
+    return [v for v in study.variants if v in PLASTIC_VARIANTS] if study.calibration is not None else []
+
+
+def expand_calibration(study: Study) -> list[tuple[int, dict[str, Any], RunSpec]]:
+    """The calibration runs: ``(grid index, {"brian2.rate_scale": value}, RunSpec)`` for each grid
+    value x calibrated variant x calibration seed, evaluated on the validation split."""
+    spec = study.calibration
+    if spec is None:
+        return []
+    runs = []
+    for index, value in enumerate(spec.grid):
+        body = _run_body(study, brian2={"rate_scale": value}, dataset={"validation_fraction": spec.validation_fraction})
+        for variant in calibrated_variants(study):
+            for seed in spec.seeds:
+                runs.append((index, {"brian2.rate_scale": value}, RunSpec(study=body, variant=variant, seed=seed)))
     return runs

@@ -28,7 +28,8 @@ from torch import nn
 
 from dassdp.models.encoders import encode
 from dassdp.models.snn import SpikingMLP
-from dassdp.runs.datasets import Dataset, load_dataset
+from dassdp.rules.torch import activity_from_raster, sample_synchrony
+from dassdp.runs.datasets import Dataset, hold_out_validation, load_dataset
 from dassdp.runs.study import VARIANTS, RunSpec, Study
 
 __all__ = ["TaskData", "build_model", "execute", "gate_mode", "make_tasks", "linear_weights", "task_mask", "run_tables", "train_epoch", "weight_stats"]
@@ -49,8 +50,15 @@ class TaskData:
     classes: tuple[int, ...]
 
 
+def _dataset(name: str, seed: int, path: str | None, validation_fraction: float = 0.0) -> Dataset:
+    """The data set, or with ``validation_fraction`` its validation split in place of the test
+    split (`dassdp.runs.datasets.hold_out_validation`): the test data is then never read."""
+    data = _stored_dataset(name, seed, path)
+    return hold_out_validation(data, validation_fraction, seed) if validation_fraction > 0 else data
+
+
 @functools.lru_cache(maxsize=4)
-def _dataset(name: str, seed: int, path: str | None) -> Dataset:
+def _stored_dataset(name: str, seed: int, path: str | None) -> Dataset:
     if name == "npz":
         with np.load(path) as data:
             arrays = {k: torch.as_tensor(np.asarray(data[k])) for k in ("x_train", "y_train", "x_test", "y_test")}
@@ -69,7 +77,7 @@ def _dataset(name: str, seed: int, path: str | None) -> Dataset:
 def make_tasks(study: Study) -> tuple[dict[str, TaskData], int]:
     """Tasks by name and the number of classes (features flattened to ``[N, n_in]``)."""
     spec = study.dataset
-    data = _dataset(spec.name, spec.seed, spec.path)
+    data = _dataset(spec.name, spec.seed, spec.path, spec.validation_fraction)
     x_train, x_test = data.x_train.flatten(1), data.x_test.flatten(1)
     tasks = {}
     if study.tasks.kind == "classes":
@@ -102,7 +110,12 @@ def gate_mode(study: Study, variant: str) -> str | None:
 
 class _SynchronyProbe:
     """Forward hooks recording, per window, ``S = mean_b (mean_j fired_bj)(mean_i fired_bi)`` of the
-    plastic layer (post) and the spiking layer feeding it (pre; the encoded input for ``lif.0``)."""
+    plastic layer (post) and the spiking layer feeding it (pre; the encoded input for ``lif.0``).
+
+    The fired flags are `dassdp.rules.torch.activity_from_raster` of the window (a unit fired if
+    it was nonzero at any step; a real-valued direct-encoded input counts as nonzero), and S is the
+    batch mean of `dassdp.rules.torch.sample_synchrony`, the same per-sample S the DA-SSDP plug-in
+    gates on."""
 
     def __init__(self, model: SpikingMLP, layer: str) -> None:
         index = int(layer.split(".")[1])
@@ -113,12 +126,17 @@ class _SynchronyProbe:
         pre_hook = (lambda m, i, o: self._pre(o)) if index > 0 else (lambda m, i, o: self._pre(i[0]))
         self.handles = [pre_module.register_forward_hook(pre_hook), post.register_forward_hook(lambda m, i, o: self._post(o))]
 
+    @staticmethod
+    def _fired(spikes: torch.Tensor) -> torch.Tensor:
+        """Fired flags ``[B, N]`` of a window ``[T, B, N]``."""
+        fired, _ = activity_from_raster(spikes.detach() != 0)
+        return fired
+
     def _pre(self, spikes: torch.Tensor) -> None:
-        self.pre_fired = (spikes.detach() != 0).any(0).double()
+        self.pre_fired = self._fired(spikes)
 
     def _post(self, spikes: torch.Tensor) -> None:
-        post_fired = (spikes.detach() != 0).any(0).double()
-        self.values.append(float((post_fired.mean(1) * self.pre_fired.mean(1)).mean()))
+        self.values.append(float(sample_synchrony(self.pre_fired, self._fired(spikes)).mean()))
 
     def pop(self) -> float:
         values, self.values = self.values, []
@@ -176,8 +194,9 @@ def linear_weights(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def weight_stats(weights: dict, initial: dict, previous: dict) -> list[dict]:
-    """Tidy rows (layer, stat, value) of each weight matrix: mean, std, abs_mean, norm and the
-    Frobenius norm of the change from ``initial`` and from ``previous`` (updated in place)."""
+    """Tidy rows (layer, stat, value) of each weight matrix: mean, std, abs_mean, min, max, norm
+    and the Frobenius norm of the change from ``initial`` and from ``previous`` (updated in
+    place)."""
     rows = []
     for name, w in weights.items():
         w = torch.as_tensor(w, dtype=torch.float64)
@@ -185,6 +204,8 @@ def weight_stats(weights: dict, initial: dict, previous: dict) -> list[dict]:
             "mean": w.mean(),
             "std": w.std(unbiased=False),
             "abs_mean": w.abs().mean(),
+            "min": w.min(),
+            "max": w.max(),
             "norm": w.norm(),
             "change_from_initial": (w - initial[name]).norm(),
             "change_from_previous": (w - previous[name]).norm(),

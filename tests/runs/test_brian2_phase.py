@@ -115,17 +115,18 @@ def test_none_variant_predicts_like_the_pretrained_pytorch_model(finished):
 
 
 def test_reward_prediction_error_dopamine_matches_numpy():
-    """``reward_dopamine``: after each learning window the dopamine jumps by ``(r - rbar) / tau_n``
-    with ``r`` the label neuron's share of the spikes, and ``rbar`` follows ``r`` at ``rate``."""
+    """``reward_prediction_error``: after each learning window the dopamine jumps by
+    ``(r - rbar) / tau_n`` with ``r`` the label neuron's share of the spikes, ``rbar`` follows ``r``
+    at ``rate``, and between releases the dopamine relaxes to its tonic level."""
     from brian2 import Network, SpikeGeneratorGroup, StateMonitor, defaultclock, ms, second
 
     from dassdp.models.relay import relay
     from dassdp.models.targets import use_target
     from dassdp.rules.brian2 import neuron_variables
     from dassdp.rules.reference import Schedule
-    from dassdp.runs.brian2_phase import reward_dopamine
+    from dassdp.rules.brian2.reward import reward_prediction_error
 
-    steps, n_windows, n, tau_n, rate = 5, 12, 3, 0.01, 0.3
+    steps, n_windows, n, tau_n, rate, tonic = 5, 12, 3, 0.01, 0.3, 40.0
     rng = np.random.default_rng(5)
     raster = rng.random((n_windows * steps, n)) < 0.3
     raster[2 * steps:3 * steps] = False  # a window without any spike: r = 0
@@ -138,13 +139,14 @@ def test_reward_prediction_error_dopamine_matches_numpy():
         window = steps * ms
         source = SpikeGeneratorGroup(n, idx, step * ms)
         group, objects = relay(source, extra="DA : 1\n" + neuron_variables("readout"))
-        volume = reward_dopamine(group, labels, Schedule(learn, float(window / second)), float(window / second),
-                                 tau_n, "reward", rate)
+        volume = reward_prediction_error(group, labels, Schedule(learn, float(window / second)),
+                                         float(window / second), tau_n, rate, tonic=tonic)
         before = StateMonitor(volume.group, ["DA", "rbar"], record=0, dt=window, when="before_groups")
         after = StateMonitor(volume.group, ["DA", "rbar"], record=0, dt=window, when="after_groups")
         Network(source, *objects, *volume.objects, before, after).run(n_windows * window + 1 * ms)
         jumps = (after.DA[0] - before.DA[0])[1:]
         rbar = after.rbar[0][1:]
+        level = np.asarray(before.DA[0])
     counts = raster.reshape(n_windows, steps, n).sum(1)
     r = counts[np.arange(n_windows), labels] / np.maximum(counts.sum(1), 1)
     expected_jump, expected_rbar, mean = [], [], 0.0
@@ -155,6 +157,10 @@ def test_reward_prediction_error_dopamine_matches_numpy():
     np.testing.assert_allclose(jumps, expected_jump, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(rbar, expected_rbar, rtol=1e-12, atol=1e-12)
     assert np.ptp(expected_jump) > 1  # positive and negative prediction errors occur
+    # before any release the level is tonic; each window decays the phasic part by exp(-T / tau_n)
+    assert level[0] == pytest.approx(tonic)
+    decay = np.exp(-float(window / second) / tau_n)
+    np.testing.assert_allclose(level[1:] - tonic, (np.asarray(after.DA[0])[:-1] - tonic) * decay, rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize(("brian2", "variants", "field"), [
@@ -189,14 +195,15 @@ def test_invalid_brian2_phase_exits_2_names_field(tmp_path, capsys, brian2, vari
 @pytest.mark.slow  # two C++ builds: about 1-2 minutes, kept out of the default run (make test-slow)
 def test_cpp_standalone_gives_the_numpy_tables_and_compiles_once_per_variant(tmp_path):
     """Changing ``brian2.target`` changes nothing in the numbers (DA-SSDP with its in-network
-    gate; DA-STDP with reward-prediction-error dopamine and the teacher), and a second seed of a
+    gate; DA-STDP with reward-prediction-error dopamine and the teacher; both with the divisive
+    normalisation), and a second seed of a
     variant reuses the compiled project: almost no object file is rebuilt."""
     import tomllib
 
     from dassdp.runs.brian2_phase import execute_brian2
     from dassdp.runs.study import parse_study
 
-    text = STUDY.format(variants=["dassdp", "dastdp"], brian2='signal = "both"').replace("'", '"')
+    text = STUDY.format(variants=["dassdp", "dastdp"], brian2='normalization = "divisive"').replace("'", '"')
     builds = tmp_path / "builds"
     tables, rebuilt = {}, {}
     for target in ("numpy", "cpp_standalone"):

@@ -1,0 +1,135 @@
+"""What a study must be able to show in the Brian2 phase: the plastic variants learn a new task
+while `none` stays at chance, every variant is held to the same weight bounds, and calibration
+picks the best grid point on validation data without reading the test data."""
+
+from __future__ import annotations
+
+import tomllib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dassdp.cli import main
+from dassdp.runs.study import parse_study
+
+STUDY = """
+name = "b_learning"
+phase = "brian2"
+variants = {variants}
+seeds = {seeds}
+sequence = [{{ task = "A", epochs = 1 }}, {{ task = "B", epochs = 1 }}]
+
+[tasks]
+kind = "classes"
+scenario = "task"
+[tasks.classes]
+A = [0, 1, 2, 3, 4]
+B = [5, 6, 7, 8, 9]
+
+[network]
+hidden = [32, 32]
+n_steps = 8
+
+[training]
+lr = 3e-3
+
+[brian2]
+pretrain = ["A"]
+pretrain_epochs = 3
+train_samples = {train_samples}
+eval_samples = 60
+teacher = 1.0
+{brian2}
+[brian2.dassdp]
+warmup = 20
+"""
+
+
+def write(path, variants, seeds=(0, 1), train_samples=80, brian2="", extra=""):
+    text = STUDY.format(variants=list(variants), seeds=list(seeds), train_samples=train_samples, brian2=brian2)
+    path.write_text(text.replace("'", '"') + extra)
+    return path
+
+
+def test_teacher_driven_variants_learn_the_new_task_and_none_stays_at_chance(tmp_path):
+    """After block B, STDP and SSDP score B (five classes, chance 0.2) well above chance; `none`,
+    whose B label neurons start with zero weights, predicts the first B class for every sample."""
+    study = write(tmp_path / "s.toml", ["none", "stdp", "ssdp"],
+                  brian2='inhibition = 0.25\nnormalization = "divisive"\nrate_scale = 10.0')
+    assert main(["run", str(study), "--out", str(tmp_path / "out"), "--quiet", "--workers", "2"]) == 0
+    metrics = pd.read_parquet(tmp_path / "out" / "metrics.parquet")
+    learned = metrics[metrics.metric == "learned_B"].pivot(index="seed", columns="variant", values="value")
+    ev = pd.read_parquet(tmp_path / "out" / "evaluations.parquet")
+    before = ev[(ev.block == -1) & (ev.eval_task == "B")].groupby("variant").accuracy.mean()
+    assert before.max() < 0.35  # nobody knows B before training on it
+    # none: a constant prediction (ties at zero input go to the first B class), about 1/5
+    assert learned["none"].between(0.1, 0.3).all()
+    for variant in ("stdp", "ssdp"):
+        assert (learned[variant] >= 0.35).all() and learned[variant].mean() >= 0.4, learned
+        assert (learned[variant] - learned["none"] >= 0.15).all(), learned
+
+
+def test_every_variant_is_clipped_to_the_same_bounds(tmp_path):
+    """At a learning rate far too large, every plastic variant's readout weights run into the
+    study's one bound, and none passes it."""
+    bound = 0.6  # above every initial weight
+    study = write(tmp_path / "s.toml", ["none", "stdp", "dastdp", "ssdp", "dassdp"], seeds=[0], train_samples=40,
+                  brian2=f"w_bound = {bound}\nrate_scale = 1000.0")
+    assert main(["run", str(study), "--out", str(tmp_path / "out"), "--quiet", "--workers", "2"]) == 0
+    weights = pd.read_parquet(tmp_path / "out" / "weights.parquet")
+    readout = weights[(weights.layer == "readout") & weights.stat.isin(["min", "max"])]
+    extremes = readout.groupby(["variant", "stat"]).value.agg(["min", "max"]).unstack("stat")
+    for variant in ("stdp", "dastdp", "ssdp", "dassdp"):
+        low, high = extremes.loc[variant, ("min", "min")], extremes.loc[variant, ("max", "max")]
+        assert -bound <= low and high <= bound, (variant, low, high)
+        assert max(-low, high) == pytest.approx(bound), (variant, low, high)  # the bound binds
+    none = extremes.loc["none"]
+    assert max(-none[("min", "min")], none[("max", "max")]) < bound
+
+
+def test_calibration_picks_the_best_validation_score_and_never_reads_the_test_data(tmp_path, monkeypatch):
+    """The chosen scale is, per variant, the grid value whose mean validation criterion over the
+    calibration seeds is highest; calibration runs even when the test split cannot be read at all,
+    and the study's runs then use the chosen scales."""
+    import dassdp.runs.tasks as tasks
+    from dassdp.runs.runner import calibrate, prepare_dir, run_calibration
+
+    study_path = write(tmp_path / "s.toml", ["none", "ssdp", "stdp"], seeds=[0], train_samples=40,
+                       brian2='inhibition = 0.25\nnormalization = "divisive"',
+                       extra="[calibration]\ngrid = [0.01, 10.0, 300.0]\nseeds = [7, 8]\nvalidation_fraction = 0.2\n")
+    text = study_path.read_text()
+    study = parse_study(tomllib.loads(text))
+    runs = prepare_dir(study, text, tmp_path / "out", resume=False)
+    assert len(runs.calibration) == 3 * 2 * 2 and runs.runs == []
+
+    class Unreadable:
+        def __getattr__(self, name):
+            raise AssertionError("calibration read the test split")
+
+        def __getitem__(self, key):
+            raise AssertionError("calibration read the test split")
+
+    stored = tasks._stored_dataset
+
+    def without_test(*args):
+        data = stored(*args)
+        return type("Data", (), {"name": data.name, "x_train": data.x_train, "y_train": data.y_train,
+                                 "x_test": Unreadable(), "y_test": Unreadable(), "n_classes": data.n_classes})()
+
+    monkeypatch.setattr(tasks, "_stored_dataset", without_test)
+    assert run_calibration(runs, workers=1) == []
+    monkeypatch.setattr(tasks, "_stored_dataset", stored)
+
+    table = calibrate(runs)  # again, from the stored runs: the same choice
+    means = table.groupby(["variant", "rate_scale"]).value.mean()
+    for variant in ("ssdp", "stdp"):
+        best = means.loc[variant].idxmax()
+        assert runs.scales[variant] == best
+        assert table[(table.variant == variant) & table.chosen].rate_scale.unique().tolist() == [best]
+    assert means.groupby("variant").agg(np.ptp).min() > 0  # the grid points differ
+    scales = {spec.variant: spec.study["brian2"]["rate_scale"] for _, _, spec in runs.runs}
+    assert scales == {"none": 1.0, "ssdp": runs.scales["ssdp"], "stdp": runs.scales["stdp"]}
+    assert all(spec.study["dataset"]["validation_fraction"] == 0 for _, _, spec in runs.runs)
+    assert all(spec.study["dataset"]["validation_fraction"] == 0.2 for _, _, spec in runs.calibration)
+
