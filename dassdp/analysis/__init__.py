@@ -9,7 +9,7 @@ Modules (import the one you need; this package imports none of them eagerly, so 
   latencies, co-firing, spike-count correlation, Fano factor);
 - :mod:`~dassdp.analysis.pairwise`: all-pairs STTC, SPIKE-synchronization and ISI-distance;
 - :mod:`~dassdp.analysis.population`: Golomb's chi and the Kuramoto order parameter;
-- :mod:`~dassdp.analysis.continual`: accuracy matrix, ACC, BWT, FWT, forgetting, bootstrap CIs;
+- :mod:`~dassdp.analysis.continual`: accuracy matrix, ACC, BWT, FWT, forgetting;
 - :mod:`~dassdp.analysis.stats`: Student-t intervals over seeds, paired differences to a reference
   variant and the smallest difference detectable at 80 % power;
 - :mod:`~dassdp.analysis.figures`: one function per figure (imports matplotlib and seaborn);

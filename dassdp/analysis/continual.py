@@ -16,12 +16,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 
 __all__ = [
     "GROUP_COLUMNS",
     "accuracy_matrix",
-    "bootstrap_ci",
     "continual_metrics",
     "metrics_from_matrix",
 ]
@@ -127,51 +125,4 @@ def continual_metrics(
         matrix = accuracy_matrix(table, order, trained, evaluated, value)
         for metric, number in metrics_from_matrix(matrix, b).items():
             rows.append({**dict(zip(keys, key, strict=True)), "metric": metric, "value": number})
-    return pd.DataFrame(rows)
-
-
-def bootstrap_ci(
-    metrics: pd.DataFrame,
-    by: Sequence[str] = ("variant", "metric"),
-    confidence: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Mean and percentile-bootstrap confidence interval of ``value`` across seeds.
-
-    For each group in ``by``, the values (one per seed or run) are resampled with replacement
-    (``scipy.stats.bootstrap``, ``method="percentile"``, ``numpy.random.default_rng(seed)``) and
-    the interval is the (1 - confidence)/2 and (1 + confidence)/2 percentiles of the resampled
-    means (Efron & Tibshirani 1993). Columns: ``by``, ``mean``, ``ci_low``, ``ci_high``, ``n``;
-    the interval is NaN for fewer than 2 finite values.
-    """
-    by = [c for c in by if c in metrics.columns]
-    rng = np.random.default_rng(seed)
-    rows = []
-    for key, table in metrics.groupby(by, sort=True):
-        values = table["value"].to_numpy(dtype=float)
-        values = values[np.isfinite(values)]
-        low = high = float("nan")
-        if values.size >= 2 and np.ptp(values) > 0:
-            interval = scipy.stats.bootstrap(
-                (values,),
-                np.mean,
-                confidence_level=confidence,
-                n_resamples=n_resamples,
-                method="percentile",
-                rng=rng,
-            ).confidence_interval
-            low, high = float(interval.low), float(interval.high)
-        elif values.size >= 2:
-            low = high = float(values[0])
-        mean = float(values.mean()) if values.size else float("nan")
-        rows.append(
-            {
-                **dict(zip(by, key, strict=True)),
-                "mean": mean,
-                "ci_low": low,
-                "ci_high": high,
-                "n": values.size,
-            }
-        )
     return pd.DataFrame(rows)

@@ -108,11 +108,14 @@ def accuracy_heatmap(table: pd.DataFrame, stem: str | Path) -> list[Path]:
 
 
 def forgetting_per_variant(table: pd.DataFrame, stem: str | Path) -> list[Path]:
-    """Forgetting per variant, one point per seed and the mean with a 95 % bootstrap interval
-    (columns ``variant``, ``metric``, ``value`` as from ``continual_metrics``)."""
+    """Forgetting per variant, one point per seed and the mean with its 95 % t-interval
+    (`dassdp.analysis.stats.t_interval`; columns ``variant``, ``metric``, ``value`` as from
+    ``continual_metrics``)."""
+    from dassdp.analysis.stats import t_interval
+
     rows = table[table["metric"] == "forgetting"]
     fig, ax = plt.subplots(figsize=(6, 4))
-    sns.pointplot(data=rows, x="variant", y="value", errorbar=("ci", 95), linestyle="none", ax=ax)
+    sns.pointplot(data=rows, x="variant", y="value", errorbar=lambda x: t_interval(x)[1:], linestyle="none", ax=ax)
     sns.stripplot(data=rows, x="variant", y="value", color="grey", alpha=0.6, ax=ax)
     ax.set(ylabel="forgetting")
     return _save(fig, stem)

@@ -9,7 +9,7 @@ Variants, each trained from the same initial weights, data order and seed:
 
 `train` yields one record per epoch of one variant; `summarise` gives the final-epoch test
 accuracy per variant and, for each variant against the baseline, the mean paired difference, its
-95% bootstrap CI and a Wilcoxon signed-rank p-value.
+95% t-interval and a Wilcoxon signed-rank p-value.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from dassdp.analysis.continual import bootstrap_ci
+from dassdp.analysis.stats import t_interval
 from dassdp.models.snn import SpikingConvNet, SpikingMLP
 from dassdp.rules.plugin import DASSDPPlugin
 from dassdp.rules.reference import DASSDPParams
@@ -124,9 +124,7 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
         if variant != "baseline":
             base = final[(final.dataset == dataset) & (final.variant == "baseline")].set_index("seed").test_acc
             diff = (group.set_index("seed").test_acc - base).dropna().to_numpy()
-            row["diff_mean"] = float(diff.mean()) if len(diff) else np.nan
-            ci = bootstrap_ci(pd.DataFrame({"metric": "test_acc_diff", "value": diff}), by=("metric",))
-            row["diff_ci_low"], row["diff_ci_high"] = (ci.ci_low.iloc[0], ci.ci_high.iloc[0]) if len(ci) else (np.nan, np.nan)
+            row["diff_mean"], row["diff_ci_low"], row["diff_ci_high"] = t_interval(diff)
             row["wilcoxon_p"] = float(wilcoxon(diff).pvalue) if len(diff) > 1 and np.any(diff != 0) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
