@@ -6,7 +6,7 @@ Brian2 keeping the synapse order); biases come from the post group's ``b``, neur
 (``beta``, threshold) from the groups. Convolution weights are shared: every expanded copy must
 still agree (``conv_sharing="check"``) or their mean is taken (``"mean"``, e.g. after plasticity).
 A layer carried by a `dassdp.rules.brian2.ssdp.DASSDP` rule gives its ``weight_matrix()``, and its
-fitted gate is returned (and stored into a `dassdp.rules.plugin.DASSDP` plug-in if one is given).
+fitted gate is returned (and stored into a `dassdp.rules.plugin.DASSDPPlugin` if one is given).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def to_torch(converted_or_network, model: torch.nn.Module, conv_sharing: str = "
 
     Returns ``{"layers": [...written layer names], "gates": {layer: Gate | None}}``. ``model``
     must have the architecture the network was converted from (checked: names and shapes).
-    ``plasticity``: a `dassdp.rules.plugin.DASSDP` whose layers receive the fitted gates.
+    ``plasticity``: a `dassdp.rules.plugin.DASSDPPlugin` whose layers receive the fitted gates.
     """
     conv = _converted(converted_or_network)
     target = lower(model, input_shape=tuple(conv.plan.input_shape))
@@ -144,10 +144,8 @@ def to_torch(converted_or_network, model: torch.nn.Module, conv_sharing: str = "
     for projection in conv.projections:
         if projection.rule is not None:
             gates[projection.name] = gate = projection.rule.fitted_gate()
-            if plasticity is not None:
-                for hooked in plasticity.layers:
-                    if hooked.name == projection.post:
-                        hooked.gate = gate
+            if plasticity is not None and projection.post in plasticity.gates:
+                plasticity.set_gate(projection.post, gate)
     return {"layers": written, "gates": gates}
 
 

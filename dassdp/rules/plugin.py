@@ -284,6 +284,15 @@ class DASSDPPlugin:
         """The fitted gate ``(k, mu, s)`` of each plastic layer by name (None before the fit)."""
         return {hooked.name: hooked.gate for hooked in self.layers}
 
+    def set_gate(self, layer: str, gate: Gate) -> None:
+        """Use ``gate`` for the plastic layer named ``layer`` (e.g. one fitted in Brian2), as if the
+        warm-up had fitted it."""
+        for hooked in self.layers:
+            if hooked.name == layer:
+                hooked.gate = gate
+                return
+        raise ValueError(f"set_gate: no plastic layer {layer!r}; the plastic layers are {list(self.gates)}")
+
     @property
     def last_gate(self) -> dict[str, LastGate | None]:
         """Each plastic layer's synchrony and gate at its last `step` (None before its first window)."""

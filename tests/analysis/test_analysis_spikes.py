@@ -90,6 +90,7 @@ def test_from_brian2_duck_typed_monitor():
 def test_from_brian2_real_monitor():
     b2 = pytest.importorskip("brian2")
     b2.start_scope()
+    b2.defaultclock.dt = 0.1 * b2.ms  # other tests in this process may have set another dt
     group = b2.SpikeGeneratorGroup(3, [2, 0], [1.0, 2.5] * b2.ms)
     monitor = b2.SpikeMonitor(group)
     b2.Network(group, monitor).run(4 * b2.ms, namespace={})

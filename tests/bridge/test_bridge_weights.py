@@ -79,7 +79,7 @@ def test_dassdp_rule_weights_and_gate_back_to_torch():
     from brian2 import defaultclock, ms
 
     from dassdp.rules.brian2 import ExternalLoss
-    from dassdp.rules.plugin import DASSDP as Plugin
+    from dassdp.rules.plugin import DASSDPPlugin as Plugin
     from dassdp.rules.reference import DASSDPParams
 
     torch.manual_seed(3)
