@@ -1,12 +1,15 @@
 """``dassdp demo`` (``make demo``): the digits A -> B -> A task-switch study in Brian2.
 
-Runs the study embedded in the package (`STUDY`, ``dassdp/runs/studies/digits_ab_brian2.toml``:
-PyTorch pretraining on task A, exact conversion, then A -> B -> A in Brian2 with no plasticity,
-STDP, DA-STDP, SSDP and DA-SSDP on the readout, 3 seeds) in local worker processes on a CPU Brian2
-target, writes ``results/digits_ab_brian2`` (Parquet tables and a report), and prints ACC, BWT,
-forgetting and mean synchrony per variant with bootstrap CIs. ``--target`` changes the one
-field that selects the Brian2 device (e.g. ``cuda_standalone`` on a GPU machine). Running it again
-finishes an interrupted demo and reuses finished runs.
+Runs the study embedded in the package (`STUDY`, ``dassdp/runs/studies/digits_ab_brian2.toml``,
+whose header states its question and protocol): PyTorch pretraining on task A, exact conversion,
+then A -> B -> A in Brian2 with no plasticity, STDP, DA-STDP, SSDP and DA-SSDP on the readout, a
+learning-rate scale per plastic variant calibrated on a validation split, 8 seeds, in local worker
+processes on a CPU Brian2 target. It writes ``results/digits_ab_brian2`` (Parquet tables and a
+report) and prints ACC, BWT, forgetting and each task's accuracy right after its block per
+variant with 95 % t-intervals, the paired differences to ``none``, and the smallest difference the
+study could detect. ``--target`` changes the one field that selects the Brian2 device (e.g.
+``cuda_standalone`` on a GPU machine). Running it again finishes an interrupted demo and reuses
+finished runs.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """Print a study's summary from ``DIR/summary.parquet`` (`dassdp.analysis.stats.summarise`):
 
 - per grid point and variant, the mean and 95 % Student-t interval over seeds of ACC, BWT,
-  forgetting, each ``learned_<task>`` metric, final_ACC, final_forgetting and mean synchrony;
+  forgetting, each ``learned_<task>`` metric (shown as "<task> after <task>") and final_ACC
+  (the report has the rest);
 - per grid point and variant, the paired difference (per seed) of the main metrics (ACC, BWT,
   forgetting, ``learned_<task>``) to the study's reference variant, with its t-interval;
 - per main metric, the smallest difference the study could detect at 80 % power with its number
   of seeds and the observed paired SD;
-- the evaluation scenario, where ``DIR/study.json`` names it, and where the tables and report are.
+- the evaluation scenario, where ``DIR/study.json`` names it, the calibrated learning-rate scales
+  (``DIR/calibration.json``), and where the tables and report are.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dassdp.analysis.stats import DETECTABLE_POWER
 __all__ = [
     "MAIN_METRICS",
     "SUMMARY_METRICS",
+    "calibrated_scales",
     "detectable_lines",
     "difference_rows",
     "print_summary",
@@ -29,7 +32,7 @@ __all__ = [
 ]
 
 #: metrics of the first table, in this order; ``learned_<task>`` metrics follow ``forgetting``
-SUMMARY_METRICS = ("ACC", "BWT", "forgetting", "final_ACC", "final_forgetting", "synchrony")
+SUMMARY_METRICS = ("ACC", "BWT", "forgetting", "final_ACC")
 #: metrics compared with the reference variant (with every ``learned_<task>`` metric present)
 MAIN_METRICS = ("ACC", "BWT", "forgetting")
 LEARNED = "learned_"
@@ -44,6 +47,14 @@ def _present(summary: pd.DataFrame, names: tuple[str, ...]) -> list[str]:
     return [*chosen[:at], *learned, *chosen[at:]]
 
 
+def _heading(metric: str) -> str:
+    """``learned_B`` -> ``B after B``, ``final_ACC`` -> ``final ACC``."""
+    if metric.startswith(LEARNED):
+        task = metric.removeprefix(LEARNED)
+        return f"{task} after {task}"
+    return metric.replace("_", " ")
+
+
 def _interval(value: float, low: float, high: float, sign: str = "") -> str:
     if pd.isna(value):
         return "-"
@@ -56,7 +67,7 @@ def _table(summary: pd.DataFrame, metrics: list[str], count: str, cell) -> tuple
     """One row per (grid point, sweep values, variant): the ``count`` of the first metric and
     ``cell(row)`` per metric."""
     sweep = [c for c in summary.columns if c.startswith("sweep.")]
-    header = ["point", *sweep, "variant", count, *metrics]
+    header = ["point", *sweep, "variant", count, *map(_heading, metrics)]
     rows = []
     for (point, variant), group in summary.groupby(["point", "variant"], sort=False):
         by_metric = group.set_index("metric")
@@ -100,7 +111,7 @@ def detectable_lines(summary: pd.DataFrame) -> list[str]:
         for metric in _present(summary, MAIN_METRICS):
             rows = at[(at.metric == metric) & at.detectable.notna()]
             if rows.empty:
-                lines.append(f"{prefix}{metric}: fewer than 2 paired seeds, no difference can be tested")
+                lines.append(f"{prefix}{_heading(metric)}: fewer than 2 paired seeds, no difference can be tested")
                 continue
             n = sorted(set(rows.n_pairs))
             seeds = f"n = {n[0]}" if len(n) == 1 else f"n = {n[0]}-{n[-1]}"
@@ -109,7 +120,7 @@ def detectable_lines(summary: pd.DataFrame) -> list[str]:
             if f"{high.detectable:.3f}" != size:
                 size = f"{size} ({low.variant}) to {high.detectable:.3f} ({high.variant})"
             lines.append(
-                f"{prefix}with {seeds} seeds and the observed paired SD, {metric} differences smaller than "
+                f"{prefix}with {seeds} seeds and the observed paired SD, {_heading(metric)} differences smaller than "
                 f"{size} would go undetected at {power} power"
             )
     return lines
@@ -129,6 +140,14 @@ def scenario(out: Path) -> str | None:
     return {"task": "task-incremental", "class": "class-incremental"}.get(tasks.get("scenario"))
 
 
+def calibrated_scales(out: Path) -> dict | None:
+    """``DIR/calibration.json`` (criterion and the chosen scale per variant), or None."""
+    from dassdp.runs.runner import CALIBRATION_JSON
+
+    path = Path(out) / CALIBRATION_JSON
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def _print_table(console, title: str, header: list[str], rows: list[list[str]]) -> None:
     from rich.table import Table
 
@@ -144,16 +163,20 @@ def print_summary(out: Path, console=None) -> None:
     from rich.console import Console
 
     out = Path(out)
-    console = console or Console(width=160)
+    console = console or Console(width=180)
     summary = pd.read_parquet(out / "summary.parquet")
     named = scenario(out)
     if named is not None:
         console.print(f"scenario: {named}")
     _print_table(console, f"{out.name}: mean [95% t-interval] over seeds", *summary_rows(summary))
     console.print(
-        "ACC/BWT/forgetting: first pass through the tasks; final_*: after the last block (sequences that "
-        "revisit tasks); synchrony: mean training S of the plastic layer."
+        "ACC/BWT/forgetting: first pass through the tasks; <task> after <task>: accuracy on a task right "
+        "after its first block; final ACC: after the last block (sequences that revisit tasks)."
     )
+    scales = calibrated_scales(out)
+    if scales:
+        console.print(f"calibrated learning-rate scales ({scales['criterion']} on a validation split): "
+                      + ", ".join(f"{v} x{s:g}" for v, s in scales["scales"].items()))
     if "reference" in summary.columns and (summary.variant != summary.reference).any():
         reference = summary.reference.iloc[0]
         _print_table(console, f"paired difference to {reference} per seed: mean [95% t-interval]",

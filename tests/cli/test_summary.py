@@ -56,14 +56,13 @@ def test_tables_show_t_intervals_and_paired_differences(tmp_path):
     metrics = _metrics()
     summary = summarise(metrics, by=BY, reference="none")
     header, rows = summary_rows(summary)
-    assert header == ["point", "sweep.training.lr", "variant", "n", "ACC", "BWT", "forgetting", "learned_B",
-                      "synchrony"]
+    assert header == ["point", "sweep.training.lr", "variant", "n", "ACC", "BWT", "forgetting", "B after B"]
     stdp = next(r for r in rows if r[2] == "stdp")
     raw = metrics[(metrics.variant == "stdp") & (metrics.metric == "ACC")].value
     assert stdp[3] == "5" and stdp[4] == "{:.3f} [{:.3f}, {:.3f}]".format(*_t(raw))
 
     header, rows = difference_rows(summary)
-    assert header == ["point", "sweep.training.lr", "variant", "n_pairs", "ACC", "BWT", "forgetting", "learned_B"]
+    assert header == ["point", "sweep.training.lr", "variant", "n_pairs", "ACC", "BWT", "forgetting", "B after B"]
     assert [r[2] for r in rows] == ["ssdp", "stdp"]  # the reference has no row
     acc = metrics[metrics.metric == "ACC"].pivot(index="seed", columns="variant", values="value")
     diff = acc.ssdp - acc.none
@@ -81,7 +80,7 @@ def test_tables_show_t_intervals_and_paired_differences(tmp_path):
         f"with n = 5 seeds and the observed paired SD, ACC differences smaller than {small:.3f} (stdp) to "
         f"{large:.3f} (ssdp) would go undetected at 80 % power"
     ) in text
-    assert "learned_B differences smaller than" in text and "synchrony differences" not in text
+    assert "B after B differences smaller than" in text and "synchrony differences" not in text
 
 
 def test_scenario_from_study_json(tmp_path):
