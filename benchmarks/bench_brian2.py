@@ -52,7 +52,7 @@ def _network(variant: str, n_pre: int, n_post: int, p: float | None, seed: int):
 
     from dassdp.models import current_lif
     from dassdp.rules import reference as ref
-    from dassdp.rules.brian2 import DASSDP, STDP, ExternalLoss, neuron_variables
+    from dassdp.rules.brian2 import DASSDPSynapses, ExternalLoss, STDPSynapses, neuron_variables
 
     brian_seed(seed)
     source = NeuronGroup(n_pre, neuron_variables("pre"), threshold="rand() < rate * dt",
@@ -66,11 +66,12 @@ def _network(variant: str, n_pre: int, n_post: int, p: float | None, seed: int):
         syn.w = 1.0
         return [source, post, syn], syn, source
     if variant == "stdp":
-        rule = STDP(source, post, ref.STDPParams(), connect=connect, on_pre=transmission, w0=1.0)
+        rule = STDPSynapses(source, post, ref.STDPParams(), connect=connect, on_pre=transmission, w0=1.0)
     else:
         n_windows = 1000
-        rule = DASSDP(source, post, WINDOW_MS[variant] * ms, sigma=1 * ms, warmup=5, connect=connect,
-                      on_pre=transmission, w0=1.0, loss=ExternalLoss(np.random.default_rng(seed).normal(size=n_windows)))
+        rule = DASSDPSynapses(source, post, WINDOW_MS[variant] * ms, ref.DASSDPParams(sigma=1 / DT_MS), warmup=5,
+                              connect=connect, on_pre=transmission, w0=1.0,
+                              loss=ExternalLoss(np.random.default_rng(seed).normal(size=n_windows)))
     return [source, post, *rule.objects], rule.synapses, source
 
 
@@ -159,7 +160,8 @@ def _compile_once(directory: str, n_seeds: int = 10) -> dict:
 
     from dassdp.models import current_lif
     from dassdp.models.standalone import StandaloneNetwork
-    from dassdp.rules.brian2 import DASSDP, ExternalLoss, neuron_variables
+    from dassdp.rules.brian2 import DASSDPSynapses, ExternalLoss, neuron_variables
+    from dassdp.rules.reference import DASSDPParams
 
     n_pre, n_post, steps = 100, 10, 5000
     patterns = [(np.random.default_rng(s).random((steps, n_pre)) < RATE_HZ * DT_MS * 1e-3 * 5).astype(float)
@@ -171,7 +173,8 @@ def _compile_once(directory: str, n_seeds: int = 10) -> dict:
         pre = NeuronGroup(n_pre, neuron_variables("pre"), threshold="pattern(t, i) > 0.5",
                           namespace={"pattern": table})
         post = current_lif(tau_m=10 * ms).group(n_post, extra=neuron_variables("post"))
-        rule = DASSDP(pre, post, 20 * ms, sigma=1 * ms, warmup=5, on_pre="I_syn_post += w * 2*mV", w0=1.0,
+        rule = DASSDPSynapses(pre, post, 20 * ms, DASSDPParams(sigma=1 / DT_MS), warmup=5, on_pre="I_syn_post += w * 2*mV",
+                              w0=1.0,
                       loss=ExternalLoss(np.zeros(25)))
         start = time.perf_counter()
         sim.build(Network(pre, post, *rule.objects), rule.duration(24))

@@ -243,7 +243,7 @@ def _roles(plan: Plan, plastic: dict) -> dict[int, str]:
             roles[post] = "post"
             roles.setdefault(pre, "pre")
         elif not callable(rule):
-            raise ConversionError(f"plastic: the entry of layer {layer!r} must be DASSDP keyword arguments or a rule factory")
+            raise ConversionError(f"plastic: the entry of layer {layer!r} must be DASSDPSynapses keyword arguments or a rule factory")
     return roles
 
 
@@ -270,11 +270,11 @@ def to_brian2(
     and ``n_steps``. ``input_mode``: ``"current"`` (PyTorch computes the first layer's current),
     ``"spikes"`` (binary inputs only: an input group and synapses carry the first layer), or
     ``"auto"`` (spikes for binary inputs, current otherwise). ``plastic`` maps a weight layer's
-    name to keyword arguments of `dassdp.rules.brian2.ssdp.DASSDP`, which then carries that
+    name to keyword arguments of `dassdp.rules.brian2.ssdp.DASSDPSynapses`, which then carries that
     projection (``window`` is ``T dt``; the initial weights are the layer's), or to a rule factory
     called as ``factory(pre, post, on_pre=..., w0=..., connect=..., name=...)`` (``w0`` a dense
     ``(len(post), len(pre))`` matrix, ``connect`` the ``i``/``j`` arrays) that returns an object
-    with ``synapses`` and ``objects`` (e.g. `dassdp.rules.brian2.STDP`).
+    with ``synapses`` and ``objects`` (e.g. `dassdp.rules.brian2.STDPSynapses`).
 
     ``drive`` maps a population's name to an extra input current ``[n_samples * T, n]`` (one row
     per step, samples back to back) added to its ``I`` every step before the update: a teacher
@@ -583,7 +583,7 @@ class _Builder:
         return projection
 
     def plastic_rule(self, layer: str, projection: Projection, pre, post, w):
-        from dassdp.rules.brian2.ssdp import DASSDP
+        from dassdp.rules.brian2.ssdp import DASSDPSynapses
 
         if projection.composed:
             raise ConversionError(f"plastic: layer {layer!r} is composed with other linear layers and cannot be plastic")
@@ -596,7 +596,7 @@ class _Builder:
             return rule(pre, post, **common)
         kwargs = dict(rule)
         kwargs.setdefault("window", self.conv.n_steps * self.conv.dt)
-        return DASSDP(pre, post, **common, **kwargs)
+        return DASSDPSynapses(pre, post, **common, **kwargs)
 
     def output(self, pending, prev: str, prev_shape) -> None:
         from brian2 import NeuronGroup, StateMonitor

@@ -5,7 +5,7 @@ to its entry of ``weight.ravel()`` by recomputing the layer's connectivity (so n
 Brian2 keeping the synapse order); biases come from the post group's ``b``, neuron parameters
 (``beta``, threshold) from the groups. Convolution weights are shared: every expanded copy must
 still agree (``conv_sharing="check"``) or their mean is taken (``"mean"``, e.g. after plasticity).
-A layer carried by a `dassdp.rules.brian2.ssdp.DASSDP` rule gives its ``weight_matrix()``, and its
+A layer carried by a `dassdp.rules.brian2.ssdp.DASSDPSynapses` rule gives its ``weight_matrix()``, and its
 fitted gate is returned (and stored into a `dassdp.rules.plugin.DASSDPPlugin` if one is given).
 """
 

@@ -1,13 +1,14 @@
 """``dassdp report RESULTS_DIR``: write the report of `dassdp.analysis.report` (no Brian2 or torch
-import)."""
+import), or say that the one there is of the same inputs and return at once."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
-from dassdp.analysis.report import build_report
+from dassdp.analysis.report import build_report, report_is_current
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out", type=Path, default=None, help="output directory (default: RESULTS_DIR/report)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="rewrite the report even if its inputs have not changed"
     )
 
 
@@ -26,6 +30,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    html_path, md_path = build_report(args.results_dir, args.out)
-    print(f"wrote {html_path} and {md_path}")
+    current = not args.force and report_is_current(args.results_dir, args.out)
+    started = time.perf_counter()
+    html_path, md_path = build_report(args.results_dir, args.out, force=args.force)
+    if current:
+        print(f"report unchanged, its inputs have not changed (--force rewrites it): {html_path}")
+    else:
+        print(f"wrote {html_path} and {md_path} in {time.perf_counter() - started:.1f} s")
     return 0

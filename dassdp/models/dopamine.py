@@ -80,13 +80,12 @@ class DopamineVolume:
         return deliver(self.group, target, variables, name)
 
 
-def deliver(source, target, variables: tuple[str, ...], name: str = "delivery*", dt=None):
-    """One-to-all Synapses that copies ``variables`` from ``source`` (one neuron) to ``target``;
-    ``dt``: the clock of a ``source`` that runs slower than the default clock."""
+def deliver(source, target, variables: tuple[str, ...], name: str = "delivery*"):
+    """One-to-all Synapses that copies ``variables`` from ``source`` (one neuron) to ``target``."""
     from brian2 import Synapses
 
     code = "\n".join(f"{v}_post = {v}_pre" for v in variables)
-    syn = Synapses(source, target, on_pre=code, dt=dt, name=name)
+    syn = Synapses(source, target, on_pre=code, name=name)
     syn.connect()
     set_pathway_order(syn, ORDER_DELIVER)
     return syn

@@ -31,28 +31,28 @@ numba sum); with ``"auto"`` on CUDA, and with ``"tensor"``, by the tensor operat
 
 During the first ``warmup_epochs`` epochs nothing is applied: ``(S_b, L_b)`` are recorded with
 ``L_b`` the batch loss repeated per sample (as the published code does). At the end of warm-up
-each layer's gate is fitted once (`dassdp.rules.torch.fit_gate`; also with the gate off, for
-reporting ``k``); afterwards every `step` adds
-``dW = clip(mean_b g_b e_b, -c, c)`` to the weight. Nothing is recorded or applied while
-gradients are disabled (``torch.no_grad()``) or the model is in ``eval()`` mode. ``params.warmup``
-and ``params.batch`` (window counts of the Brian2 protocol) are not used here: warm-up is counted
-in epochs and each optimizer batch is one update.
+each layer's gate is fitted once (`dassdp.rules.reference.fit_gate` on the records, with
+``params.gate_fit``; also with the gate off, for reporting ``k``); afterwards every `step` adds
+``dW = clip(mean_b g_b e_b, -c, c)`` to the weight and clips the weight to
+``[params.w_min, params.w_max]`` (where finite). Nothing is recorded or applied while gradients
+are disabled (``torch.no_grad()``) or the model is in ``eval()`` mode. Warm-up is counted in
+epochs and each optimizer batch is one update (the Brian2 rule counts windows instead).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from dassdp.models.snn import LIF
-from dassdp.rules.reference import DASSDPParams, Gate, GateMode, check_choice
+from dassdp.rules.reference import DASSDPParams, Gate, GateMode, check_choice, fit_gate
 from dassdp.rules.torch import (
     Backend,
     RunningActivity,
     dassdp_update,
-    fit_gate,
     gate_line,
     gate_values,
     kernel_window,
@@ -263,6 +263,9 @@ class DASSDPPlugin:
                                        backend=self.backend)
                     with torch.no_grad():
                         weight.add_(dw.to(weight.dtype).view(*dw.shape, *[1] * (weight.ndim - 2)))
+            if line is not None and (p.w_min > -math.inf or p.w_max < math.inf):
+                with torch.no_grad():
+                    weight.clamp_(p.w_min, p.w_max)
             hooked.last = LastGate(synchrony, g, hooked.gate, p.gate, p.sign_tol)
             if line is None:
                 hooked.warmup_synchrony.append(synchrony.cpu())
@@ -277,7 +280,8 @@ class DASSDPPlugin:
             if not hooked.warmup_synchrony:
                 raise RuntimeError(f"layer {hooked.name!r} recorded no (S, L) pairs during warm-up; "
                                    "was step(loss) called after each training batch?")
-            hooked.gate = fit_gate(_concat(hooked.warmup_synchrony), _concat(hooked.warmup_loss))
+            records = (_concat(hooked.warmup_synchrony), _concat(hooked.warmup_loss))
+            hooked.gate = fit_gate(*(r.to(torch.float64).cpu().numpy() for r in records), self.params.gate_fit)
 
     @property
     def gates(self) -> dict[str, Gate | None]:

@@ -130,7 +130,7 @@ PyTorch code by its function.
       - PyTorch
     * - window of a spike, latency within it
       - `window_positions`
-      - `dassdp.rules.brian2.windows.track_windows` (window start ``ssdp_t0``, reset each window)
+      - `dassdp.rules.brian2.windows.track_windows` (window start ``ssdp_window_start``, reset each window)
       - one sample per window; the latency is the step index
     * - fired flags :math:`f`, first/last latencies :math:`t`
       - `window_activity` (for `activity_from_raster`, `activity_from_spike_times`)
@@ -139,19 +139,19 @@ PyTorch code by its function.
       - `dassdp.rules.torch.RunningActivity`, `dassdp.rules.torch.activity_from_raster`
     * - kernel :math:`K`, eligibility :math:`e`
       - `eligibility`
-      - `dassdp.rules.brian2.ssdp.DASSDP._kernel` (the ``ssdp_kernel`` table) in
+      - `dassdp.rules.brian2.ssdp.DASSDPSynapses._kernel` (the ``ssdp_kernel`` table) in
         `dassdp.rules.brian2.ssdp._SHARE`, `dassdp.rules.brian2.ssdp._CORRECTION` and
         `dassdp.rules.brian2.ssdp._WHOLE`
       - `dassdp.rules.torch.exact_update`, `dassdp.rules.torch.binned_update` (bins as in *Cost*)
     * - synchrony :math:`S_b`
       - `sample_synchrony`
-      - summed variables ``ssdp_nsync``, ``ssdp_nsyn``, ``ssdp_npre`` built by
-        `dassdp.rules.brian2.ssdp.DASSDP`, then ``S`` in `dassdp.rules.brian2.ssdp._volume_code`
+      - summed variables ``ssdp_n_sync``, ``ssdp_n_synapses``, ``ssdp_n_pre_fired`` built by
+        `dassdp.rules.brian2.ssdp.DASSDPSynapses`, then ``S`` in `dassdp.rules.brian2.ssdp._volume_code`
       - `dassdp.rules.torch.sample_synchrony`
     * - warm-up records, fit of :math:`(k, \mu, s)`
       - `fit_gate`
       - `dassdp.rules.brian2.ssdp._volume_code` (running Welford sums)
-      - `dassdp.rules.torch.fit_gate`
+      - `fit_gate` itself, on the plug-in's records (`dassdp.rules.plugin.DASSDPPlugin.end_epoch`)
     * - gate :math:`g_b`
       - `gate_values`
       - `dassdp.rules.brian2.ssdp._GATE`, evaluated in `dassdp.rules.brian2.ssdp._volume_code`
@@ -163,8 +163,8 @@ PyTorch code by its function.
         normalisation)
       - `dassdp.rules.torch.dassdp_update`, `dassdp.rules.torch.kernel_window`
     * - parameters
-      - `DASSDPParams`
-      - the fields of `dassdp.rules.brian2.ssdp.DASSDP`
+      - `DASSDPParams`; the window settings (warm-up, batch) by `check_windows`
+      - ``params`` of `dassdp.rules.brian2.ssdp.DASSDPSynapses` (``sigma`` in steps of ``dt``)
       - `DASSDPParams`, passed to `dassdp.rules.plugin.DASSDPPlugin`
 
 The other rules of this module (pair-based STDP, DA-STDP) state their equations in their own
@@ -451,11 +451,12 @@ def weight_update(e: np.ndarray, g: np.ndarray, clip: float = 1.0) -> np.ndarray
 
 @dataclass(frozen=True)
 class DASSDPParams:
-    """Parameters of DA-SSDP (the contract in this module's docstring).
+    """The constants of DA-SSDP (the contract in this module's docstring), shared by the NumPy
+    reference, the Brian2 rule and the PyTorch plug-in.
 
-    ``sigma`` is in the unit of the latencies (steps in PyTorch, seconds in Brian2); ``warmup`` is
-    the number of windows (samples) whose ``(S, L)`` records fit the gate; ``batch`` the number of
-    windows averaged per update after warm-up; ``clip`` the bound c on each update element;
+    ``sigma`` is in the unit of the latencies: time steps (the PyTorch plug-in, and the Brian2
+    rule, which multiplies it by its clock's ``dt``), or whatever unit the latencies given to
+    `simulate_dassdp` use; ``clip`` the bound c on each update element;
     ``w_min``, ``w_max`` bound the weights themselves (none by default, as published);
     ``gate_fit`` is ``"published"`` or this project's ``"detrended"`` (see `fit_gate`).
     """
@@ -463,8 +464,6 @@ class DASSDPParams:
     sigma: float = 1.0
     a_plus: float = A_PLUS
     a_base: float = A_BASE
-    warmup: int = 100
-    batch: int = 1
     gate: GateMode = "continuous"
     clip: float = 1.0
     latency: LatencyMode = "first"
@@ -484,12 +483,18 @@ class DASSDPParams:
         check_positive("sign_tol", self.sign_tol, strict=False)
         check_choice("gate", self.gate, ("continuous", "sign", "off"))
         check_choice("latency", self.latency, ("first", "last"))
-        if int(self.batch) != self.batch or self.batch < 1:
-            raise ValueError(f"batch must be an integer >= 1, got {self.batch!r}")
-        if int(self.warmup) != self.warmup or self.warmup < 0:
-            raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}")
-        if self.gate != "off" and self.warmup < 2:
-            raise ValueError(f"warmup must be >= 2 windows to fit the {self.gate!r} gate, got {self.warmup}")
+
+
+def check_windows(warmup: int, batch: int, gate: GateMode) -> None:
+    """The window settings of the window protocol (`simulate_dassdp`, the Brian2 rule): ``warmup``
+    windows record ``(S, L)`` before the gate is fitted (at least 2 unless the gate is off),
+    ``batch`` windows are averaged per update."""
+    if int(batch) != batch or batch < 1:
+        raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
+    if int(warmup) != warmup or warmup < 0:
+        raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
+    if gate != "off" and warmup < 2:
+        raise ValueError(f"warmup must be >= 2 windows to fit the {gate!r} gate, got {warmup}")
 
 
 @dataclass
@@ -509,6 +514,8 @@ def simulate_dassdp(
     loss: np.ndarray,
     weights: np.ndarray,
     params: DASSDPParams,
+    warmup: int = 100,
+    batch: int = 1,
     mask: np.ndarray | None = None,
     learn: np.ndarray | None = None,
     normalize=None,
@@ -516,7 +523,7 @@ def simulate_dassdp(
     """Run DA-SSDP over consecutive windows, one sample per window (the Brian2 protocol).
 
     Windows ``0 .. warmup-1`` only record ``(S_w, L_w)``; the gate is fitted after window
-    ``warmup - 1``. After warm-up, windows are taken in batches of ``params.batch``: at the end of
+    ``warmup - 1``. After warm-up, windows are taken in batches of ``batch``: at the end of
     each complete batch ``dW = clip(mean(g_w e_w), -c, c)`` is added to the weights (only where
     ``mask`` has synapses) and the weights are clipped to ``[w_min, w_max]``. An incomplete last
     batch is not applied. ``gate_values`` is NaN during warm-up. ``normalize`` (a function of the
@@ -527,29 +534,29 @@ def simulate_dassdp(
     evaluation windows) are skipped as if they had not been presented; the result then describes
     the learning windows only.
     """
+    check_windows(warmup, batch, params.gate)
     if learn is not None:
         learn = np.asarray(learn, dtype=bool)
         if learn.shape != (pre.fired.shape[0],):
             raise ValueError(f"learn must have one flag per window ({pre.fired.shape[0]}), got shape {learn.shape}")
         pre, post, loss = pre.select(learn), post.select(learn), np.asarray(loss)[learn]
     n_windows = pre.fired.shape[0]
-    if params.warmup > n_windows:
-        raise ValueError(f"warmup ({params.warmup} windows) is longer than the run ({n_windows} windows)")
+    if warmup > n_windows:
+        raise ValueError(f"warmup ({warmup} windows) is longer than the run ({n_windows} windows)")
     loss = np.asarray(loss, dtype=np.float64)
     if loss.shape != (n_windows,):
         raise ValueError(f"loss must have one value per window ({n_windows}), got shape {loss.shape}")
     weights = np.array(weights, dtype=np.float64)
     synchrony = sample_synchrony(pre, post, mask)
-    warm = slice(0, params.warmup)
-    gate = fit_gate(synchrony[warm], loss[warm], params.gate_fit) if params.gate != "off" else None
+    gate = fit_gate(synchrony[:warmup], loss[:warmup], params.gate_fit) if params.gate != "off" else None
     g = np.full(n_windows, np.nan)
-    g[params.warmup :] = gate_values(synchrony[params.warmup :], gate, params.gate, params.sign_tol)
+    g[warmup:] = gate_values(synchrony[warmup:], gate, params.gate, params.sign_tol)
     e = eligibility(pre, post, params.sigma, params.a_plus, params.a_base)
     where = np.ones_like(weights) if mask is None else np.asarray(mask, dtype=np.float64)
     updates = []
     for end in range(1, n_windows + 1):
-        start = end - params.batch
-        if start >= params.warmup and (start - params.warmup) % params.batch == 0:
+        start = end - batch
+        if start >= warmup and (start - warmup) % batch == 0:
             dw = weight_update(e[start:end], g[start:end], params.clip) * where
             weights = np.where(where > 0, np.clip(weights + dw, params.w_min, params.w_max), weights)
             updates.append(dw)

@@ -62,7 +62,6 @@ __all__ = [
     "kernel_window",
     "kernel_window_takes",
     "sample_synchrony",
-    "fit_gate",
     "gate_line",
     "gate_values",
     "exact_update",
@@ -194,20 +193,6 @@ def kernel_window(pre: RunningActivity, post: RunningActivity, weight: torch.Ten
 def sample_synchrony(pre_fired: torch.Tensor, post_fired: torch.Tensor) -> torch.Tensor:
     """``S_b = mean_{i, j} fired_bj fired_bi = mean_j fired_bj * mean_i fired_bi`` (all-to-all), in float64."""
     return post_fired.mean(1, dtype=torch.float64) * pre_fired.mean(1, dtype=torch.float64)
-
-
-def fit_gate(synchrony: torch.Tensor, loss: torch.Tensor) -> Gate:
-    """The reference ``fit_gate`` in float64: ``mu = mean S``, ``s = std S + 1e-8`` and
-    ``k = -mean(z(S) z(L))``."""
-    synchrony = synchrony.detach().to(torch.float64).flatten()
-    loss = loss.detach().to(torch.float64).flatten()
-    if synchrony.shape != loss.shape or synchrony.numel() < 2:
-        raise ValueError(
-            f"need at least two (S, L) warm-up records of equal length, got {synchrony.numel()} and {loss.numel()}"
-        )
-    mu, s = synchrony.mean(), synchrony.std(correction=0) + STD_EPS
-    z_loss = (loss - loss.mean()) / (loss.std(correction=0) + STD_EPS)
-    return Gate(k=float(-((synchrony - mu) / s * z_loss).mean()), mu=float(mu), s=float(s))
 
 
 def gate_line(gate: Gate | None, mode: GateMode, tol: float = 1e-6) -> tuple[float, float, float, float]:

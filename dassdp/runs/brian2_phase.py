@@ -223,7 +223,7 @@ def _rule(variant: str, study: Study, lay: Layout, circuit: Circuit):
     equation lines its pre/post groups need."""
     from brian2 import second
 
-    from dassdp.rules.brian2 import DASSDP, DASTDP, SSDP, STDP, SpikeCountLoss, neuron_variables
+    from dassdp.rules.brian2 import DASSDPSynapses, DASTDPSynapses, SpikeCountLoss, SSDPSynapses, STDPSynapses, neuron_variables
     from dassdp.rules.brian2.normalization import POST_VARIABLES
 
     spec, scale = study.brian2, study.brian2.rate_scale
@@ -242,7 +242,7 @@ def _rule(variant: str, study: Study, lay: Layout, circuit: Circuit):
 
         if variant == "stdp":
             params = STDPParams(a_plus=scale * p.a_plus, a_minus=scale * p.a_minus, **timing)
-            return (lambda pre, post, w0, connect, **kw: STDP(pre, post, params, connect=connect,
+            return (lambda pre, post, w0, connect, **kw: STDPSynapses(pre, post, params, connect=connect,
                                                               w0=dense_to_synapses(w0, connect), **common, **kw)), \
                 {LABELS: labels_extra}
         params = DASTDPParams(tau_c=p.tau_c_ms * 1e-3, tau_n=p.tau_n_ms * 1e-3, a_plus=scale * p.a_plus,
@@ -251,32 +251,31 @@ def _rule(variant: str, study: Study, lay: Layout, circuit: Circuit):
         def dastdp(pre, post, w0, connect, **kw):
             volume = reward_prediction_error(post, lay.labels, circuit.schedule, circuit.window_s, params.tau_n,
                                              p.rpe_rate, tonic=p.tonic / circuit.window_s)
-            rule = DASTDP(pre, post, volume, params, connect=connect, w0=dense_to_synapses(w0, connect), **common,
+            rule = DASTDPSynapses(pre, post, volume, params, connect=connect, w0=dense_to_synapses(w0, connect), **common,
                           **kw)
             rule.objects += volume.objects
             return rule
 
         return dastdp, {LABELS: "DA : 1\n" + neuron_variables("readout") + labels_extra}
     d = spec.dassdp
-    kwargs = dict(sigma=d.sigma_steps * spec.dt_ms * 1e-3 * second, a_plus=scale * d.a_plus, a_base=scale * d.a_base,
-                  clip=d.clip, latency=d.latency, w_min=-circuit.bound, w_max=circuit.bound, **common)
+    params = d.params(variant, scale, w_min=-circuit.bound, w_max=circuit.bound)
     extra = {f"lif{len(study.network.hidden) - 1}": neuron_variables("pre"),
              LABELS: neuron_variables("post") + neuron_variables("readout") + labels_extra}
     if variant == "ssdp":
-        return (lambda pre, post, **kw: SSDP(pre, post, window, **kwargs, **kw)), extra
-    return (lambda pre, post, **kw: DASSDP(pre, post, window, gate=d.gate, gate_fit=d.gate_fit, warmup=d.warmup,
-                                           loss=SpikeCountLoss(post, lay.labels), **kwargs, **kw)), extra
+        return (lambda pre, post, **kw: SSDPSynapses(pre, post, window, params, **common, **kw)), extra
+    return (lambda pre, post, **kw: DASSDPSynapses(pre, post, window, params, warmup=d.warmup,
+                                                   loss=SpikeCountLoss(post, lay.labels), **common, **kw)), extra
 
 
 def quiet_brian2() -> None:
-    """Brian2's console log at WARNING, without the warning that one-to-all dopamine deliveries
-    (``DA_post = DA_pre``, one source per target, so well defined) trigger in every run."""
+    """Brian2's console log at WARNING (its INFO messages, e.g. about code it could not vectorise,
+    would flood the output of a study); the harmless warnings of our own code are filtered by
+    `dassdp.rules.brian2.log_filters`."""
     import logging
 
     from brian2 import BrianLogger
 
     BrianLogger.console_handler.setLevel(logging.WARNING)
-    BrianLogger.suppress_hierarchy("brian2.codegen.generators.base")
 
 
 @contextlib.contextmanager

@@ -37,7 +37,8 @@ def simulate(target: str, n_windows: int, warmup: int, seed: int, directory: str
     from dassdp.models.neurons import current_lif
     from dassdp.models.relay import relay
     from dassdp.models.targets import use_target
-    from dassdp.rules.brian2 import DASSDP, SpikeCountLoss, neuron_variables
+    from dassdp.rules.brian2 import DASSDPSynapses, SpikeCountLoss, neuron_variables
+    from dassdp.rules.reference import DASSDPParams
 
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, N_READOUT, size=n_windows)
@@ -50,8 +51,8 @@ def simulate(target: str, n_windows: int, warmup: int, seed: int, directory: str
         readout = current_lif(tau_m=10 * ms).group(
             N_READOUT, extra=neuron_variables("post") + neuron_variables("readout"), name="readout"
         )
-        rule = DASSDP(
-            inputs, readout, WINDOW_MS * ms, sigma=2 * ms, warmup=warmup,
+        rule = DASSDPSynapses(
+            inputs, readout, WINDOW_MS * ms, DASSDPParams(sigma=2 / DT_MS), warmup=warmup,
             loss=SpikeCountLoss(readout, labels), on_pre="I_syn_post += w * 5*mV", w0=w0,
         )
         monitor = rule.monitor(("S", "L", "DA"))

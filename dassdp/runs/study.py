@@ -73,8 +73,9 @@ from pydantic import (
     model_validator,
 )
 
+from dassdp.rules.reference import DASSDPParams
+
 __all__ = [
-    "VARIANTS",
     "RunSpec",
     "Study",
     "StudyError",
@@ -87,8 +88,6 @@ __all__ = [
     "study_hash",
 ]
 
-#: variant -> DA-SSDP gate mode (None: no plasticity); ``frozen`` is not trained at all.
-VARIANTS: dict[str, str | None] = {"frozen": None, "none": None, "ssdp": "off", "dassdp": "plasticity.gate"}
 #: variants of each phase (``stdp`` and ``dastdp`` exist as Brian2 rules only)
 PHASE_VARIANTS = {"torch": ("frozen", "none", "ssdp", "dassdp"), "brian2": ("none", "stdp", "dastdp", "ssdp", "dassdp")}
 #: Brian2 variants that learn from the teacher current (DA-STDP learns from reward dopamine)
@@ -211,19 +210,33 @@ class TrainingSpec(_Model):
     eval_batch_size: PositiveInt = 512
 
 
-class PlasticitySpec(_Model):
+class DASSDPConstants(_Model):
+    """The constants of DA-SSDP, defaulting to `dassdp.rules.reference.DASSDPParams`'s (the
+    published ones): ``sigma`` in time steps, ``gate`` for the variant ``dassdp`` (``ssdp`` has it
+    off), ``gate_fit`` published or this project's detrended fit."""
+
+    a_plus: Annotated[float, Field(ge=0.0)] = DASSDPParams.a_plus
+    a_base: Annotated[float, Field(ge=0.0)] = DASSDPParams.a_base
+    sigma: Annotated[float, Field(gt=0.0)] = DASSDPParams.sigma
+    gate: Literal["continuous", "sign"] = DASSDPParams.gate
+    gate_fit: Literal["published", "detrended"] = DASSDPParams.gate_fit
+    clip: Annotated[float, Field(gt=0.0)] = DASSDPParams.clip
+    latency: Literal["first", "last"] = DASSDPParams.latency
+
+    def params(self, variant: str, scale: float = 1.0, **bounds: float) -> DASSDPParams:
+        """The variant's `DASSDPParams` (``ssdp``: gate off), amplitudes times ``scale``."""
+        return DASSDPParams(sigma=self.sigma, a_plus=scale * self.a_plus, a_base=scale * self.a_base, clip=self.clip,
+                            latency=self.latency, gate="off" if variant == "ssdp" else self.gate, gate_fit=self.gate_fit,
+                            **bounds)
+
+
+class PlasticitySpec(DASSDPConstants):
     """DA-SSDP (`dassdp.rules.plugin.DASSDPPlugin`) on one spiking layer; the variants ``ssdp`` and
     ``dassdp`` use it with the gate ``off`` and ``gate``. Warm-up is counted in epochs over the
     whole sequence. ``layer`` defaults to the last hidden LIF layer."""
 
     layer: str | None = None
-    gate: Literal["continuous", "sign"] = "continuous"
     warmup_epochs: Annotated[int, Field(ge=1)] = 1
-    a_plus: Annotated[float, Field(ge=0.0)] = 1.5e-3
-    a_base: Annotated[float, Field(ge=0.0)] = 5e-4
-    sigma: Annotated[float, Field(gt=0.0)] = 1.0
-    clip: Annotated[float, Field(gt=0.0)] = 1.0
-    latency: Literal["first", "last"] = "first"
 
 
 class STDPSpec(_Model):
@@ -258,18 +271,11 @@ class DASTDPSpec(STDPSpec):
     tonic: Annotated[float, Field(ge=0.0)] = 1.0
 
 
-class DASSDPSpec(_Model):
-    """DA-SSDP (and SSDP) in the Brian2 phase: the contract's parameters, ``sigma`` in steps,
+class DASSDPSpec(DASSDPConstants):
+    """DA-SSDP (and SSDP) in the Brian2 phase: the constants, ``sigma`` in steps of ``dt_ms``, and
     ``warmup`` in training windows."""
 
-    a_plus: Annotated[float, Field(ge=0.0)] = 1.5e-3
-    a_base: Annotated[float, Field(ge=0.0)] = 5e-4
-    sigma_steps: Annotated[float, Field(gt=0.0)] = 1.0
     warmup: Annotated[int, Field(ge=1)] = 50
-    gate: Literal["continuous", "sign"] = "continuous"
-    gate_fit: Literal["published", "detrended"] = "published"
-    clip: Annotated[float, Field(gt=0.0)] = 1.0
-    latency: Literal["first", "last"] = "first"
 
 
 class Brian2Spec(_Model):

@@ -30,9 +30,9 @@ from dassdp.models.encoders import encode
 from dassdp.models.snn import SpikingMLP
 from dassdp.rules.torch import activity_from_raster, sample_synchrony
 from dassdp.runs.datasets import Dataset, hold_out_validation, load_dataset
-from dassdp.runs.study import VARIANTS, RunSpec, Study
+from dassdp.runs.study import RunSpec, Study
 
-__all__ = ["TaskData", "build_model", "execute", "gate_mode", "make_tasks", "linear_weights", "task_mask", "run_tables", "train_epoch", "weight_stats"]
+__all__ = ["TaskData", "build_model", "execute", "make_tasks", "linear_weights", "task_mask", "run_tables", "train_epoch", "weight_stats"]
 
 #: logit for classes outside the current task when ``scenario = "task"``
 _MASKED = -1e9
@@ -101,11 +101,6 @@ def make_tasks(study: Study) -> tuple[dict[str, TaskData], int]:
 def build_model(study: Study, n_in: int, n_classes: int) -> SpikingMLP:
     net = study.network
     return SpikingMLP([n_in, *net.hidden], n_classes, beta=net.beta, threshold=net.threshold)
-
-
-def gate_mode(study: Study, variant: str) -> str | None:
-    mode = VARIANTS[variant]
-    return study.plasticity.gate if mode == "plasticity.gate" else mode
 
 
 class _SynchronyProbe:
@@ -219,7 +214,6 @@ def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
     """Train the run's task sequence; return its ``training``, ``evaluations`` and ``weights``
     tables (each with columns ``run``, ``variant``, ``seed`` first)."""
     from dassdp.rules.plugin import DASSDPPlugin
-    from dassdp.rules.reference import DASSDPParams
 
     torch.set_num_threads(1)
     study, variant, seed = spec.resolved(), spec.variant, spec.seed
@@ -230,12 +224,10 @@ def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
     model = build_model(study, n_in, n_classes).to(device)
     probe = _SynchronyProbe(model, study.plastic_layer)
     optimizer = torch.optim.Adam(model.parameters(), lr=study.training.lr)
-    mode = gate_mode(study, variant)
     plasticity = None
-    if mode is not None:
+    if variant in ("ssdp", "dassdp"):
         p = study.plasticity
-        params = DASSDPParams(sigma=p.sigma, a_plus=p.a_plus, a_base=p.a_base, gate=mode, clip=p.clip, latency=p.latency)
-        plasticity = DASSDPPlugin(model, [study.plastic_layer], params, warmup_epochs=p.warmup_epochs)
+        plasticity = DASSDPPlugin(model, [study.plastic_layer], p.params(variant), warmup_epochs=p.warmup_epochs)
     order = torch.Generator().manual_seed(seed)
     spikes = torch.Generator(device=device).manual_seed(seed + 7_919)
     initial = {n: w.clone() for n, w in linear_weights(model).items()}

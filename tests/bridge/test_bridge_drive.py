@@ -45,7 +45,7 @@ def test_drive_adds_to_the_layer_input_like_pytorch():
 
 
 def test_rule_factory_receives_the_projection():
-    from dassdp.rules.brian2 import STDP
+    from dassdp.rules.brian2 import STDPSynapses
     from dassdp.rules.reference import STDPParams
 
     model = _network()
@@ -54,7 +54,7 @@ def test_rule_factory_receives_the_projection():
 
     def factory(pre, post, w0, connect, **kwargs):
         seen.update(pre=pre.name, post=post.name, shape=w0.shape, n=len(connect["i"]))
-        return STDP(pre, post, STDPParams(a_plus=0.0, a_minus=0.0, w_min=-10, w_max=10), connect=connect,
+        return STDPSynapses(pre, post, STDPParams(a_plus=0.0, a_minus=0.0, w_min=-10, w_max=10), connect=connect,
                     w0=w0[connect["j"], connect["i"]], **kwargs)
 
     conv = to_brian2(model, x, plastic={"readout": factory}).run()
@@ -68,7 +68,7 @@ def test_rule_factory_receives_the_projection():
     ({"drive": {"nope": np.zeros((N * T, 4))}}, "drive: no neuron layer named 'nope'"),
     ({"drive": {"label": np.zeros((N, 4))}}, r"drive\['label'\] must be finite with shape"),
     ({"extra_variables": {"readout": "DA : 1"}}, "extra_variables: no neuron layer named 'readout'"),
-    ({"plastic": {"readout": 3}}, "must be DASSDP keyword arguments or a rule factory"),
+    ({"plastic": {"readout": 3}}, "must be DASSDPSynapses keyword arguments or a rule factory"),
 ])
 def test_bad_drive_extra_and_rule_fail_clearly(kwargs, match):
     x = torch.zeros(T, N, 8, dtype=torch.float64)

@@ -17,8 +17,8 @@ def _expected(pre_pattern, post_pattern, loss, w0, a_plus, sigma_steps):
     for pattern, n in ((pre_pattern, N_PRE), (post_pattern, N_POST)):
         step, idx = np.nonzero(pattern[: N_WINDOWS * STEPS])
         acts.append(ref.activity_from_spike_times(idx, step * DT, n, STEPS * DT, N_WINDOWS, dt=DT))
-    params = ref.DASSDPParams(sigma=sigma_steps * DT, warmup=3, a_plus=a_plus)
-    return ref.simulate_dassdp(acts[0], acts[1], loss, w0, params).weights
+    params = ref.DASSDPParams(sigma=sigma_steps * DT, a_plus=a_plus)
+    return ref.simulate_dassdp(acts[0], acts[1], loss, w0, params, warmup=3).weights
 
 
 @pytest.mark.standalone
@@ -26,7 +26,7 @@ def test_ten_parameter_sets_one_compilation(tmp_path):
     from brian2 import Network, NeuronGroup, TimedArray, defaultclock, second
 
     from dassdp.models.standalone import StandaloneNetwork
-    from dassdp.rules.brian2 import DASSDP, ExternalLoss, neuron_variables
+    from dassdp.rules.brian2 import DASSDPSynapses, ExternalLoss, neuron_variables
 
     rng = np.random.default_rng(7)
     sets = [dict(pre=_pattern(rng, N_PRE), post=_pattern(rng, N_POST), loss=rng.normal(size=N_WINDOWS),
@@ -41,13 +41,13 @@ def test_ten_parameter_sets_one_compilation(tmp_path):
         post = NeuronGroup(N_POST, neuron_variables("post"), threshold="post_pattern(t, i) > 0.5",
                            namespace={"post_pattern": post_ta})
         loss = ExternalLoss(sets[0]["loss"])
-        rule = DASSDP(pre, post, STEPS * DT * second, warmup=3, loss=loss, w0=sets[0]["w0"])
+        rule = DASSDPSynapses(pre, post, STEPS * DT * second, warmup=3, loss=loss, w0=sets[0]["w0"])
         sim.build(Network(pre, post, *rule.objects), rule.duration(N_WINDOWS))
         binary = sim.binary.stat()
 
         def arg_set(s):
             return {pre_ta: s["pre"], post_ta: s["post"], loss.table: s["loss"],
-                    **rule.run_args(a_plus=s["a_plus"], w0=s["w0"], sigma=s["sigma_steps"] * DT * second)}
+                    **rule.run_args(a_plus=s["a_plus"], w0=s["w0"], sigma=s["sigma_steps"])}
 
         results = sim.run_many({f"set{k}": arg_set(s) for k, s in enumerate(sets)}, rule.weight_matrix)
         assert sim.binary.stat().st_mtime_ns == binary.st_mtime_ns  # never rebuilt
@@ -66,20 +66,20 @@ def test_run_args_are_validated(tmp_path):
     from brian2 import NeuronGroup, ms
 
     from dassdp.models.targets import use_target
-    from dassdp.rules.brian2 import SSDP, neuron_variables
+    from dassdp.rules.brian2 import SSDPSynapses, neuron_variables
 
     with use_target("numpy"):
         pre = NeuronGroup(3, neuron_variables("pre"), threshold="False")
         post = NeuronGroup(2, neuron_variables("post"), threshold="False")
-        rule = SSDP(pre, post, 5 * ms)
+        rule = SSDPSynapses(pre, post, 5 * ms)
         with pytest.raises(ValueError, match="sigma"):
-            rule.run_args(sigma=-1 * ms)
+            rule.run_args(sigma=-1.0)
         with pytest.raises(ValueError, match="unknown"):
             rule.run_args(tau=1)
         with pytest.raises(ValueError, match="w0"):
             rule.run_args(w0=np.zeros((3, 2)))
         other_post = NeuronGroup(2, neuron_variables("post"), threshold="False")
-        rule_matrix = SSDP(pre, other_post, 5 * ms, w0=np.ones((2, 3)))
+        rule_matrix = SSDPSynapses(pre, other_post, 5 * ms, w0=np.ones((2, 3)))
         with pytest.raises(ValueError, match=r"shape \(2, 3\)"):
             rule_matrix.run_args(w0=np.zeros((3, 2)))
 
@@ -90,7 +90,7 @@ def test_scalar_w0_is_a_table_of_one_value():
     from brian2 import Network, NeuronGroup, TimedArray, defaultclock, second
 
     from dassdp.models.targets import use_target
-    from dassdp.rules.brian2 import DASSDP, ExternalLoss, neuron_variables
+    from dassdp.rules.brian2 import DASSDPSynapses, ExternalLoss, neuron_variables
 
     rng = np.random.default_rng(3)
     pre_pattern, post_pattern, loss = _pattern(rng, N_PRE), _pattern(rng, N_POST), rng.normal(size=N_WINDOWS)
@@ -100,7 +100,8 @@ def test_scalar_w0_is_a_table_of_one_value():
                           namespace={"pre_pattern": TimedArray(pre_pattern, dt=DT * second)})
         post = NeuronGroup(N_POST, neuron_variables("post"), threshold="post_pattern(t, i) > 0.5",
                            namespace={"post_pattern": TimedArray(post_pattern, dt=DT * second)})
-        rule = DASSDP(pre, post, STEPS * DT * second, warmup=3, loss=ExternalLoss(loss), w0=0.7, a_plus=0.5)
+        rule = DASSDPSynapses(pre, post, STEPS * DT * second, ref.DASSDPParams(a_plus=0.5), warmup=3,
+                              loss=ExternalLoss(loss), w0=0.7)
         assert rule.w0_table.values.size == 1
         np.testing.assert_array_equal(rule.run_args(w0=0.2)[rule.w0_table], [[0.2]])
         recorded = rule.monitor_weights(STEPS * DT * second)

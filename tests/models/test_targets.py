@@ -30,14 +30,14 @@ def test_dassdp_network_compiles_for_cuda_standalone(tmp_path):
 
     from dassdp.models.relay import relay
     from dassdp.models.standalone import StandaloneNetwork
-    from dassdp.rules.brian2 import DASSDP, ExternalLoss, neuron_variables
+    from dassdp.rules.brian2 import DASSDPSynapses, ExternalLoss, neuron_variables
 
     with StandaloneNetwork("cuda_standalone", tmp_path / "cuda") as sim:
         defaultclock.dt = 1 * ms
         sources = [SpikeGeneratorGroup(5, [0, 1, 2], [1, 2, 3] * ms), SpikeGeneratorGroup(3, [0, 1], [2, 3] * ms)]
         pre, objs_a = relay(sources[0], extra=neuron_variables("pre"))
         post, objs_b = relay(sources[1], extra=neuron_variables("post"))
-        rule = DASSDP(pre, post, 5 * ms, warmup=2, loss=ExternalLoss(np.arange(6.0)))
+        rule = DASSDPSynapses(pre, post, 5 * ms, warmup=2, loss=ExternalLoss(np.arange(6.0)))
         sim.build(Network(*sources, *objs_a, *objs_b, *rule.objects), rule.duration(5))
         assert sim.binary.is_file()
         source = (tmp_path / "cuda" / "makefile").read_text()

@@ -6,7 +6,8 @@ from brian2 import NeuronGroup, ms, defaultclock
 
 from dassdp.models import current_lif
 from dassdp.models.targets import use_target
-from dassdp.rules.brian2 import DASSDP, SSDP, ExternalLoss, SpikeCountLoss, neuron_variables
+from dassdp.rules.brian2 import DASSDPSynapses, ExternalLoss, SpikeCountLoss, SSDPSynapses, neuron_variables
+from dassdp.rules.reference import DASSDPParams
 
 
 @pytest.fixture
@@ -22,27 +23,33 @@ LOSS = ExternalLoss(np.zeros(20))
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    ({"sigma": -1 * ms}, "sigma"),
     ({"window": -5 * ms}, "window"),
     ({"window": 2.5 * ms}, "window"),
-    ({"gate": "sigmoid"}, "gate"),
-    ({"latency": "middle"}, "latency"),
+    ({"params": {"gate": "sign"}}, "params"),  # not a DASSDPParams
     ({"batch": 0}, "batch"),
     ({"warmup": 1}, "warmup"),
-    ({"clip": -1.0}, "clip"),
     ({"w0": np.zeros((4, 3))}, "w0"),
     ({"loss": None}, "loss"),
 ])
-def test_dassdp_bad_parameters(groups, kwargs, name):
+def test_dassdp_bad_arguments(groups, kwargs, name):
     pre, post = groups
     args = {"window": 5 * ms, "warmup": 4, "loss": LOSS, **kwargs}
     with pytest.raises(ValueError, match=name):
-        DASSDP(pre, post, **args)
+        DASSDPSynapses(pre, post, **args)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"sigma": -1.0}, "sigma"), ({"gate": "sigmoid"}, "gate"), ({"latency": "middle"}, "latency"),
+    ({"clip": -1.0}, "clip"),
+])
+def test_dassdp_bad_constants(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        DASSDPParams(**kwargs)
 
 
 def test_warmup_longer_than_run(groups):
     pre, post = groups
-    rule = DASSDP(pre, post, 5 * ms, warmup=10, loss=LOSS)
+    rule = DASSDPSynapses(pre, post, 5 * ms, warmup=10, loss=LOSS)
     with pytest.raises(ValueError, match="warmup"):
         rule.duration(8)
 
@@ -51,9 +58,9 @@ def test_groups_without_rule_variables_are_named(groups):
     pre, post = groups
     plain = NeuronGroup(3, "v : 1", threshold="v > 1", reset="v = 0")
     with pytest.raises(ValueError, match="post .*lacks the DA-SSDP variables"):
-        SSDP(pre, plain, 5 * ms)
+        SSDPSynapses(pre, plain, 5 * ms)
     with pytest.raises(ValueError, match="pre .*lacks"):
-        SSDP(plain, post, 5 * ms)
+        SSDPSynapses(plain, post, 5 * ms)
 
 
 def test_labels_must_fit_the_readout(groups):
@@ -65,18 +72,18 @@ def test_labels_must_fit_the_readout(groups):
 def test_ssdp_rejects_a_gate(groups):
     pre, post = groups
     with pytest.raises(ValueError, match="gate"):
-        SSDP(pre, post, 5 * ms, gate="continuous")
+        SSDPSynapses(pre, post, 5 * ms, DASSDPParams(gate="continuous"))
 
 
 def test_mismatched_dt(groups):
     pre, _ = groups
     other = current_lif().group(3, extra=neuron_variables("post"), dt=0.5 * ms)
     with pytest.raises(ValueError, match="dt"):
-        SSDP(pre, other, 5 * ms)
+        SSDPSynapses(pre, other, 5 * ms)
 
 
 def test_one_projection_per_post_group(groups):
     pre, post = groups
-    first = SSDP(pre, post, 5 * ms)
+    first = SSDPSynapses(pre, post, 5 * ms)
     with pytest.raises(ValueError, match=f"post .*already receives the DA-SSDP projection '{first.synapses.name}'"):
-        SSDP(pre, post, 5 * ms)
+        SSDPSynapses(pre, post, 5 * ms)

@@ -45,43 +45,33 @@ def _ce_count_loss(post_idx, post_t, labels):
     return np.log(np.exp(counts).sum(axis=1)) - counts[np.arange(N_WINDOWS), labels]
 
 
+P = ref.DASSDPParams
 SSDP_CASES = {
-    # name: (rule kwargs, reference params, loss kind, sparse)
+    # name: (rule constants, sigma in steps; window settings and other rule arguments; loss kind; sparse)
     # on_pre: a transmission that changes nothing, so first pre spikes are counted inside it
-    "continuous": (dict(warmup=4, batch=1, a_plus=0.3, a_base=0.1, on_pre="DA_post += 0 * w"),
-                   ref.DASSDPParams(sigma=DT, warmup=4, batch=1, a_plus=0.3, a_base=0.1), "external", False),
-    "sign_batch3_countloss": (dict(warmup=3, batch=3, gate="sign", a_plus=0.2, a_base=0.05),
-                              ref.DASSDPParams(sigma=DT, warmup=3, batch=3, gate="sign", a_plus=0.2, a_base=0.05),
-                              "count", False),
-    "last_sparse_sigma2": (dict(warmup=5, batch=2, latency="last", sigma_steps=2.0, clip=0.05),
-                           ref.DASSDPParams(sigma=2 * DT, warmup=5, batch=2, latency="last", clip=0.05),
-                           "external", True),
-    "ssdp_off": (dict(gate="off", warmup=0, batch=2, a_plus=0.4),
-                 ref.DASSDPParams(sigma=DT, gate="off", warmup=0, batch=2, a_plus=0.4), None, False),
-    "continuous_scheduled": (dict(warmup=3, batch=2, a_plus=0.3, a_base=0.1),
-                             ref.DASSDPParams(sigma=DT, warmup=3, batch=2, a_plus=0.3, a_base=0.1), "external", False),
+    "continuous": (P(a_plus=0.3, a_base=0.1), dict(warmup=4, batch=1, on_pre="DA_post += 0 * w"), "external", False),
+    "sign_batch3_countloss": (P(gate="sign", a_plus=0.2, a_base=0.05), dict(warmup=3, batch=3), "count", False),
+    "last_sparse_sigma2": (P(sigma=2.0, latency="last", clip=0.05), dict(warmup=5, batch=2), "external", True),
+    "ssdp_off": (P(gate="off", a_plus=0.4), dict(warmup=0, batch=2), None, False),
+    "continuous_scheduled": (P(a_plus=0.3, a_base=0.1), dict(warmup=3, batch=2), "external", False),
     # batches of one window: the split weight (post share plus window-end event on fired pre)
-    "sign_countloss": (dict(warmup=3, batch=1, gate="sign", a_plus=0.2, a_base=0.05),
-                       ref.DASSDPParams(sigma=DT, warmup=3, batch=1, gate="sign", a_plus=0.2, a_base=0.05),
-                       "count", False),
-    "last_sparse_sigma2_clipped": (dict(warmup=5, batch=1, latency="last", sigma_steps=2.0, a_plus=0.3, a_base=0.1,
-                                        clip=0.05),
-                                   ref.DASSDPParams(sigma=2 * DT, warmup=5, batch=1, latency="last", a_plus=0.3,
-                                                    a_base=0.1, clip=0.05), "external", True),
-    "ssdp_off_single": (dict(gate="off", warmup=0, batch=1, a_plus=0.4),
-                        ref.DASSDPParams(sigma=DT, gate="off", warmup=0, batch=1, a_plus=0.4), None, False),
-    "single_scheduled": (dict(warmup=3, batch=1, a_plus=0.3, a_base=0.1),
-                         ref.DASSDPParams(sigma=DT, warmup=3, batch=1, a_plus=0.3, a_base=0.1), "external", False),
+    "sign_countloss": (P(gate="sign", a_plus=0.2, a_base=0.05), dict(warmup=3, batch=1), "count", False),
+    "last_sparse_sigma2_clipped": (P(sigma=2.0, latency="last", a_plus=0.3, a_base=0.1, clip=0.05),
+                                   dict(warmup=5, batch=1), "external", True),
+    "ssdp_off_single": (P(gate="off", a_plus=0.4), dict(warmup=0, batch=1), None, False),
+    "single_scheduled": (P(a_plus=0.3, a_base=0.1), dict(warmup=3, batch=1), "external", False),
     # weight bounds (whole weights) and this project's detrended gate fit
-    "bounded_detrended": (dict(warmup=4, batch=1, a_plus=0.3, a_base=0.1, w_min=-1.0, w_max=0.9, gate_fit="detrended"),
-                          ref.DASSDPParams(sigma=DT, warmup=4, batch=1, a_plus=0.3, a_base=0.1, w_min=-1.0, w_max=0.9,
-                                           gate_fit="detrended"), "external", False),
+    "bounded_detrended": (P(a_plus=0.3, a_base=0.1, w_min=-1.0, w_max=0.9, gate_fit="detrended"),
+                          dict(warmup=4, batch=1), "external", False),
     # divisive normalisation per post neuron after every learning window
-    "normalized_scheduled": (dict(warmup=3, batch=1, a_plus=0.3, a_base=0.1, w_min=-3.0, w_max=3.0,
-                                  normalization="divisive"),
-                             ref.DASSDPParams(sigma=DT, warmup=3, batch=1, a_plus=0.3, a_base=0.1, w_min=-3.0,
-                                              w_max=3.0), "external", False),
+    "normalized_scheduled": (P(a_plus=0.3, a_base=0.1, w_min=-3.0, w_max=3.0),
+                             dict(warmup=3, batch=1, normalization="divisive"), "external", False),
 }
+
+
+def _reference_params(params):
+    """The rule's constants for the NumPy reference, whose latencies are in seconds."""
+    return dataclasses.replace(params, sigma=params.sigma * DT)
 
 
 def _set_points(w0):
@@ -98,7 +88,15 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
     from dassdp.models.dopamine import DopamineVolume
     from dassdp.models.relay import relay
     from dassdp.models.targets import use_target
-    from dassdp.rules.brian2 import DASSDP, DASTDP, SSDP, STDP, ExternalLoss, SpikeCountLoss, neuron_variables
+    from dassdp.rules.brian2 import (
+        DASSDPSynapses,
+        DASTDPSynapses,
+        ExternalLoss,
+        SpikeCountLoss,
+        SSDPSynapses,
+        STDPSynapses,
+        neuron_variables,
+    )
     from dassdp.rules.brian2.normalization import POST_VARIABLES, RowNormalization
 
     rng = np.random.default_rng(42)
@@ -123,9 +121,8 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
         objects = [sg_pre, sg_post, sg_ro, sg_da]
         rules, monitors = {}, {}
         for name in cases:
-            kwargs, _, loss_kind, sparse = SSDP_CASES[name]
+            params, kwargs, loss_kind, sparse = SSDP_CASES[name]
             kwargs = dict(kwargs)
-            sigma_steps = kwargs.pop("sigma_steps", 1.0)
             pre, objs_a = relay(sg_pre, extra=neuron_variables("pre"))
             post, objs_b = relay(sg_post, extra=neuron_variables("post") + POST_VARIABLES)
             objects += objs_a + objs_b
@@ -138,14 +135,12 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
             if sparse:
                 j, i = np.nonzero(mask)
                 kwargs["connect"] = {"i": i, "j": j}
-            builder = SSDP if name.startswith("ssdp_off") else DASSDP
-            if builder is SSDP:
-                kwargs.pop("gate")
             if name.endswith("_scheduled"):
                 kwargs["schedule"] = ref.Schedule(LEARN, STEPS * DT)
             if "normalization" in kwargs:
                 kwargs["normalization"] = RowNormalization(kwargs["normalization"], *_set_points(w0))
-            rule = builder(pre, post, window, sigma=sigma_steps * DT * second, w0=w0, name=f"rule_{name}", **kwargs)
+            builder = SSDPSynapses if params.gate == "off" else DASSDPSynapses
+            rule = builder(pre, post, window, params, w0=w0, name=f"rule_{name}", **kwargs)
             rules[name] = rule
             monitors[name] = rule.monitor()
             objects += rule.objects + [monitors[name]]
@@ -161,9 +156,9 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
             "nearest": ref.STDPParams(a_plus=0.02, a_minus=-0.025, w_max=5.0, pairing="nearest"),
             "causal": ref.STDPParams(a_plus=0.02, a_minus=-0.025, w_max=5.0, same_step="causal"),
         }
-        stdp = {k: STDP(sg_pre, sg_post, params=p, w0=1.0, name=f"stdp_{k}") for k, p in stdp_params.items()}
+        stdp = {k: STDPSynapses(sg_pre, sg_post, params=p, w0=1.0, name=f"stdp_{k}") for k, p in stdp_params.items()}
         schedule = ref.Schedule(LEARN, STEPS * DT)
-        stdp["all_scheduled"] = STDP(sg_pre, sg_post, params=stdp_params["all"], schedule=schedule, w0=1.0)
+        stdp["all_scheduled"] = STDPSynapses(sg_pre, sg_post, params=stdp_params["all"], schedule=schedule, w0=1.0)
         stdp_params["all_scheduled"] = stdp_params["all"]
         net.add([o for rule in stdp.values() for o in rule.objects])
 
@@ -171,8 +166,8 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
         da_post, objs_d = relay(sg_post, extra="DA : 1")
         volume = DopamineVolume(tau_DA=da_params.tau_n * second, DA_tonic=0.0, DA_phasic=1 / da_params.tau_n)
         volume.phasic_input(sg_da)
-        dastdp = DASTDP(sg_pre, da_post, volume, params=da_params, w0=1.0)
-        dastdp_scheduled = DASTDP(sg_pre, da_post, volume, params=da_params, schedule=schedule, w0=1.0)
+        dastdp = DASTDPSynapses(sg_pre, da_post, volume, params=da_params, w0=1.0)
+        dastdp_scheduled = DASTDPSynapses(sg_pre, da_post, volume, params=da_params, schedule=schedule, w0=1.0)
         net.add(objs_d + volume.objects + dastdp.objects + dastdp_scheduled.objects[:1])
         net.run(duration)
         out["measured"] = _measured(rules, monitors)
@@ -205,19 +200,21 @@ def _expected(out, cases, pre_i, pre_t, post_i, post_t, ro_i, ro_t, labels, exte
                 for lat in ("first", "last")}
     losses = {"external": external, "count": _ce_count_loss(ro_i, ro_t, labels), None: np.zeros(N_WINDOWS)}
     for name in cases:
-        _, params, loss_kind, sparse = SSDP_CASES[name]
+        params, kwargs, loss_kind, sparse = SSDP_CASES[name]
+        params = _reference_params(params)
+        windows = {"warmup": kwargs["warmup"], "batch": kwargs["batch"]}
         weights = np.where(mask, w0, 0.0) if sparse else w0
         pre, post = pre_act[params.latency], post_act[params.latency]
         learn = LEARN.astype(bool) if name.endswith("_scheduled") else None
         normalize = None
-        if "normalization" in SSDP_CASES[name][0]:
-            mode, (mean, spread) = SSDP_CASES[name][0]["normalization"], _set_points(w0)
+        if "normalization" in kwargs:
+            mode, (mean, spread) = kwargs["normalization"], _set_points(w0)
             normalize = lambda w, mode=mode, mean=mean, spread=spread: np.clip(  # noqa: E731
                 ref.normalize_rows(w, mode, mean, spread), params.w_min, params.w_max)
             out["expected"][name + "_unnormalized"] = ref.simulate_dassdp(
-                pre, post, losses[loss_kind], weights, params, learn=learn).weights
-        res = ref.simulate_dassdp(pre, post, losses[loss_kind], weights, params, mask=mask if sparse else None, learn=learn,
-                                  normalize=normalize)
+                pre, post, losses[loss_kind], weights, params, **windows, learn=learn).weights
+        res = ref.simulate_dassdp(pre, post, losses[loss_kind], weights, params, **windows,
+                                  mask=mask if sparse else None, learn=learn, normalize=normalize)
         if sparse:
             res.weights = np.where(mask, res.weights, np.nan)
         # S is computed in every window, scheduled or not
@@ -226,7 +223,8 @@ def _expected(out, cases, pre_i, pre_t, post_i, post_t, ro_i, ro_t, labels, exte
         if params.clip < 1.0:  # the same without the clip, to show that it binds
             unclipped = dataclasses.replace(params, clip=1.0)
             out["expected"][name]["w_unclipped"] = ref.simulate_dassdp(
-                pre, post, losses[loss_kind], weights, unclipped, mask=mask if sparse else None, learn=learn).weights
+                pre, post, losses[loss_kind], weights, unclipped, **windows, mask=mask if sparse else None,
+                learn=learn).weights
     return out
 
 

@@ -2,7 +2,7 @@
 
 The same random spike rasters go to the NumPy reference (`dassdp.rules.reference`, also what
 `dassdp.analysis` exports), to the PyTorch functions (`dassdp.rules.torch`) and to the Brian2 rule
-(`dassdp.rules.brian2.SSDP` between two groups that spike where a `TimedArray` pattern says so,
+(`dassdp.rules.brian2.SSDPSynapses` between two groups that spike where a `TimedArray` pattern says so,
 read through its ``monitor(("S",))`` and the groups' window variables). The NumPy functions are
 checked against the definitions written out as loops.
 """
@@ -90,7 +90,8 @@ def run_brian2(pre_raster, post_raster, latency, mask):
     from brian2 import Network, NeuronGroup, StateMonitor, TimedArray, defaultclock, second
 
     from dassdp.models.targets import use_target
-    from dassdp.rules.brian2 import SSDP, neuron_variables
+    from dassdp.rules.brian2 import SSDPSynapses, neuron_variables
+    from dassdp.rules.reference import DASSDPParams
 
     n_steps, n_windows = pre_raster.shape[:2]
     window = n_steps * DT * second
@@ -108,7 +109,8 @@ def run_brian2(pre_raster, post_raster, latency, mask):
             monitors[role] = StateMonitor(groups[role], ["ssdp_fired", "ssdp_lat"], record=True, dt=window,
                                           when="synapses", order=-35)
         connect = None if mask is None else dict(zip(("j", "i"), np.nonzero(mask)))
-        rule = SSDP(groups["pre"], groups["post"], window, latency=latency, connect=connect)
+        rule = SSDPSynapses(groups["pre"], groups["post"], window, DASSDPParams(gate="off", latency=latency),
+                            connect=connect)
         synchrony = rule.monitor(("S",))
         Network(*groups.values(), *monitors.values(), *rule.objects, synchrony).run(rule.duration(n_windows))
     # sample m holds window m - 1

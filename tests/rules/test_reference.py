@@ -132,8 +132,7 @@ def test_simulate_applies_nothing_during_warmup_and_drops_incomplete_batch():
     spikes = rng.integers(0, 2, size=(4, 9, 3))
     pre = ref.activity_from_raster(spikes)
     post = ref.activity_from_raster(spikes[:, :, :2])
-    params = ref.DASSDPParams(warmup=4, batch=2)
-    res = ref.simulate_dassdp(pre, post, rng.normal(size=9), np.zeros((2, 3)), params)
+    res = ref.simulate_dassdp(pre, post, rng.normal(size=9), np.zeros((2, 3)), ref.DASSDPParams(), warmup=4, batch=2)
     assert len(res.updates) == 2  # windows 4-5 and 6-7; window 8 is an incomplete batch
     assert np.all(np.isnan(res.gate_values[:4]))
     e = ref.eligibility(pre, post, 1.0)
@@ -148,9 +147,9 @@ def test_simulate_applies_nothing_during_warmup_and_drops_incomplete_batch():
         ({"sigma": -1.0}, "sigma"),
         ({"gate": "sigmoid"}, "gate"),
         ({"latency": "middle"}, "latency"),
-        ({"batch": 0}, "batch"),
-        ({"warmup": 1}, "warmup"),
         ({"clip": 0.0}, "clip"),
+        ({"gate_fit": "robust"}, "gate_fit"),
+        ({"w_min": 1.0, "w_max": -1.0}, "w_min"),
     ],
 )
 def test_bad_parameters_name_the_parameter(kwargs, name):
@@ -158,10 +157,17 @@ def test_bad_parameters_name_the_parameter(kwargs, name):
         ref.DASSDPParams(**kwargs)
 
 
+@pytest.mark.parametrize("warmup, batch, name", [(3, 0, "batch"), (1, 1, "warmup"), (-1, 1, "warmup")])
+def test_bad_window_settings_name_the_setting(warmup, batch, name):
+    act = ref.activity_from_raster(np.ones((2, 3, 2)))
+    with pytest.raises(ValueError, match=name):
+        ref.simulate_dassdp(act, act, np.zeros(3), np.zeros((2, 2)), ref.DASSDPParams(), warmup=warmup, batch=batch)
+
+
 def test_warmup_longer_than_run_is_an_error():
     act = ref.activity_from_raster(np.ones((2, 3, 2)))
     with pytest.raises(ValueError, match="warmup"):
-        ref.simulate_dassdp(act, act, np.zeros(3), np.zeros((2, 2)), ref.DASSDPParams(warmup=5))
+        ref.simulate_dassdp(act, act, np.zeros(3), np.zeros((2, 2)), ref.DASSDPParams(), warmup=5)
 
 
 def test_bad_window_and_indices():

@@ -88,7 +88,7 @@ def _check_against_reference(model, layer, pre_module, post_module, weight, mult
                 assert last.values is None and last.fitted is None and np.isnan(last.at_mean_synchrony)
         if epoch == 0:
             plasticity.end_epoch()
-            gate = ref.fit_gate(np.concatenate(synchrony), np.concatenate(losses))
+            gate = ref.fit_gate(np.concatenate(synchrony), np.concatenate(losses), params.gate_fit)
             got = plasticity.gates[name]
             np.testing.assert_allclose([got.k, got.mu, got.s], [gate.k, gate.mu, gate.s], rtol=1e-9)
     for h in handles:
@@ -101,6 +101,12 @@ def _check_against_reference(model, layer, pre_module, post_module, weight, mult
     np.testing.assert_allclose(last.at_mean_synchrony, at_mean, rtol=1e-9)
     expected = ref.weight_update(ref.eligibility(pre, post, params.sigma, params.a_plus, params.a_base), g, params.clip)
     delta = (weight.detach() - before).double()
+    if np.isfinite(params.w_min) or np.isfinite(params.w_max):  # the bounds bind, and the rest is the update
+        w = before.double().numpy()
+        assert (weight.detach().numpy() >= params.w_min).all() and (weight.detach().numpy() <= params.w_max).all()
+        bound = (w + expected < params.w_min) | (w + expected > params.w_max)
+        assert bound.any() and (~bound).any()
+        expected = np.clip(w + expected, params.w_min, params.w_max) - w
     rounding = 4 * torch.finfo(weight.dtype).eps * float(weight.detach().abs().max())  # of w + dW - w
     if delta.ndim > 2:  # a convolution: every kernel tap gets the channel update
         taps = delta.flatten(2)
@@ -108,6 +114,19 @@ def _check_against_reference(model, layer, pre_module, post_module, weight, mult
         delta = taps.mean(2)
     assert np.abs(expected).max() > 0
     np.testing.assert_allclose(delta.numpy(), expected, rtol=1e-5, atol=rounding)
+
+
+def test_plugin_bounds_and_detrended_fit_match_reference():
+    """``w_min``/``w_max`` clip the weight where an update is applied; ``gate_fit="detrended"`` fits
+    the gate on detrended records, as `ref.fit_gate` does."""
+    torch.manual_seed(0)
+    model = SpikingMLP([12, 16, 16], 3)
+    w = model.fc[1].weight
+    low, high = float(w.min()) + 0.02, float(w.max()) - 0.02
+    params = DASSDPParams(a_plus=0.02, a_base=0.01, w_min=low, w_max=high, gate_fit="detrended")
+    with torch.no_grad():  # the weights start inside the bounds; updates push some across
+        w.clamp_(low + 1e-3, high - 1e-3)
+    _check_against_reference(model, "lif.1", model.lif[0], model.lif[1], w, True, params)
 
 
 def _backend(monkeypatch, path) -> str:

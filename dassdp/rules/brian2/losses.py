@@ -1,18 +1,38 @@
 """Per-window loss signals computed inside a Brian2 network, for the DA-SSDP warm-up.
 
-A loss contributes variables to the DA-SSDP volume, objects that feed them, and an expression
-for ``L`` evaluated at the window end (in the volume's ``groups`` slot of the step that opens the
-next window). Users can define their own by implementing the same three members.
+A loss is a `WindowLoss`: variables it adds to the DA-SSDP volume, namespace entries, objects
+that feed the variables, and an expression for ``L`` evaluated at the window end (in the volume's
+``groups`` slot of the step that opens the next window). Users can define their own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from dassdp.rules.brian2.windows import require_variables, track_windows
+
+__all__ = ["ExternalLoss", "SpikeCountLoss", "WindowLoss"]
+
+
+@runtime_checkable
+class WindowLoss(Protocol):
+    """What `dassdp.rules.brian2.ssdp.DASSDPSynapses` asks of a loss."""
+
+    #: equation lines added to the volume (variables the expression reads)
+    volume_equations: str
+
+    def expression(self) -> str:
+        """The loss ``L`` of the window that just ended, in the volume's code (``ssdp_window`` is
+        the window length)."""
+
+    def namespace(self, window) -> dict[str, Any]:
+        """Namespace entries of the volume (e.g. TimedArrays over windows)."""
+
+    def objects(self, volume, window, latency) -> list:
+        """Objects to add to the Network that feed ``volume_equations``."""
 
 
 @dataclass
@@ -23,7 +43,7 @@ class ExternalLoss:
     volume_equations: str = ""
 
     def expression(self) -> str:
-        return "ssdp_loss_values(t - 0.5 * ssdp_T)"
+        return "ssdp_loss_values(t - 0.5 * ssdp_window)"
 
     def namespace(self, window) -> dict[str, Any]:
         from brian2 import TimedArray
@@ -49,7 +69,7 @@ class SpikeCountLoss:
 
     readout: Any
     labels: Any
-    volume_equations: str = field(default="ssdp_lsum : 1\nssdp_ltrue : 1", init=False)
+    volume_equations: str = field(default="ssdp_loss_sum_exp : 1\nssdp_loss_label_count : 1", init=False)
 
     def __post_init__(self) -> None:
         labels = np.asarray(self.labels)
@@ -59,7 +79,7 @@ class SpikeCountLoss:
         require_variables(self.readout, "readout", "readout")
 
     def expression(self) -> str:
-        return "log(ssdp_lsum) - ssdp_ltrue"
+        return "log(ssdp_loss_sum_exp) - ssdp_loss_label_count"
 
     def namespace(self, window) -> dict[str, Any]:
         return {}
@@ -71,8 +91,8 @@ class SpikeCountLoss:
         labels = TimedArray(np.asarray(self.labels, dtype=np.float64), dt=window)
         syn = Synapses(
             self.readout, volume,
-            model="""ssdp_lsum_post = exp(ssdp_count_pre) : 1 (summed)
-                     ssdp_ltrue_post = ssdp_count_pre * int(abs(i - ssdp_label(t - dt)) < 0.5) : 1 (summed)""",
+            model="""ssdp_loss_sum_exp_post = exp(ssdp_count_pre) : 1 (summed)
+                     ssdp_loss_label_count_post = ssdp_count_pre * int(abs(i - ssdp_label(t - dt)) < 0.5) : 1 (summed)""",
             namespace={"ssdp_label": labels},
             name=volume.name + "_loss*",
         )

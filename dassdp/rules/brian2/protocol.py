@@ -15,7 +15,8 @@ __all__ = ["BrianRule", "WeightMonitor", "split_sum"]
 
 @runtime_checkable
 class BrianRule(Protocol):
-    """A plastic projection: `dassdp.rules.brian2.DASSDP`, `SSDP`, `STDP` or `DASTDP`.
+    """A plastic projection: `dassdp.rules.brian2.DASSDPSynapses`, `SSDPSynapses`, `STDPSynapses`
+    or `DASTDPSynapses`.
 
     ``synapses`` holds the weights, ``objects`` is everything to add to a `brian2.Network`.
     """
@@ -47,7 +48,8 @@ def split_sum(stored, shares, post_index) -> np.ndarray:
 @dataclass
 class WeightMonitor:
     """Weights recorded over time: one StateMonitor of ``w``, or, for DA-SSDP's split weights, of
-    the stored part ``ssdp_w`` and the post shares ``ssdp_Q`` (``synapses`` gives the post index)."""
+    the stored part ``ssdp_w_stored`` and the post shares ``ssdp_share`` (``synapses`` gives the post
+    index)."""
 
     stored: Any
     shares: Any = None
@@ -62,4 +64,4 @@ class WeightMonitor:
         """``[synapse, sample]``, like a StateMonitor's ``w``."""
         if self.shares is None:
             return np.asarray(self.stored.w[:])
-        return split_sum(self.stored.ssdp_w[:], self.shares.ssdp_Q[:], self.synapses.j[:])
+        return split_sum(self.stored.ssdp_w_stored[:], self.shares.ssdp_share[:], self.synapses.j[:])

@@ -13,7 +13,7 @@ releases``, as dopamine has a tonic and a phasic component (Schultz 2007, Schola
 dopamine (Schultz, Dayan & Montague 1997) in its simplest, one-step form with a running average as
 prediction, as used with DA-STDP by Fremaux & Gerstner (2016); with NEST's
 ``stdp_dopamine_synapse`` convention (``DA`` in 1/s, one unit of dopamine adds ``1/tau_n``) it
-drives `dassdp.rules.brian2.stdp.DASTDP`, whose ``dw/dt = c (DA - b)``. The phasic part carries the
+drives `dassdp.rules.brian2.stdp.DASTDPSynapses`, whose ``dw/dt = c (DA - b)``. The phasic part carries the
 outcome: above-average windows potentiate the pairs they tagged, below-average ones depress them.
 The tonic part lets tagged pairs change at all when the outcome is as expected: with a teacher
 that makes every training window correct, the prediction error alone averages to zero for the

@@ -83,7 +83,7 @@ def _learning(schedule: Schedule | None) -> tuple[dict, str]:
 
 
 @dataclass
-class STDP(_PairBased):
+class STDPSynapses(_PairBased):
     """Pair-based additive STDP (`dassdp.rules.reference.STDPParams`) between ``pre`` and ``post``.
 
     ``pairing="all"``: traces add 1 per spike; ``"nearest"``: traces are reset to 1. At equal
@@ -129,7 +129,7 @@ class STDP(_PairBased):
 
 
 @dataclass
-class DASTDP(_PairBased):
+class DASTDPSynapses(_PairBased):
     """Three-factor DA-STDP (Izhikevich 2007) with NEST ``stdp_dopamine_synapse`` semantics.
 
     The dopamine ``n`` is the ``DA`` variable of the post group, delivered every step by a
@@ -139,7 +139,7 @@ class DASTDP(_PairBased):
     step and is clipped to ``[w_min, w_max]`` (NEST clips once per interval between events; the
     two differ only if a bound is crossed while ``n - b`` changes sign inside an interval).
     With ``schedule``, ``dw/dt = schedule(t) c (n - b)``. ``normalization`` and ``window`` as in
-    `STDP`.
+    `STDPSynapses`.
     """
 
     pre: Any

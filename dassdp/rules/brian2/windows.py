@@ -7,7 +7,7 @@ adds the tracking to existing groups (a ``run_regularly`` and a one-to-one spike
 user only has to declare the variables (``extra=neuron_variables("pre")`` in our templates, or the
 same lines in their own equations).
 
-Schedule within the step that opens a window (DESIGN.md): the rule reads the flags of the window
+Schedule within the step that opens a window (`dassdp.rules.brian2.ssdp`): the rule reads the flags of the window
 that just ended in the ``synapses`` slot (order -20), the flags are then cleared (order -10), and
 spikes of the new step are tracked at order 20, so they count for the new window.
 """
@@ -26,16 +26,16 @@ ORDER_TRACK = 20
 _WINDOW = """
 ssdp_fired : 1
 ssdp_lat : second
-ssdp_t0 : second (shared)
+ssdp_window_start : second (shared)
 """
 _POST = """
-ssdp_nfp : 1
-ssdp_nin : 1
+ssdp_n_inputs_fired : 1
+ssdp_n_inputs : 1
 ssdp_apply : 1
-ssdp_Q : 1
-ssdp_qinc : 1
-ssdp_h : 1
-ssdp_tj : second
+ssdp_share : 1
+ssdp_share_increment : 1
+ssdp_update_factor : 1
+ssdp_post_latency : second
 DA : 1
 """
 _READOUT = """
@@ -49,11 +49,12 @@ def neuron_variables(role: Role) -> str:
     """Equation lines a group needs to take part in DA-SSDP in ``role``.
 
     ``pre``: fired flag, latency and window start. ``post``: the same, plus the count of
-    connected pre-synaptic neurons that fired (``ssdp_nfp``), the number of incoming synapses
-    (``ssdp_nin``), the dopamine variable ``DA`` that carries the gate, the update flag
-    ``ssdp_apply``, and the post neuron's share of every weight (``ssdp_Q``, with its last
-    increment ``ssdp_qinc``, and the factors ``ssdp_h``, ``ssdp_tj`` of the window-end pass; see
-    `dassdp.rules.brian2.ssdp`). ``readout``: the spike count per window.
+    connected pre-synaptic neurons that fired (``ssdp_n_inputs_fired``), the number of incoming
+    synapses (``ssdp_n_inputs``), the dopamine variable ``DA`` that carries the gate, the update
+    flag ``ssdp_apply``, and the post neuron's share of every weight (``ssdp_share``, with its last
+    increment ``ssdp_share_increment``, and the factor ``ssdp_update_factor`` and latency
+    ``ssdp_post_latency`` of the window-end pass; see `dassdp.rules.brian2.ssdp`). ``readout``: the
+    spike count per window.
     """
     lines = {"pre": _WINDOW, "post": _WINDOW + _POST, "readout": _READOUT}
     if role not in lines:
@@ -92,10 +93,10 @@ def window_end_event(group, window) -> str:
         raise ValueError(f"{getattr(group, 'name', group)!r} must be a NeuronGroup to carry the window-end event")
     dt = float(group.clock.dt / second)
     steps = int(round(float(window / second) / dt))
-    name = f"ssdp_end{steps}"
+    name = f"ssdp_window_end{steps}"
     if name not in group.events:
-        # the clear at order -10 has not run yet: t - ssdp_t0 is the window length
-        group.events[name] = f"t - ssdp_t0 > {(steps - 0.5) * dt!r}*second and ssdp_fired > 0.5"
+        # the clear at order -10 has not run yet: t - ssdp_window_start is the window length
+        group.events[name] = f"t - ssdp_window_start > {(steps - 0.5) * dt!r}*second and ssdp_fired > 0.5"
         group.variables.add_array(f"_{name}space", size=group.N + 1, dtype=np.int32, constant=False)
         thresholder = Thresholder(group, event=name, when="after_thresholds")
         on_window_clock(thresholder, Clock(dt=window, name=f"{group.name}_{name}_clock*"))
@@ -136,11 +137,11 @@ def track_windows(group, window, latency: Literal["first", "last"], role: Role) 
         on_spike = "ssdp_count_post += 1"
         clear = "ssdp_count = 0"
     else:
-        lat = "t - ssdp_t0_post"
+        lat = "t - ssdp_window_start_post"
         if latency == "first":
             lat = f"ssdp_fired_post * ssdp_lat_post + (1 - ssdp_fired_post) * ({lat})"
         on_spike = f"ssdp_lat_post = {lat}\nssdp_fired_post = 1"
-        clear = "ssdp_t0 = t\nssdp_fired = 0\nssdp_lat = 0*second" + ("\nssdp_nfp = 0" if role == "post" else "")
+        clear = "ssdp_window_start = t\nssdp_fired = 0\nssdp_lat = 0*second" + ("\nssdp_n_inputs_fired = 0" if role == "post" else "")
     group.run_regularly(clear, dt=window, when="synapses", order=ORDER_CLEAR)
     tracker = Synapses(group, group, on_pre=on_spike, name=group.name + "_tracker*")
     tracker.connect(j="i")
