@@ -70,22 +70,42 @@ def test_teacher_driven_variants_learn_the_new_task_and_none_stays_at_chance(tmp
         assert (learned[variant] - learned["none"] >= 0.15).all(), learned
 
 
-def test_every_variant_is_clipped_to_the_same_bounds(tmp_path):
-    """At a learning rate far too large, every plastic variant's readout weights run into the
-    study's one bound, and none passes it."""
-    bound = 0.6  # above every initial weight
-    study = write(tmp_path / "s.toml", ["none", "stdp", "dastdp", "ssdp", "dassdp"], seeds=[0], train_samples=40,
-                  brian2=f"w_bound = {bound}\nrate_scale = 1000.0")
-    assert main(["run", str(study), "--out", str(tmp_path / "out"), "--quiet", "--workers", "2"]) == 0
-    weights = pd.read_parquet(tmp_path / "out" / "weights.parquet")
+BOUND = 0.6  # above every initial weight
+
+
+@pytest.fixture(scope="module")
+def every_variant(tmp_path_factory):
+    """Every variant at a learning rate far too large, with one weight bound (one seed)."""
+    root = tmp_path_factory.mktemp("every_variant")
+    study = write(root / "s.toml", ["none", "stdp", "dastdp", "ssdp", "dassdp"], seeds=[0], train_samples=40,
+                  brian2=f"w_bound = {BOUND}\nrate_scale = 1000.0")
+    assert main(["run", str(study), "--out", str(root / "out"), "--quiet", "--workers", "2"]) == 0
+    return root / "out"
+
+
+def test_every_variant_is_clipped_to_the_same_bounds(every_variant):
+    """Every plastic variant's readout weights run into the study's one bound, and none passes it."""
+    weights = pd.read_parquet(every_variant / "weights.parquet")
     readout = weights[(weights.layer == "readout") & weights.stat.isin(["min", "max"])]
     extremes = readout.groupby(["variant", "stat"]).value.agg(["min", "max"]).unstack("stat")
     for variant in ("stdp", "dastdp", "ssdp", "dassdp"):
         low, high = extremes.loc[variant, ("min", "min")], extremes.loc[variant, ("max", "max")]
-        assert -bound <= low and high <= bound, (variant, low, high)
-        assert max(-low, high) == pytest.approx(bound), (variant, low, high)  # the bound binds
+        assert -BOUND <= low and high <= BOUND, (variant, low, high)
+        assert max(-low, high) == pytest.approx(BOUND), (variant, low, high)  # the bound binds
     none = extremes.loc["none"]
-    assert max(-none[("min", "min")], none[("max", "max")]) < bound
+    assert max(-none[("min", "min")], none[("max", "max")]) < BOUND
+
+
+def test_in_network_gate_is_the_reference_fit_of_the_recorded_windows(every_variant):
+    """DA-SSDP's gate, fitted inside the network after its warm-up, equals `fit_gate` of the
+    training table's warm-up rows (S from the spike rasters, L from the label spike counts): the
+    network's synchrony counts every spike, those of a window's first step included."""
+    from dassdp.analysis.gate_diagnostics import gate_diagnostics
+
+    diagnostics = gate_diagnostics(pd.read_parquet(every_variant / "training.parquet"),
+                                   pd.read_parquet(every_variant / "gate.parquet")).drop_duplicates("run")
+    assert len(diagnostics) == 1 and diagnostics.n_warmup.iloc[0] == 20
+    np.testing.assert_allclose(diagnostics.k, diagnostics.k_published, rtol=1e-9)
 
 
 def test_calibration_picks_the_best_validation_score_and_never_reads_the_test_data(tmp_path, monkeypatch):

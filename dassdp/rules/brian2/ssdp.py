@@ -42,11 +42,9 @@ window m), on a clock of period ``window``:
     ``clip(acc / B, -c, c)`` to ``w``, clipped to ``[w_min, w_max]``;
     order -15: the normalisation, if any;
     order -10: fired flags, latencies and counts are cleared;
-    order -1: the user's transmission (``on_pre``, Brian2's default order for pre pathways), which
-    also counts first pre spikes into ``ssdp_n_inputs_fired`` of the post neurons when it has no
-    delay (other than all-to-all);
-    order 10: otherwise (no transmission, or a delayed one) the ``ssdp_count_inputs`` pathway
-    counts them;
+    order -1: the user's transmission (``on_pre``, Brian2's default order for pre pathways);
+    order 10: (other than all-to-all) the ``ssdp_count_inputs`` pathway counts first pre spikes
+    into ``ssdp_n_inputs_fired`` of the post neurons;
     order 20: spikes of this step are recorded as fired flags and latencies of the new window.
 
 The run therefore needs one step past the last window: use ``rule.duration(n_windows)``.
@@ -351,11 +349,9 @@ class DASSDPSynapses:
         """``on_pre`` pathways and ``on_event`` events of the plastic synapses."""
         on_pre = {"pre": self.on_pre} if self.on_pre else {}
         if not self.all_to_all:  # first pre spikes of a window count into their post neurons' inputs fired
-            count = "ssdp_n_inputs_fired_post += 1 - ssdp_fired_pre"
-            if self.on_pre and self.delay is None:
-                on_pre = {"pre": self.on_pre + "\n" + count}  # one pass over a spike's synapses
-            else:
-                on_pre["ssdp_count_inputs"] = count
+            # a pathway of its own, after the window's flags were cleared: the transmission may run
+            # in another slot (the bridge moves it to ``groups``, before the clear)
+            on_pre["ssdp_count_inputs"] = "ssdp_n_inputs_fired_post += 1 - ssdp_fired_pre"
         on_event = {}
         if self.mode == "split":
             on_pre["ssdp_window_end"] = _CORRECTION
