@@ -19,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
@@ -145,7 +146,7 @@ def paired_differences(summary: pd.DataFrame, stem: str | Path, metrics: list[st
             err = [[row["diff"] - row.diff_low], [row.diff_high - row["diff"]]] if pd.notna(row.diff_low) else None
             ax.errorbar(row["diff"], y, xerr=err, fmt="o", color=palette[variant], capsize=3)
         ax.axvline(0.0, color="grey", linewidth=0.8)
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+        ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.set_title(metric, fontsize=10)
         ax.set_xlabel(f"difference to {reference}")
     axes[0, 0].set_yticks(range(len(variants)), variants)
@@ -192,7 +193,7 @@ def learning_curves(training: pd.DataFrame, stem: str | Path, trial: str = "tria
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize=8,
                ncols=len(_variants(training)))
     axes[-1].set_xlabel(f"{trial} (index over the whole sequence)")
-    fig.suptitle(f"Learning curves: running mean over {_window(training)} {trial}s, mean +- SD over "
+    fig.suptitle(f"Learning curves: running mean of width {_window(training)}, mean \u00b1 SD over "
                  f"{_seeds_note(training)}")
     return _save(fig, stem)
 
@@ -205,7 +206,7 @@ def synchrony_over_training(training: pd.DataFrame, stem: str | Path, trial: str
     _mark_blocks(ax, training)
     ax.set(xlabel=f"{trial} (index over the whole sequence)", ylabel=LABELS["synchrony"])
     ax.legend(fontsize=8, ncols=min(6, len(_variants(training))))
-    ax.set_title(f"Synchrony S over training: running mean, mean +- SD over {_seeds_note(training)}", pad=16)
+    ax.set_title(f"Synchrony S over training: running mean, mean \u00b1 SD over {_seeds_note(training)}", pad=16)
     return _save(fig, stem)
 
 
@@ -271,11 +272,11 @@ def weight_changes(weights: pd.DataFrame, stem: str | Path) -> list[Path]:
                             color=palette[variant], capsize=2)
         top.set_title(layer, fontsize=10)
         top.set_ylabel("||dW|| since previous block\n(Frobenius norm, weight units)" if col == 0 else "")
-        bottom.set_ylabel("weight (weight units):\nmin-max line, mean +- SD" if col == 0 else "")
+        bottom.set_ylabel("weight (weight units):\nmin-max line, mean \u00b1 SD" if col == 0 else "")
         bottom.set_xticks(blocks.index, [block_label(b, t) for b, t in blocks.items()])
         bottom.set_xlabel("after block")
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle(f"Weight change and weight range per block: mean (+- SD) over {_seeds_note(weights)}")
+    fig.suptitle(f"Weight change and weight range per block: mean (\u00b1 SD) over {_seeds_note(weights)}")
     return _save(fig, stem)
 
 

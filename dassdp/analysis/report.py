@@ -239,12 +239,12 @@ def _rate_scales(results_dir: Path, study: dict) -> str:
         order = [v for v in study.get("variants", []) if v in chosen["scales"]]
         order += [v for v in chosen["scales"] if v not in order]
         scales = ", ".join(f"{v} \u00d7{chosen['scales'][v]:g}" for v in order)
-        how = f"the base amplitudes, chosen per variant by validation {chosen['criterion']}"
+        how = f"chosen per variant by validation {chosen['criterion']}"
         if calibration:
             how += (f" on {calibration['validation_fraction']:.0%} of the training data (never the test data) over "
-                    f"the grid {', '.join(f'{g:g}' for g in calibration['grid'])}, calibration seeds "
+                    f"the grid {', '.join(f'{g:g}' for g in calibration['grid'])}; calibration seeds "
                     f"{_seed_list(calibration['seeds'])}")
-        return f"{scales} \u00d7 {how}"
+        return f"{scales} (times each rule's base amplitudes), {how}"
     if study.get("phase") == "brian2":
         return f"not calibrated: brian2.rate_scale = {study['brian2']['rate_scale']:g} for every plastic variant"
     if "lr" in study.get("training", {}):
@@ -376,7 +376,7 @@ def _point_sections(doc: _Document, figures, tables: dict[str, pd.DataFrame], st
         teacher = ("In the Brian2 phase both count the teacher current, so training accuracy sits near 1 and the "
                    "loss is small: compare the variants by the accuracy matrices; here, look for the loss's change "
                    "at each task switch." if study.get("phase") == "brian2" else
-                   "look for the fall at each task switch and how fast each variant recovers.")
+                   "the fall at each task switch and how fast each variant recovers.")
         doc.figure(figures.learning_curves, training, f"{prefix}learning_curves", teacher, trial=trial)
     weights = tables.get("weights")
     if weights is not None and len(weights):
@@ -385,16 +385,19 @@ def _point_sections(doc: _Document, figures, tables: dict[str, pd.DataFrame], st
                    "top: how far each block moved the weights of each layer that changes (0 for a variant that does "
                    "not learn; a rule whose gate or dopamine shut it off moves little in that block); bottom: the "
                    "weight range, where weights pinned at the common bound show as min-max lines at the bound.")
-    if training is not None and len(training) and (
-            training.loc[training.variant == figures.GATED, "gate"].notna().any()
-            or ("dopamine" in training.columns
-                and training.loc[training.variant == figures.DOPAMINERGIC, "dopamine"].notna().any())):
-        doc.heading(level, "DA-SSDP gate and DA-STDP dopamine", f"{prefix}gate")
+    has = training is not None and len(training)
+    gate = has and training.loc[training.variant == figures.GATED, "gate"].notna().any()
+    dopamine = has and "dopamine" in training.columns and \
+        training.loc[training.variant == figures.DOPAMINERGIC, "dopamine"].notna().any()
+    if gate or dopamine:
+        shown = [(name, caption) for name, caption, present in (
+            ("DA-SSDP gate", "the gate g multiplies DA-SSDP's update (1: ungated, 0: off) and is fitted on the shaded "
+             "warm-up: look for it falling toward 0 after a task switch", gate),
+            ("DA-STDP dopamine", "DA-STDP's dopamine level (1/s, right after each window's release) carries the "
+             "window's outcome, on its own axis: its scale is not comparable with the gate's", dopamine)) if present]
+        doc.heading(level, " and ".join(name for name, _ in shown), f"{prefix}gate")
         doc.figure(figures.gate_and_dopamine, training, f"{prefix}gate_and_dopamine",
-                   "the gate g multiplies DA-SSDP's update (1: ungated, 0: off) and is fitted on the shaded warm-up; "
-                   "look for it falling toward 0 after a task switch. DA-STDP's dopamine (1/s, right after each "
-                   "window's release) carries the window's outcome; its scale is not comparable with the gate's.",
-                   trial=trial)
+                   "; ".join(caption for _, caption in shown) + ".", trial=trial)
     if training is not None and len(training):
         doc.heading(level, "Synchrony over training", f"{prefix}synchrony")
         doc.figure(figures.synchrony_over_training, training, f"{prefix}synchrony",
@@ -406,8 +409,13 @@ def _point_sections(doc: _Document, figures, tables: dict[str, pd.DataFrame], st
 
 def _gate_diagnostics(doc: _Document, figures, tables: dict[str, pd.DataFrame], prefix: str, level: int,
                       trial: str) -> None:
+    """The gate diagnostics of the runs of the gated variant (in the PyTorch phase ``ssdp`` has a fit too, never
+    applied: it stays in the Parquet table)."""
     diagnostics, training = tables.get("gate_diagnostics"), tables.get("training")
-    if diagnostics is None or not len(diagnostics):
+    if diagnostics is None or training is None:
+        return
+    diagnostics = diagnostics[diagnostics.variant == figures.GATED]
+    if not len(diagnostics):
         return
     doc.heading(level, "Gate diagnostics", f"{prefix}diagnostics")
     doc.paragraph(
@@ -498,6 +506,16 @@ def _appendix(doc: _Document, results_dir: Path, tables: dict[str, pd.DataFrame]
 # ------------------------------------------------------------------------------------------
 
 
+def _at_point(tables: dict[str, pd.DataFrame], point) -> dict[str, pd.DataFrame]:
+    """The rows of grid point ``point`` (None: all); a table without a ``point`` column
+    (``gate_diagnostics``) keeps the rows of that point's runs."""
+    if point is None:
+        return tables
+    runs = set(tables["metrics"].loc[tables["metrics"].point == point, "run"]) if "metrics" in tables else set()
+    return {name: t[t.point == point] if "point" in t.columns else t[t.run.isin(runs)] if "run" in t.columns else t
+            for name, t in tables.items()}
+
+
 def _read_tables(results_dir: Path, variants: list[str]) -> dict[str, pd.DataFrame]:
     """The study's tables, ``variant`` as a categorical in the study's order (for fixed colours)."""
     tables = {}
@@ -521,7 +539,7 @@ def build_report(results_dir: Path, out_dir: Path | None = None, force: bool = F
     html_path, md_path = out / "report.html", out / "report.md"
     if not force and report_is_current(results_dir, out):
         return html_path, md_path
-    from dassdp.analysis import figures
+    import dassdp.analysis.figures as figures  # (`from dassdp.analysis import figures` may skip the import)
 
     digest = _digest(results_dir)
     study_path = results_dir / "study.json"
@@ -550,11 +568,11 @@ def build_report(results_dir: Path, out_dir: Path | None = None, force: bool = F
             doc.bullets(detectable_lines(summary))
     points = sorted(summary.point.unique()) if summary is not None and "point" in summary.columns else [None]
     for point in points:
-        at = {name: t[t.point == point] if point is not None and "point" in t.columns else t
-              for name, t in tables.items()}
+        at = _at_point(tables, point)
         prefix, level = ("", 2) if len(points) == 1 else (f"p{point}_", 3)
         if len(points) > 1:
-            doc.heading(2, _point_label(at["summary"]).capitalize(), f"p{point}")
+            label = _point_label(at["summary"])
+            doc.heading(2, label[0].upper() + label[1:], f"p{point}")
         if at.get("summary") is not None and "reference" in at["summary"].columns and \
                 (at["summary"].variant != at["summary"].reference).any():
             metrics = [_heading(m) for m in _metrics_present(at["summary"], MAIN_METRICS)]
