@@ -252,6 +252,12 @@ def _rate_scales(results_dir: Path, study: dict) -> str:
     return "not recorded"
 
 
+def _plastic_layer(tables: dict[str, pd.DataFrame]) -> str | None:
+    """The layer DA-SSDP's gate was fitted on (the gate table's), or None without a fit."""
+    gate = tables.get("gate")
+    return str(gate.layer.iloc[0]) if gate is not None and len(gate) else None
+
+
 def _facts(results_dir: Path, study: dict, tables: dict[str, pd.DataFrame], variants: list[str],
            reference: str | None) -> list[tuple[str, str]]:
     facts = [("Question", study.get("description") or "(the study file has no description)")]
@@ -267,8 +273,9 @@ def _facts(results_dir: Path, study: dict, tables: dict[str, pd.DataFrame], vari
         facts.append(("Phase", f"Brian2: a spiking MLP surrogate-trained in PyTorch on {pretrain}, converted exactly; "
                                "each rule then acts on the readout projection"))
     elif phase == "torch":
-        facts.append(("Phase", "PyTorch: surrogate-gradient training; DA-SSDP (ssdp, dassdp) on "
-                               f"{study.get('plasticity', {}).get('layer') or 'the last hidden LIF layer'}"))
+        layer = _plastic_layer(tables) or "the last hidden LIF layer"
+        facts.append(("Phase", f"PyTorch: surrogate-gradient training of every layer; DA-SSDP (ssdp, dassdp) adds "
+                               f"its update on the weights into {layer}"))
     if study.get("sequence"):
         facts.append(("Sequence", " -> ".join(f"{b['task']} ({b['epochs']} epoch{'s' * (b['epochs'] != 1)})"
                                               for b in study["sequence"])))
@@ -381,10 +388,15 @@ def _point_sections(doc: _Document, figures, tables: dict[str, pd.DataFrame], st
     weights = tables.get("weights")
     if weights is not None and len(weights):
         doc.heading(level, "Weights", f"{prefix}weights")
+        layer = _plastic_layer(tables)
+        gradient = (f" In the PyTorch phase every layer learns by gradient; DA-SSDP adds its update to "
+                    f"fc.{layer.removeprefix('lif.')}, the weights into {layer}."
+                    if study.get("phase") == "torch" and layer else "")
         doc.figure(figures.weight_changes, weights, f"{prefix}weight_changes",
                    "top: how far each block moved the weights of each layer that changes (0 for a variant that does "
                    "not learn; a rule whose gate or dopamine shut it off moves little in that block); bottom: the "
-                   "weight range, where weights pinned at the common bound show as min-max lines at the bound.")
+                   "weight range, where weights pinned at the common bound show as min-max lines at the bound."
+                   + gradient)
     has = training is not None and len(training)
     gate = has and training.loc[training.variant == figures.GATED, "gate"].notna().any()
     dopamine = has and "dopamine" in training.columns and \

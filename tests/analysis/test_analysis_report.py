@@ -110,6 +110,8 @@ def test_torch_phase_sweep_without_calibration_or_dopamine(synthetic_results, ca
     head = html[: html.index("<h2")]
     assert "domain-incremental (permuted inputs)" in head
     assert "not calibrated: training.lr = 0.005 for every variant" in head
+    assert "DA-SSDP (ssdp, dassdp) adds its update on the weights into lif.1" in head
+    assert "DA-SSDP adds its update to fc.1, the weights into lif.1." in html
     assert summary_rows(html) == ["frozen", "none", "dassdp"] * 2
     assert "point 0 (training.lr = 0.01)" in html and "point 1 (training.lr = 0.001)" in html
     for point in (0, 1):
