@@ -148,7 +148,7 @@ def paired_differences(summary: pd.DataFrame, stem: str | Path, metrics: list[st
         ax.axvline(0.0, color="grey", linewidth=0.8)
         ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.set_title(metric, fontsize=10)
-        ax.set_xlabel(f"difference to {reference}")
+        ax.set_xlabel(f"difference to {reference}\n(fraction correct)")
     axes[0, 0].set_yticks(range(len(variants)), variants)
     axes[0, 0].invert_yaxis()
     n = others.n_pairs.max() if len(others) else 0
