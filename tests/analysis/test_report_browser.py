@@ -70,6 +70,11 @@ def chromium_binary() -> str | None:
     return next((path for path in found if path), None)
 
 
+# skipped before any fixture runs, so that the study does not run for nothing
+pytestmark = pytest.mark.skipif(chromium_binary() is None, reason=f"no Chromium binary ({', '.join(BINARIES)}) on "
+                                "PATH; on Debian: apt-get install chromium")
+
+
 class Chromium:
     """A headless Chromium on the DevTools protocol over a pipe: JSON messages, each ended by a
     NUL byte, written to the browser's fd 3 and read from its fd 4."""
@@ -185,10 +190,7 @@ class Chromium:
 
 @pytest.fixture
 def chromium(tmp_path):
-    binary = chromium_binary()
-    if binary is None:
-        pytest.skip(f"no Chromium binary ({', '.join(BINARIES)}) on PATH; on Debian: apt-get install chromium")
-    browser = Chromium(binary, tmp_path / "profile")
+    browser = Chromium(chromium_binary(), tmp_path / "profile")
     yield browser
     browser.close()
 
