@@ -26,9 +26,9 @@ look for. Sections whose tables a directory lacks (no calibration, no DA-SSDP va
 PyTorch phase's missing dopamine) are left out.
 
 `build_report` writes a digest of its inputs (every ``DIR/*.parquet``, ``*.json`` and ``*.toml``,
-the manifest without its wall-clock time, and this module's and the figures module's source) as
-``inputs.sha256`` beside the report and returns at once, writing nothing, while it matches
-(`report_is_current`).
+the manifest without its wall-clock time, and the source of this module, the figures module and
+the console summary) as ``inputs.sha256`` beside the report, and returns at once, writing
+nothing, while the digest matches (`report_is_current`).
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ __all__ = ["DIGEST", "build_report", "report_is_current"]
 
 #: the digest of the inputs, beside the report
 DIGEST = "inputs.sha256"
+#: modules besides this one whose source shapes the report (a change rewrites it)
+CODE = ("dassdp.analysis.figures", "dassdp.cli.summary")
 #: the tables the report reads, in the appendix's order
 TABLES = ("summary", "metrics", "evaluations", "training", "weights", "gate", "gate_diagnostics", "calibration")
 #: metrics of the summary table, in this order; ``learned_<task>`` metrics follow ``forgetting``
@@ -95,9 +97,8 @@ figcaption{font-size:0.9em;color:#333} pre{background:#f4f4f4;padding:0.5em;over
 def _digest(results_dir: Path) -> str:
     """SHA-256 of the report's code and its inputs (see the module docstring)."""
     digest = hashlib.sha256()
-    figures = importlib.util.find_spec("dassdp.analysis.figures")
-    for source in (Path(__file__), Path(figures.origin)):
-        digest.update(source.read_bytes())
+    for module in (__name__, *CODE):
+        digest.update(Path(importlib.util.find_spec(module).origin).read_bytes())
     inputs = sorted(p for p in results_dir.iterdir() if p.is_file() and p.suffix in (".parquet", ".json", ".toml"))
     for path in inputs:
         data = path.read_bytes()
@@ -486,7 +487,7 @@ def _appendix(doc: _Document, results_dir: Path, tables: dict[str, pd.DataFrame]
     for spec in sorted(results_dir.glob("*.toml")):
         doc.details(f"Study file {spec.name}", spec.read_text())
     doc.paragraph("Every table of the directory as Parquet (pandas.read_parquet); the smaller ones below in full. "
-                  "The gate diagnostics are in full in their section.")
+                  "The gate diagnostics of the DA-SSDP runs are in their section.")
     for name in TABLES:
         if name not in tables:
             continue
