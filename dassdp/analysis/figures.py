@@ -25,6 +25,9 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 __all__ = [
+    "DOPAMINERGIC",
+    "GATED",
+    "LABELS",
     "accuracy_matrices",
     "block_label",
     "calibration_curves",
@@ -287,7 +290,8 @@ def gate_warmup(warmup: pd.DataFrame, stem: str | Path, max_panels: int = 12) ->
     ``synchrony``, ``loss`` and the run's fit ``k``, ``mu``, ``s``; optional ``k_detrended``,
     ``trend_S``, ``trend_L`` of `dassdp.analysis.gate_diagnostics`). One panel per run, the first
     ``max_panels`` runs by seed."""
-    runs = warmup.groupby("run").seed.first().sort_values().index[:max_panels]
+    every = warmup.groupby("run").seed.first().sort_values().index
+    runs = every[:max_panels]
     ncols = min(4, len(runs))
     nrows = math.ceil(len(runs) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols + 1, 2.9 * nrows + 0.6), squeeze=False, layout="constrained")
@@ -313,7 +317,9 @@ def gate_warmup(warmup: pd.DataFrame, stem: str | Path, max_panels: int = 12) ->
     for ax in list(axes.flat)[len(runs):]:
         ax.set_visible(False)
     fig.colorbar(scatter, ax=axes, label="position in warm-up (0 first, 1 last)", fraction=0.02, pad=0.02)
-    fig.suptitle("DA-SSDP warm-up: loss L against synchrony S per run; red: the relation the fitted gate implies")
+    shown = f" (the first {len(runs)} of {len(every)} runs by seed)" if len(every) > len(runs) else ""
+    fig.suptitle(f"DA-SSDP warm-up: loss L against synchrony S per run{shown}; red: the relation the fitted gate "
+                 "implies")
     return _save(fig, stem)
 
 
