@@ -45,7 +45,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dassdp.cli.summary import LEARNED, _heading, calibrated_scales, detectable_lines, scenario
+# the console summary's helpers, so that both say the same in the same words
+from dassdp.cli.summary import _heading, _interval, _present, calibrated_scales, detectable_lines, scenario
 
 __all__ = ["DIGEST", "build_report", "report_is_current"]
 
@@ -295,21 +296,6 @@ def _facts(results_dir: Path, study: dict, tables: dict[str, pd.DataFrame], vari
 # ------------------------------------------------------------------------------------------
 
 
-def _metrics_present(summary: pd.DataFrame, names: tuple[str, ...]) -> list[str]:
-    """``names`` present in ``summary``, with the ``learned_<task>`` metrics after ``forgetting``."""
-    present = set(summary.metric)
-    chosen = [m for m in names if m in present]
-    learned = [m for m in pd.unique(summary.metric) if m.startswith(LEARNED)]
-    at = chosen.index("forgetting") + 1 if "forgetting" in chosen else len(chosen)
-    return [*chosen[:at], *learned, *chosen[at:]]
-
-
-def _interval(value: float, low: float, high: float, sign: str = "") -> str:
-    if pd.isna(low):
-        return f"{value:{sign}.3f}"
-    return f"{value:{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}]"
-
-
 def _point_label(rows: pd.DataFrame) -> str:
     sweep = [c for c in rows.columns if c.startswith("sweep.")]
     first = rows.iloc[0]
@@ -319,7 +305,7 @@ def _point_label(rows: pd.DataFrame) -> str:
 
 def _summary_table(doc: _Document, summary: pd.DataFrame) -> None:
     """One row per (point, variant): mean [interval] per metric and the paired difference beneath."""
-    metrics = _metrics_present(summary, SUMMARY_METRICS)
+    metrics = _present(summary, SUMMARY_METRICS)
     points = summary.point.nunique() > 1 if "point" in summary.columns else False
     paired = "reference" in summary.columns
     header = [*(["point"] if points else []), "variant", "n", *map(_heading, metrics)]
@@ -588,7 +574,7 @@ def build_report(results_dir: Path, out_dir: Path | None = None, force: bool = F
             doc.heading(2, label[0].upper() + label[1:], f"p{point}")
         if at.get("summary") is not None and "reference" in at["summary"].columns and \
                 (at["summary"].variant != at["summary"].reference).any():
-            metrics = [_heading(m) for m in _metrics_present(at["summary"], MAIN_METRICS)]
+            metrics = [_heading(m) for m in _present(at["summary"], MAIN_METRICS)]
             named = at["summary"].assign(metric=at["summary"].metric.map(_heading))
             doc.figure(figures.paired_differences, named, f"{prefix}paired_differences",
                        "a bar that misses the grey line is a difference the seeds resolve (95 %); its position says "
