@@ -12,7 +12,7 @@ Its first screen answers "which rule forgets less or learns more, by how much, a
   accuracy and forgetting as mean [95 % t-interval] over seeds, with the paired difference to the
   reference and its interval beneath (``summary.parquet``, `dassdp.analysis.stats.summarise`);
   then, per main metric, the smallest difference the study could detect at 80 % power
-  (`dassdp.cli.summary.detectable_lines`, the console summary's words) and the paired differences
+  (`dassdp.analysis.summary.detectable_lines`, the console summary's words) and the paired differences
   as a figure.
 
 Then, per grid point of a sweep: the accuracy matrix of each variant, learning curves, weight
@@ -46,14 +46,21 @@ import numpy as np
 import pandas as pd
 
 # the console summary's helpers, so that both say the same in the same words
-from dassdp.cli.summary import _heading, _interval, _present, calibrated_scales, detectable_lines, scenario
+from dassdp.analysis.summary import (
+    calibrated_scales,
+    detectable_lines,
+    heading,
+    interval,
+    present_metrics,
+    scenario,
+)
 
 __all__ = ["DIGEST", "build_report", "report_is_current"]
 
 #: the digest of the inputs, beside the report
 DIGEST = "inputs.sha256"
 #: modules besides this one whose source shapes the report (a change rewrites it)
-CODE = ("dassdp.analysis.figures", "dassdp.cli.summary")
+CODE = ("dassdp.analysis.figures", "dassdp.analysis.summary")
 #: the tables the report reads, in the appendix's order
 TABLES = ("summary", "metrics", "evaluations", "training", "weights", "gate", "gate_diagnostics", "calibration")
 #: metrics of the summary table, in this order; ``learned_<task>`` metrics follow ``forgetting``
@@ -305,10 +312,10 @@ def _point_label(rows: pd.DataFrame) -> str:
 
 def _summary_table(doc: _Document, summary: pd.DataFrame) -> None:
     """One row per (point, variant): mean [interval] per metric and the paired difference beneath."""
-    metrics = _present(summary, SUMMARY_METRICS)
+    metrics = present_metrics(summary, SUMMARY_METRICS)
     points = summary.point.nunique() > 1 if "point" in summary.columns else False
     paired = "reference" in summary.columns
-    header = [*(["point"] if points else []), "variant", "n", *map(_heading, metrics)]
+    header = [*(["point"] if points else []), "variant", "n", *map(heading, metrics)]
     rows, html_rows, previous = [], [], None
     for _, group in summary.groupby([*(["point"] if points else []), "variant"], sort=True, observed=True):
         by_metric = group.set_index("metric")
@@ -327,17 +334,17 @@ def _summary_table(doc: _Document, summary: pd.DataFrame) -> None:
                 cells.append("<td>-</td>")
                 continue
             row = by_metric.loc[metric]
-            text = _interval(row["mean"], row.ci_low, row.ci_high)
+            text = interval(row["mean"], row.ci_low, row.ci_high)
             mean, _, ci = text.partition(" ")
             cell = f"<b>{mean}</b><br><span class='ci'>{_esc(ci)}</span>"
             if paired and not is_reference and pd.notna(row["diff"]):
-                diff = _interval(row["diff"], row.diff_low, row.diff_high, sign="+")
+                diff = interval(row["diff"], row.diff_low, row.diff_high, sign="+")
                 text += f"; diff {diff}"
                 sign = np.sign(row.diff_low) if np.sign(row.diff_low) == np.sign(row.diff_high) else 0
                 sign = -sign if metric in LOWER_IS_BETTER else sign
                 verdict = {1: " better", -1: " worse"}.get(sign, "")
-                change, _, interval = diff.partition(" ")
-                cell += f"<br><span class='diff{verdict}'>&Delta; {change}<br>{_esc(interval)}</span>"
+                change, _, bounds = diff.partition(" ")
+                cell += f"<br><span class='diff{verdict}'>&Delta; {change}<br>{_esc(bounds)}</span>"
             plain.append(text)
             cells.append(f"<td>{cell}</td>")
         rows.append(plain)
@@ -574,8 +581,8 @@ def build_report(results_dir: Path, out_dir: Path | None = None, force: bool = F
             doc.heading(2, label[0].upper() + label[1:], f"p{point}")
         if at.get("summary") is not None and "reference" in at["summary"].columns and \
                 (at["summary"].variant != at["summary"].reference).any():
-            metrics = [_heading(m) for m in _present(at["summary"], MAIN_METRICS)]
-            named = at["summary"].assign(metric=at["summary"].metric.map(_heading))
+            metrics = [heading(m) for m in present_metrics(at["summary"], MAIN_METRICS)]
+            named = at["summary"].assign(metric=at["summary"].metric.map(heading))
             doc.figure(figures.paired_differences, named, f"{prefix}paired_differences",
                        "a bar that misses the grey line is a difference the seeds resolve (95 %); its position says "
                        "by how much. Forgetting: left of 0 is less forgetting than the reference.", metrics=metrics)

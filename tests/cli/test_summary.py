@@ -11,7 +11,8 @@ import scipy.stats
 from rich.console import Console
 
 from dassdp.analysis.stats import detectable_difference, summarise
-from dassdp.cli.summary import detectable_lines, difference_rows, print_summary, summary_rows
+from dassdp.analysis.summary import detectable_lines, difference_rows, summary_rows
+from dassdp.cli.summary import print_summary
 
 SEEDS = range(5)
 METRICS = ("ACC", "BWT", "forgetting", "learned_B", "synchrony")
