@@ -38,7 +38,8 @@ run the task sequence in Brian2 with a local plasticity rule on the readout proj
 The tables have the PyTorch phase's schema (`dassdp.runs.tasks`): ``training`` one row per
 training window (loss: the spike-count cross-entropy; accuracy: 1 if the prediction, teacher
 included, is the label; synchrony ``S = mean_(i,j) fired_i fired_j`` of the plastic projection;
-gate: the dopamine-borne gate of DA-SSDP; plus ``label``, ``prediction`` and ``dopamine``),
+gate: the dopamine-borne gate of DA-SSDP; plus ``label``, ``prediction``, ``dopamine`` and
+``free_prediction``/``free_accuracy``, the label neurons' prediction without the teacher),
 ``evaluations`` per evaluation and task, ``weights`` per block, ``gate`` the fitted gate.
 """
 
@@ -328,8 +329,8 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
     window_s = T * b2.dt_ms * 1e-3
     n_windows = len(lay.labels)
     drive = None  # the teacher: a current into the correct label neuron in training windows
+    teacher = np.zeros((n_windows, T, n_classes))
     if b2.signal == "teacher":
-        teacher = np.zeros((n_windows, T, n_classes))
         train = lay.learn
         teacher[np.flatnonzero(train), :, lay.labels[train]] = b2.teacher * theta
         drive = {LABELS: teacher.reshape(-1, n_classes)}
@@ -369,6 +370,12 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
     label_raster = rasters[LABELS].reshape(n_windows, T, n_classes)
     counts = label_raster.sum(1)
     integrated = counts * theta + v_end
+    # the label neurons' own input: without the teacher's current and the lateral inhibition (the
+    # spikes of a window's steps 0 .. T-2 inhibit the others from the next step on)
+    early = label_raster[:, :-1].sum(1)  # [window, label neuron]
+    others = early.sum(1, keepdims=True) - early
+    inhibition = circuit.inhibition * theta * others * lay.learn[:, None]
+    own = integrated - teacher.sum(1) + inhibition
     # S = mean_(i,j) f_i f_j of the all-to-all projection, from the window rasters [T, window, n]
     pre = activity_from_raster(rasters[hidden].reshape(n_windows, T, -1).transpose(1, 0, 2))
     post = activity_from_raster(label_raster.transpose(1, 0, 2))
@@ -378,15 +385,26 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
     warmup = b2.dassdp.warmup if fitted is not None else 0
     return run_tables(
         spec,
-        _training_rows(lay, loss, integrated.argmax(1), synchrony, dopamine, warmup, gated=fitted is not None),
+        _training_rows(study, tasks, n_classes, lay, loss, integrated.argmax(1), own, synchrony, dopamine, warmup,
+                       gated=fitted is not None),
         _evaluation_rows(study, tasks, n_classes, lay, integrated, synchrony),
         _weight_rows(study, model, lay, w_windows, syn_i, syn_j),
         PLASTIC_LAYER, fitted, BRIAN2_TRAINING_COLUMNS,
     )
 
 
-def _training_rows(lay: Layout, loss, prediction, synchrony, dopamine, warmup: int, gated: bool) -> list[dict]:
+def _scored(study, tasks, n_classes, task: str, scores: np.ndarray) -> int:
+    """The prediction from label-neuron scores, over the task's classes where the scenario says so
+    (as evaluations score)."""
+    mask = task_mask(study, tasks[task], n_classes, "cpu")
+    return int((scores if mask is None else np.where(mask.numpy(), scores, -np.inf)).argmax())
+
+
+def _training_rows(study, tasks, n_classes, lay: Layout, loss, prediction, own, synchrony, dopamine, warmup: int,
+                   gated: bool) -> list[dict]:
     """One row per training window. ``prediction`` is over all label neurons, teacher included;
+    ``free_prediction`` (``free_accuracy``) is what the label neurons' own input says, without the
+    teacher and the lateral inhibition, scored as an evaluation would: the learning curve;
     ``dopamine``: what the rule's dopamine monitor recorded for the window (`BrianRule`: the
     DA-SSDP gate, DA-STDP's level right after the window's release; NaN for rules without);
     ``gate``: the DA-SSDP gate after its ``warmup`` windows (``gated``), NaN otherwise."""
@@ -400,10 +418,12 @@ def _training_rows(lay: Layout, loss, prediction, synchrony, dopamine, warmup: i
         in_warmup = gated and trial < warmup
         level = float(dopamine[w]) if dopamine is not None else float("nan")
         gate = level if gated and not in_warmup else float("nan")
+        free = _scored(study, tasks, n_classes, lay.task[w], own[w])
         rows.append({"block": block, "task": lay.task[w], "epoch": epoch, "batch": batch, "trial": trial,
                      "loss": float(loss[w]), "accuracy": float(prediction[w] == lay.labels[w]),
                      "synchrony": float(synchrony[w]), "gate": gate, "warmup": in_warmup, "label": int(lay.labels[w]),
-                     "prediction": int(prediction[w]), "dopamine": level})
+                     "prediction": int(prediction[w]), "dopamine": level, "free_prediction": free,
+                     "free_accuracy": float(free == lay.labels[w])})
         trial += 1
     return rows
 

@@ -302,7 +302,8 @@ TRAINING_COLUMNS = {
     "loss": "float64", "accuracy": "float64", "synchrony": "float64", "gate": "float64", "warmup": "bool",
 }
 #: the Brian2 phase adds the window's label, the prediction and the dopamine level after the window
-BRIAN2_TRAINING_COLUMNS = {**TRAINING_COLUMNS, "label": "int64", "prediction": "int64", "dopamine": "float64"}
+BRIAN2_TRAINING_COLUMNS = {**TRAINING_COLUMNS, "label": "int64", "prediction": "int64", "dopamine": "float64",
+                           "free_prediction": "int64", "free_accuracy": "float64"}
 EVAL_COLUMNS = {"block": "int64", "trained_task": "object", "eval_task": "object", "accuracy": "float64", "synchrony": "float64"}
 WEIGHT_COLUMNS = {"block": "int64", "trained_task": "object", "layer": "object", "stat": "object", "value": "float64"}
 

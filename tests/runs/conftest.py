@@ -54,3 +54,31 @@ def tiny_study(tmp_path: Path):
 def write_tiny_study():
     """`write_tiny` itself, for module-scoped fixtures."""
     return write_tiny
+
+
+def pytorch_predictions(study, spec):
+    """The pretrained float64 PyTorch model's logits for every window of a Brian2-phase run, with
+    the run's layout (the oracle of the label neurons' own prediction)."""
+    import torch
+
+    from dassdp.models.encoders import encode
+    from dassdp.runs.brian2_phase import layout, pretrain
+    from dassdp.runs.tasks import make_tasks
+
+    tasks, n_classes = make_tasks(study)
+    model = pretrain(study, tasks, n_classes, spec.seed).double()
+    lay = layout(study, tasks, spec.seed)
+    with torch.no_grad():
+        logits = model(encode(lay.x.double(), "direct", study.network.n_steps, None)).numpy()
+    return logits, lay, tasks, n_classes
+
+
+def assert_best_within_rounding(predicted, scores, tol=1e-9):
+    """Every ``predicted`` class has the best of its row of ``scores`` (to ``tol``): where classes
+    tie, as the zero rows of untrained label neurons do, rounding may pick any of them."""
+    import numpy as np
+
+    chosen = scores[np.arange(len(predicted)), predicted]
+    best = scores.max(1)
+    assert np.all(best - chosen <= tol * np.maximum(1.0, np.abs(best))), np.flatnonzero(best - chosen > tol)
+    assert (np.sort(scores, 1)[:, -1] - np.sort(scores, 1)[:, -2] > tol).any()  # not every row is a tie

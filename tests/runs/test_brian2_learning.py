@@ -13,6 +13,8 @@ import pytest
 from dassdp.cli import main
 from dassdp.runs.study import parse_study
 
+from .conftest import assert_best_within_rounding, pytorch_predictions
+
 STUDY = """
 name = "b_learning"
 phase = "brian2"
@@ -68,6 +70,19 @@ def test_teacher_driven_variants_learn_the_new_task_and_none_stays_at_chance(tmp
     for variant in ("stdp", "ssdp"):
         assert (learned[variant] >= 0.35).all() and learned[variant].mean() >= 0.4, learned
         assert (learned[variant] - learned["none"] >= 0.15).all(), learned
+    # the learning curve: the label neurons' own prediction in training windows, without the teacher
+    # and the lateral inhibition, is exactly the pretrained model's for `none`
+    from dassdp.runs.study import expand_runs, load_study
+    from dassdp.runs.tasks import task_mask
+
+    study_spec, _ = load_study(study)
+    training = pd.read_parquet(tmp_path / "out" / "training.parquet")
+    spec = next(s for _, _, s in expand_runs(study_spec) if s.variant == "none" and s.seed == 0)
+    logits, lay, tasks, n_classes = pytorch_predictions(study_spec, spec)
+    train = np.flatnonzero(lay.learn)
+    masks = np.stack([task_mask(study_spec, tasks[lay.task[w]], n_classes, "cpu").numpy() for w in train])
+    own = training[training.run == spec.run_id].sort_values("trial").free_prediction.to_numpy()
+    assert_best_within_rounding(own, np.where(masks, logits[train], -np.inf))
 
 
 BOUND = 0.6  # above every initial weight

@@ -17,6 +17,8 @@ import torch
 from dassdp.cli import main
 from dassdp.runs.study import expand_runs, load_study
 
+from .conftest import assert_best_within_rounding, pytorch_predictions
+
 STUDY = """
 name = "tiny_brian2"
 phase = "brian2"
@@ -89,21 +91,22 @@ def test_tables_schema_and_values(finished):
 
 def test_none_variant_predicts_like_the_pretrained_pytorch_model(finished):
     """The label neurons' ``n theta + v`` is T times the PyTorch logit: without plasticity every
-    evaluation must score exactly what the pretrained float64 PyTorch model scores."""
-    from dassdp.models.encoders import encode
-    from dassdp.runs.brian2_phase import layout, pretrain
-    from dassdp.runs.tasks import make_tasks, task_mask
+    evaluation must score exactly what the pretrained float64 PyTorch model scores, and so must
+    the label neurons' own prediction in training windows (the teacher's input removed)."""
+    from dassdp.runs.tasks import task_mask
 
     study, _ = load_study(finished / "tiny.toml")
     ev = pd.read_parquet(finished / "out" / "evaluations.parquet")
+    tr = pd.read_parquet(finished / "out" / "training.parquet")
     for _, _, spec in expand_runs(study):
         if spec.variant != "none":
             continue
-        tasks, n_classes = make_tasks(study)
-        model = pretrain(study, tasks, n_classes, spec.seed).double()
-        lay = layout(study, tasks, spec.seed)
-        with torch.no_grad():
-            logits = model(encode(lay.x.double(), "direct", study.network.n_steps, None)).numpy()
+        logits, lay, tasks, n_classes = pytorch_predictions(study, spec)
+        train = np.flatnonzero(lay.learn)
+        masks = np.stack([task_mask(study, tasks[lay.task[w]], n_classes, "cpu").numpy() for w in train])
+        own = tr[tr.run == spec.run_id].sort_values("trial").free_prediction.to_numpy()
+        assert_best_within_rounding(own, np.where(masks, logits[train], -np.inf))
+        assert (tr[tr.run == spec.run_id].prediction.to_numpy() != own).any()  # the teacher did change some
         rows = ev[ev.run == spec.run_id]
         segments = [f"{kind}:{block}" for kind, block in lay.segment]
         for _, row in rows.iterrows():
