@@ -49,6 +49,7 @@ GATED, DOPAMINERGIC = "dassdp", "dastdp"
 #: labels of the quantities on the axes, with their units
 LABELS = {
     "accuracy": "accuracy (fraction correct)",
+    "free_accuracy": "accuracy without the teacher (fraction correct)",
     "loss": "loss (cross-entropy, nats)",
     "synchrony": "synchrony S (dimensionless, 0-1)",
     "gate": "gate g (dimensionless, 0-2)",
@@ -186,9 +187,12 @@ def accuracy_matrices(evaluations: pd.DataFrame, stem: str | Path) -> list[Path]
 def learning_curves(training: pd.DataFrame, stem: str | Path, trial: str = "trial") -> list[Path]:
     """Training accuracy and loss over the trials of the sequence, per variant (columns ``run``,
     ``variant``, ``seed``, ``block``, ``task``, ``trial``, ``accuracy``, ``loss``); ``trial`` names
-    the unit of the x axis (a training window, a mini-batch)."""
+    the unit of the x axis (a training window, a mini-batch). Where the table has
+    ``free_accuracy`` (the Brian2 phase: the label neurons' own prediction, without the teacher)
+    it is the accuracy shown."""
+    accuracy = "free_accuracy" if "free_accuracy" in training.columns else "accuracy"
     fig, axes = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, layout="constrained")
-    for ax, column in zip(axes, ("accuracy", "loss"), strict=True):
+    for ax, column in zip(axes, (accuracy, "loss"), strict=True):
         _plot_curves(ax, training, column)
         _mark_blocks(ax, training, label=ax is axes[0])
         ax.set_ylabel("training " + LABELS[column].replace(" (", "\n("))

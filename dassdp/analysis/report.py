@@ -374,9 +374,10 @@ def _point_sections(doc: _Document, figures, tables: dict[str, pd.DataFrame], st
                    "transfer" + (f"; chance is {chance:.2g}." if chance else "."))
     if training is not None and len(training):
         doc.heading(level, "Learning curves", f"{prefix}learning")
-        teacher = ("In the Brian2 phase both count the teacher current, so training accuracy sits near 1 and the "
-                   "loss is small: compare the variants by the accuracy matrices; here, look for the loss's change "
-                   "at each task switch." if study.get("phase") == "brian2" else
+        teacher = ("top: the label neurons' own prediction in each training window, without the teacher's current "
+                   "(scored like the evaluations), so a rise within block B is learning of B; bottom: the loss counts "
+                   "the teacher-driven spikes, so look at its change at each task switch."
+                   if "free_accuracy" in training.columns else
                    "the fall at each task switch and how fast each variant recovers.")
         doc.figure(figures.learning_curves, training, f"{prefix}learning_curves", teacher, trial=trial)
     weights = tables.get("weights")
