@@ -118,6 +118,30 @@ def pretrain(study: Study, tasks: dict[str, TaskData], n_classes: int, seed: int
     return model.eval()
 
 
+def pretrained(study: Study, tasks: dict[str, TaskData], n_classes: int, seed: int, cache: Path | None = None):
+    """`pretrain`, or its result from ``cache``: one file per pretraining (the hash of the data
+    set, tasks, network, training and pretraining fields of the study, and the seed), written
+    atomically, so that the variants and calibration points of a seed share one pretraining.
+    Pretraining is deterministic, so a cached network equals a recomputed one bit for bit."""
+    if cache is None:
+        return pretrain(study, tasks, n_classes, seed)
+    from dassdp.runs import store
+
+    fields = {key: getattr(study, key).model_dump(mode="json") for key in ("dataset", "tasks", "network", "training")}
+    b2 = study.brian2
+    fields["pretrain"] = {"tasks": pretrain_tasks(study), "epochs": b2.pretrain_epochs, "head": b2.head, "seed": seed}
+    path = Path(cache) / f"{hashlib.sha256(canonical_json(fields).encode()).hexdigest()[:16]}.pt"
+    n_in = next(iter(tasks.values())).x_train.shape[1]
+    if path.is_file():
+        model = build_model(study, n_in, n_classes)
+        model.load_state_dict(torch.load(path, weights_only=True))
+        return model.eval()
+    model = pretrain(study, tasks, n_classes, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store.write_atomic(path, lambda tmp: torch.save(model.state_dict(), tmp))
+    return model
+
+
 def pretrain_tasks(study: Study) -> list[str]:
     return list(study.brian2.pretrain or [study.blocks[0].task])
 
@@ -304,9 +328,10 @@ def build_directory(spec: RunSpec, root: Path | None):
             return
 
 
-def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
+def execute_brian2(spec: RunSpec, build_root: Path | None = None, pretrained_root: Path | None = None) -> dict:
     """The run's tables (see the module docstring); standalone projects are built in
-    `build_directory` (``build_root``: reuse compiled projects across seeds)."""
+    `build_directory` (``build_root``: reuse compiled projects across seeds); pretrained networks
+    are kept in ``pretrained_root`` (`pretrained`)."""
     from brian2 import StateMonitor, defaultclock, ms, second
 
     from dassdp.bridge import to_brian2
@@ -321,7 +346,7 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None) -> dict:
     study, variant, seed = spec.resolved(), spec.variant, spec.seed
     b2 = study.brian2
     tasks, n_classes = make_tasks(study)
-    model = pretrain(study, tasks, n_classes, seed)
+    model = pretrained(study, tasks, n_classes, seed, pretrained_root)
     theta = label_threshold(model, study, tasks)
     network = spiking_readout(model, theta)
     lay = layout(study, tasks, seed)

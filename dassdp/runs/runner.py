@@ -63,6 +63,8 @@ STUDY_TOML, STUDY_JSON = "study.toml", "study.json"
 CALIBRATION_JSON = "calibration.json"
 #: standalone projects of the Brian2 phase, reused across seeds (see `brian2_phase.build_directory`)
 BUILDS = "builds"
+#: pretrained networks of the Brian2 phase, shared by the variants of a seed (`brian2_phase.pretrained`)
+PRETRAINED = "pretrained"
 
 
 @dataclass
@@ -164,7 +166,7 @@ def run_one(spec_data: dict, out: str, hash_: str) -> dict:
     run_dir.mkdir(parents=True)
     started = time.time()
     if spec.resolved().phase == "brian2":
-        tables = execute_brian2(spec, build_root=Path(out) / BUILDS)
+        tables = execute_brian2(spec, build_root=Path(out) / BUILDS, pretrained_root=Path(out) / PRETRAINED)
     else:
         tables = execute(spec)
     for name in RUN_TABLES:

@@ -7,6 +7,8 @@ Layout of a results directory ``DIR``::
     DIR/runs/<run_id>/*.parquet   the run's tidy tables
     DIR/runs/<run_id>/manifest.json   written last: status "done", study hash, versions, timings
     DIR/<table>.parquet        every run's table concatenated (written when all runs are done)
+    DIR/pretrained/*.pt        Brian2 phase: pretrained networks shared by the runs of a seed
+    DIR/builds/                Brian2 phase: standalone projects, compiled once per variant
     DIR/metrics.parquet, DIR/summary.parquet, DIR/manifest.json
 
 Every file is written to a temporary name in its final directory and renamed into place

@@ -117,6 +117,23 @@ def test_none_variant_predicts_like_the_pretrained_pytorch_model(finished):
         assert rows.accuracy.nunique() <= 2 and rows.groupby("eval_task").accuracy.nunique().eq(1).all()
 
 
+def test_pretraining_is_shared_through_the_cache_and_changes_nothing(tmp_path, monkeypatch):
+    """Two variants of a seed pretrain once with a cache, and give the tables they give without it."""
+    import dassdp.runs.brian2_phase as phase
+
+    study, _ = load_study(write(tmp_path / "s.toml", variants=("none", "ssdp")))
+    specs = [spec for _, _, spec in expand_runs(study) if spec.seed == 0]
+    fresh = {spec.variant: phase.execute_brian2(spec) for spec in specs}
+    calls = []
+    original = phase.pretrain
+    monkeypatch.setattr(phase, "pretrain", lambda *args: calls.append(args[-1]) or original(*args))
+    cached = {spec.variant: phase.execute_brian2(spec, pretrained_root=tmp_path / "cache") for spec in specs}
+    assert calls == [0] and len(list((tmp_path / "cache").glob("*.pt"))) == 1
+    for variant, tables in cached.items():
+        for name, table in tables.items():
+            pd.testing.assert_frame_equal(table, fresh[variant][name], obj=f"{variant} {name}")
+
+
 def test_reward_prediction_error_dopamine_matches_numpy():
     """``reward_prediction_error``: after each learning window the dopamine jumps by
     ``(r - rbar) / tau_n`` with ``r`` the label neuron's share of the spikes, ``rbar`` follows ``r``
