@@ -205,9 +205,10 @@ def run_states(runs: StudyRuns) -> pd.DataFrame:
 def calibrate(runs: StudyRuns) -> pd.DataFrame:
     """Choose each calibrated variant's ``brian2.rate_scale`` from its finished calibration runs:
     the grid value with the highest mean criterion over the calibration seeds (the first such
-    value in grid order on a tie). Records the choice in ``DIR/calibration.json``, expands the
-    study's runs with it and returns the table (variant, rate_scale, seed, criterion, value,
-    chosen) that `aggregate` writes as ``calibration.parquet``."""
+    value in grid order on a tie). Records the choice in ``DIR/calibration.json`` (with the
+    variants whose choice is the grid's smallest or largest value: the grid may not bracket their
+    best rate), expands the study's runs with it and returns the table (variant, rate_scale, seed,
+    criterion, value, chosen) that `aggregate` writes as ``calibration.parquet``."""
     spec = runs.study.calibration
     evaluations = pd.concat([store.read_run_table(runs.run_dir(s), "evaluations") for _, _, s in runs.calibration],
                             ignore_index=True)
@@ -223,7 +224,10 @@ def calibrate(runs: StudyRuns) -> pd.DataFrame:
         if by_scale.isna().all():
             raise StudyError("calibration", f"no {spec.criterion} for variant {variant!r}: every calibration run failed")
         chosen[variant] = float(by_scale.idxmax())
-    store.write_json_atomic({"criterion": spec.criterion, "scales": chosen}, runs.out / CALIBRATION_JSON)
+    edges = (min(spec.grid), max(spec.grid))
+    at_edge = sorted(variant for variant, scale in chosen.items() if scale in edges)
+    store.write_json_atomic({"criterion": spec.criterion, "grid": list(spec.grid), "scales": chosen,
+                             "at_edge": at_edge}, runs.out / CALIBRATION_JSON)
     runs.use_scales(chosen)
     table = scores[["variant", "rate_scale", "seed", "value"]].assign(criterion=spec.criterion)
     table["chosen"] = table.rate_scale == table.variant.map(chosen)

@@ -4,6 +4,7 @@ picks the best grid point on validation data without reading the test data."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 
 import numpy as np
@@ -163,6 +164,8 @@ def test_calibration_picks_the_best_validation_score_and_never_reads_the_test_da
         assert runs.scales[variant] == best
         assert table[(table.variant == variant) & table.chosen].rate_scale.unique().tolist() == [best]
     assert means.groupby("variant").agg(np.ptp).min() > 0  # the grid points differ
+    recorded = json.loads((runs.out / "calibration.json").read_text())
+    assert recorded["at_edge"] == sorted(v for v, s in runs.scales.items() if s in (0.01, 300.0))
     scales = {spec.variant: spec.study["brian2"]["rate_scale"] for _, _, spec in runs.runs}
     assert scales == {"none": 1.0, "ssdp": runs.scales["ssdp"], "stdp": runs.scales["stdp"]}
     assert all(spec.study["dataset"]["validation_fraction"] == 0 for _, _, spec in runs.runs)
