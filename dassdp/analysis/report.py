@@ -253,6 +253,9 @@ def _rate_scales(results_dir: Path, study: dict) -> str:
             how += (f" on {calibration['validation_fraction']:.0%} of the training data (never the test data) over "
                     f"the grid {', '.join(f'{g:g}' for g in calibration['grid'])}; calibration seeds "
                     f"{_seed_list(calibration['seeds'])}")
+        edge = chosen.get("at_edge")
+        if edge:
+            how += f"; at the edge of the grid, which may not bracket their best rate: {', '.join(edge)}"
         return f"{scales} (times each rule's base amplitudes), {how}"
     if study.get("phase") == "brian2":
         return f"not calibrated: brian2.rate_scale = {study['brian2']['rate_scale']:g} for every plastic variant"
