@@ -3,15 +3,36 @@
 ``numpy`` and ``cython`` are runtime targets; ``cpp_standalone`` (and, with brian2cuda,
 ``cuda_standalone``) generate a project in ``directory`` and build it when the network runs.
 The context manager restores Brian2's runtime device afterwards, so several targets can be used
-one after the other in one process.
+one after the other in one process. A first compilation can take minutes and prints nothing
+while it runs, so `use_target` says so on stderr, once per process for Cython (whose compiled
+code objects are cached for later processes) and whenever a standalone project has not been
+built in ``directory`` yet.
 """
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 RUNTIME = ("numpy", "cython")
 STANDALONE = ("cpp_standalone", "cuda_standalone")
+#: what a first compilation costs, as said on stderr (measured on 2 CPU cores)
+FIRST_BUILD = {
+    "cython": "Cython compiles each code object on first use (this can take minutes; cached afterwards)",
+    "cpp_standalone": "the C++ project of this network is built once (about 40 s for the demo's network)",
+    "cuda_standalone": "nvcc builds the CUDA project of this network once (about 2 minutes)",
+}
+_announced: set[str] = set()
+
+
+def announce_first_build(name: str, directory=None) -> None:
+    """One line on stderr before a compilation that may take long (see the module docstring)."""
+    first = (name == "cython" and name not in _announced) or (
+        name in STANDALONE and directory is not None and not (Path(directory) / "main").exists())
+    if first:
+        _announced.add(name)
+        print(f"dassdp: compiling for {name}: {FIRST_BUILD[name]} ...", file=sys.stderr, flush=True)
 
 
 @contextmanager
@@ -21,6 +42,7 @@ def use_target(name: str, directory: str | None = None):
 
     if name not in RUNTIME + STANDALONE:
         raise ValueError(f"target must be one of {RUNTIME + STANDALONE}, got {name!r}")
+    announce_first_build(name, directory)
     old_target = prefs.codegen.target
     try:
         if name in RUNTIME:

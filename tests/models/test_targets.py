@@ -7,12 +7,17 @@ from dassdp.models.cuda import find_curand, find_nvcc
 
 
 @pytest.mark.standalone
-def test_cpp_standalone_equals_numpy_for_spike_generator_input(tmp_path):
-    """The demo network (spike-generator input, LIF readouts, DA-SSDP with count loss)."""
+def test_cpp_standalone_equals_numpy_for_spike_generator_input(tmp_path, capsys):
+    """The demo network (spike-generator input, LIF readouts, DA-SSDP with count loss); the first
+    build says that it compiles, a run on numpy or of a built project says nothing."""
     from dassdp.runs.network_demo import simulate
 
     numpy_out = simulate("numpy", n_windows=30, warmup=8, seed=5)
+    assert "compiling" not in capsys.readouterr().err
     cpp_out = simulate("cpp_standalone", n_windows=30, warmup=8, seed=5, directory=tmp_path / "cpp")
+    assert capsys.readouterr().err.count("dassdp: compiling for cpp_standalone") == 1
+    simulate("cpp_standalone", n_windows=30, warmup=8, seed=5, directory=tmp_path / "cpp")
+    assert "compiling" not in capsys.readouterr().err
     assert len(numpy_out["spike_t"]) > 20  # the readouts fire, so gate and updates are not trivial
     np.testing.assert_array_equal(cpp_out["spike_i"], numpy_out["spike_i"])
     np.testing.assert_array_equal(cpp_out["spike_t"], numpy_out["spike_t"])
