@@ -25,7 +25,7 @@ synchrony and loss change, and recovers when A returns.
 
 Runs in about 30 s on 2 CPU cores with the tiny study (3 variants x 3 seeds, 2 worker
 processes); ``DASSDP_EXAMPLE_QUICK=1`` runs 2 variants x 2 seeds with fewer samples in one
-process (about 10 s). Reading an existing directory takes seconds. Output: ``--out DIR`` or
+process (10-15 s). Reading an existing directory takes seconds. Output: ``--out DIR`` or
 ``DASSDP_EXAMPLE_OUT`` (default: the current directory).
 """
 
