@@ -18,8 +18,7 @@ at 0), and there is no tonic dopamine. The time scales of the reward are compres
 The reward still comes 1-3 trace time constants after the pairing, while the other synapses keep
 pairing, but the chance pairings that blur each eligibility trace last a tenth as long, so 200 s
 of simulation show what took the paper an hour (with its time constants, 200 s were not enough
-in our trials). Two copies
-of the post neuron receive the same input spikes:
+in our trials). Two copies of the post neuron receive the same input spikes:
 
 - **DA-STDP** (`dassdp.rules.brian2.DASTDPSynapses`, NEST's ``stdp_dopamine_synapse``): eligibility
   trace per synapse, ``dw/dt = c * DA``; each reward adds ``1 / tau_DA`` to the dopamine ``DA``.
