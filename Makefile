@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # pytest-xdist workers: most tests run on one core, so two cores halve `make test`
 PYTEST_WORKERS ?= auto
 
-.PHONY: demo test test-slow test-all venv clean
+.PHONY: demo test test-slow test-all lint format venv clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,14 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/dassdp demo
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)

@@ -68,9 +68,7 @@ def _window_statistics(rng: np.random.Generator, n: int = 1000, windows: int = 1
     }
 
 
-def _sttc_versus_elephant(
-    rng: np.random.Generator, n: int = 200, duration: float = 20.0, pairs: int = 500
-) -> dict:
+def _sttc_versus_elephant(rng: np.random.Generator, n: int = 200, duration: float = 20.0, pairs: int = 500) -> dict:
     spikes = _poisson(rng, n, duration)
     start = time.perf_counter()
     ours = sttc_matrix(spikes, n, STTC_DT, 0.0, duration)

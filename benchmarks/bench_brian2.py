@@ -28,8 +28,11 @@ import numpy as np
 QUICK = os.environ.get("DASSDP_BENCH_QUICK") == "1"
 RATE_HZ = 10.0
 DT_MS = 0.1
-DURATION = {"numpy": 0.05 if QUICK else 0.2, "cpp_standalone": 0.2 if QUICK else 1.0,
-            "cuda_standalone": 0.2 if QUICK else 1.0}  # seconds
+DURATION = {
+    "numpy": 0.05 if QUICK else 0.2,
+    "cpp_standalone": 0.2 if QUICK else 1.0,
+    "cuda_standalone": 0.2 if QUICK else 1.0,
+}  # seconds
 #: runs of each standalone binary, the variants of a size taking turns; times are the shortest
 RUN_REPEATS = 1 if QUICK else 7
 SIZES = {  # name: (n_pre, n_post, p)
@@ -48,15 +51,17 @@ WINDOW_MS = {"dassdp": 20, "dassdp_100ms": 100}
 
 def _network(variant: str, n_pre: int, n_post: int, p: float | None, seed: int):
     """Build groups and the synapses of ``variant``; returns (objects, synapses, input group)."""
-    from brian2 import Hz, NeuronGroup, Synapses, ms, seed as brian_seed
+    from brian2 import Hz, NeuronGroup, Synapses, ms
+    from brian2 import seed as brian_seed
 
     from dassdp.models import current_lif
     from dassdp.rules import reference as ref
     from dassdp.rules.brian2 import DASSDPSynapses, ExternalLoss, STDPSynapses, neuron_variables
 
     brian_seed(seed)
-    source = NeuronGroup(n_pre, neuron_variables("pre"), threshold="rand() < rate * dt",
-                         namespace={"rate": RATE_HZ * Hz}, name="inputs")
+    source = NeuronGroup(
+        n_pre, neuron_variables("pre"), threshold="rand() < rate * dt", namespace={"rate": RATE_HZ * Hz}, name="inputs"
+    )
     post = current_lif(tau_m=10 * ms).group(n_post, extra=neuron_variables("post"), name="lif")
     connect = {"p": p} if p else {}
     transmission = "I_syn_post += w * 0.5*mV"
@@ -69,9 +74,17 @@ def _network(variant: str, n_pre: int, n_post: int, p: float | None, seed: int):
         rule = STDPSynapses(source, post, ref.STDPParams(), connect=connect, on_pre=transmission, w0=1.0)
     else:
         n_windows = 1000
-        rule = DASSDPSynapses(source, post, WINDOW_MS[variant] * ms, ref.DASSDPParams(sigma=1 / DT_MS), warmup=5,
-                              connect=connect, on_pre=transmission, w0=1.0,
-                              loss=ExternalLoss(np.random.default_rng(seed).normal(size=n_windows)))
+        rule = DASSDPSynapses(
+            source,
+            post,
+            WINDOW_MS[variant] * ms,
+            ref.DASSDPParams(sigma=1 / DT_MS),
+            warmup=5,
+            connect=connect,
+            on_pre=transmission,
+            w0=1.0,
+            loss=ExternalLoss(np.random.default_rng(seed).normal(size=n_windows)),
+        )
     return [source, post, *rule.objects], rule.synapses, source
 
 
@@ -102,8 +115,12 @@ def _measure_runtime(variant, n_pre, n_post, p, duration):
         generated = time.perf_counter()
         net.run(duration * second)
         elapsed = time.perf_counter() - generated
-        return {"compile_s": generated - start, "run_s": elapsed, "synapses": int(len(syn)),
-                "events_per_s": _events(mon.num_spikes, len(syn), n_pre) / elapsed}
+        return {
+            "compile_s": generated - start,
+            "run_s": elapsed,
+            "synapses": int(len(syn)),
+            "events_per_s": _events(mon.num_spikes, len(syn), n_pre) / elapsed,
+        }
 
 
 def _measure_standalone(target, variant, n_pre, n_post, p, duration, directory):
@@ -120,8 +137,14 @@ def _measure_standalone(target, variant, n_pre, n_post, p, duration, directory):
         sim.build(Network(*objects, mon), duration * second)
         run_s = sim.run("bench0")
         n_syn = int(len(syn))
-        return {"compile_s": sim.timings["build"], "run_s": run_s, "loop_s": sim.timings["loop"], "synapses": n_syn,
-                "events": _events(mon.num_spikes, n_syn, n_pre), "directory": str(sim.directory)}
+        return {
+            "compile_s": sim.timings["build"],
+            "run_s": run_s,
+            "loop_s": sim.timings["loop"],
+            "synapses": n_syn,
+            "events": _events(mon.num_spikes, n_syn, n_pre),
+            "directory": str(sim.directory),
+        }
 
 
 def repeat_runs(rows: dict, repeats: int = RUN_REPEATS) -> dict:
@@ -164,18 +187,26 @@ def _compile_once(directory: str, n_seeds: int = 10) -> dict:
     from dassdp.rules.reference import DASSDPParams
 
     n_pre, n_post, steps = 100, 10, 5000
-    patterns = [(np.random.default_rng(s).random((steps, n_pre)) < RATE_HZ * DT_MS * 1e-3 * 5).astype(float)
-                for s in range(n_seeds)]
+    patterns = [
+        (np.random.default_rng(s).random((steps, n_pre)) < RATE_HZ * DT_MS * 1e-3 * 5).astype(float)
+        for s in range(n_seeds)
+    ]
 
     def build(sim, name):
         defaultclock.dt = DT_MS * ms
         table = TimedArray(patterns[0], dt=DT_MS * ms)
-        pre = NeuronGroup(n_pre, neuron_variables("pre"), threshold="pattern(t, i) > 0.5",
-                          namespace={"pattern": table})
+        pre = NeuronGroup(n_pre, neuron_variables("pre"), threshold="pattern(t, i) > 0.5", namespace={"pattern": table})
         post = current_lif(tau_m=10 * ms).group(n_post, extra=neuron_variables("post"))
-        rule = DASSDPSynapses(pre, post, 20 * ms, DASSDPParams(sigma=1 / DT_MS), warmup=5, on_pre="I_syn_post += w * 2*mV",
-                              w0=1.0,
-                      loss=ExternalLoss(np.zeros(25)))
+        rule = DASSDPSynapses(
+            pre,
+            post,
+            20 * ms,
+            DASSDPParams(sigma=1 / DT_MS),
+            warmup=5,
+            on_pre="I_syn_post += w * 2*mV",
+            w0=1.0,
+            loss=ExternalLoss(np.zeros(25)),
+        )
         start = time.perf_counter()
         sim.build(Network(pre, post, *rule.objects), rule.duration(24))
         sim.run(name, {table: patterns[0]})
@@ -189,20 +220,32 @@ def _compile_once(directory: str, n_seeds: int = 10) -> dict:
         for s in range(1, n_seeds):
             sim.run(f"seed{s}", {table: patterns[s]})
         compile_once = time.perf_counter() - start
-    return {"seeds": n_seeds, "one_build_and_run_s": one_build_and_run,
-            "compile_once_all_seeds_s": compile_once,
-            "independent_builds_s_extrapolated": n_seeds * one_build_and_run,
-            "ratio_compile_once_vs_one_build": compile_once / one_build_and_run,
-            "ratio_independent_vs_compile_once": n_seeds * one_build_and_run / compile_once}
+    return {
+        "seeds": n_seeds,
+        "one_build_and_run_s": one_build_and_run,
+        "compile_once_all_seeds_s": compile_once,
+        "independent_builds_s_extrapolated": n_seeds * one_build_and_run,
+        "ratio_compile_once_vs_one_build": compile_once / one_build_and_run,
+        "ratio_independent_vs_compile_once": n_seeds * one_build_and_run / compile_once,
+    }
 
 
 def run(json_out: bool = False) -> dict:
     from rich.progress import Progress
 
-    results: dict = {"config": {"rate_hz": RATE_HZ, "dt_ms": DT_MS, "quick": QUICK, "run_repeats": RUN_REPEATS,
-                                "duration_s": {t: {size: _standalone_duration(t, size) if t != "numpy" else DURATION[t]
-                                                   for size in SIZES} for t in DURATION}},
-                     "targets": {}}
+    results: dict = {
+        "config": {
+            "rate_hz": RATE_HZ,
+            "dt_ms": DT_MS,
+            "quick": QUICK,
+            "run_repeats": RUN_REPEATS,
+            "duration_s": {
+                t: {size: _standalone_duration(t, size) if t != "numpy" else DURATION[t] for size in SIZES}
+                for t in DURATION
+            },
+        },
+        "targets": {},
+    }
     from dassdp.models.cuda import gpu_compute_capability
 
     targets = ("numpy", "cpp_standalone") + (("cuda_standalone",) if gpu_compute_capability() else ())
@@ -216,9 +259,15 @@ def run(json_out: bool = False) -> dict:
                     if target == "numpy":
                         rows[variant] = _measure_runtime(variant, n_pre, n_post, p, DURATION[target])
                     else:
-                        rows[variant] = _measure_standalone(target, variant, n_pre, n_post, p,
-                                                            _standalone_duration(target, size),
-                                                            os.path.join(tmp, f"{target}_{size}_{variant}"))
+                        rows[variant] = _measure_standalone(
+                            target,
+                            variant,
+                            n_pre,
+                            n_post,
+                            p,
+                            _standalone_duration(target, size),
+                            os.path.join(tmp, f"{target}_{size}_{variant}"),
+                        )
                     progress.advance(task)
                 results["targets"].setdefault(target, {})[size] = rows if target == "numpy" else repeat_runs(rows)
         results["compile_once_run_many"] = _compile_once(tmp)
@@ -236,7 +285,8 @@ def _ratios(targets: dict) -> dict:
                 for measure in ("run", "loop"):
                     if f"{measure}_s" in rows[variant]:
                         out[f"{target}/{size}/{variant}_over_static_{measure}"] = (
-                            rows[variant][f"{measure}_s"] / rows["static"][f"{measure}_s"])
+                            rows[variant][f"{measure}_s"] / rows["static"][f"{measure}_s"]
+                        )
         for variant in VARIANTS:
             rate = {t: targets[t][size][variant]["events_per_s"] for t in targets}
             out[f"{size}/{variant}/cpp_over_numpy_events_per_s"] = rate["cpp_standalone"] / rate["numpy"]

@@ -52,8 +52,11 @@ def run(json_out: bool) -> dict:
             converted = to_brian2(model, x, encoding="rate", n_steps=N_STEPS, seed=2, input_mode=mode)
             seconds = time.perf_counter() - start
             summary = converted.summary()
-            result["conversion"][mode] = {"seconds": round(seconds, 3), "neurons": summary["neurons"],
-                                          "synapses": summary["synapses"]}
+            result["conversion"][mode] = {
+                "seconds": round(seconds, 3),
+                "neurons": summary["neurons"],
+                "synapses": summary["synapses"],
+            }
         fresh = SpikingMLP(SIZES, N_CLASSES, beta=0.5).double()
         start = time.perf_counter()
         to_torch(converted, fresh)

@@ -2,7 +2,8 @@
 for the PyTorch phase and for the Brian2 phase (numpy target).
 
 ``ratio`` is the 2-worker wall time over the 1-worker wall time (target <= 0.65 on 2 free cores).
-The data set is loaded and a first (cold) 1-worker pass is run before the timings; local workers are forked (Linux), so worker
+The data set is loaded and a first (cold) 1-worker pass is run before the timings; local workers
+are forked (Linux), so worker
 start-up is part of the 2-worker time but costs no imports.
 """
 
@@ -76,8 +77,12 @@ def run(json_out: bool) -> dict:
         "seconds_1_worker": round(one, 2),
         "seconds_2_workers": round(two, 2),
         "ratio": round(two / one, 3),
-        "brian2_phase": {"runs": 6, "seconds_1_worker": round(one_b2, 2), "seconds_2_workers": round(two_b2, 2),
-                         "ratio": round(two_b2 / one_b2, 3)},
+        "brian2_phase": {
+            "runs": 6,
+            "seconds_1_worker": round(one_b2, 2),
+            "seconds_2_workers": round(two_b2, 2),
+            "ratio": round(two_b2 / one_b2, 3),
+        },
         "target_ratio": 0.65,
     }
 

@@ -47,10 +47,15 @@ def bench_1e6() -> dict:
     for size in ("1e6_all", "1e6_sparse"):
         for target in ("cuda_standalone", "cpp_standalone"):
             with tempfile.TemporaryDirectory(prefix="dassdp-gpu-bench-") as tmp:
-                rows = bench_brian2.repeat_runs({
-                    variant: bench_brian2._measure_standalone(target, variant, *bench_brian2.SIZES[size], 1.0,
-                                                              f"{tmp}/{variant}")
-                    for variant in ("static", "dassdp")}, repeats=3)  # device time is scarce
+                rows = bench_brian2.repeat_runs(
+                    {
+                        variant: bench_brian2._measure_standalone(
+                            target, variant, *bench_brian2.SIZES[size], 1.0, f"{tmp}/{variant}"
+                        )
+                        for variant in ("static", "dassdp")
+                    },
+                    repeats=3,
+                )  # device time is scarce
             for measure in ("run", "loop"):
                 rows[f"dassdp_over_static_{measure}"] = rows["dassdp"][f"{measure}_s"] / rows["static"][f"{measure}_s"]
             out[f"{target}/{size}"] = rows
@@ -63,8 +68,9 @@ def main() -> int:
         cuda = simulate("cuda_standalone", n_windows=60, warmup=10, seed=3, directory=f"{tmp}/cuda")
     agreement = {
         "max_abs_weight_difference": float(np.max(np.abs(cuda["w"] - cpp["w"]))),
-        "spikes_equal": bool(np.array_equal(cuda["spike_i"], cpp["spike_i"])
-                             and np.array_equal(cuda["spike_t"], cpp["spike_t"])),
+        "spikes_equal": bool(
+            np.array_equal(cuda["spike_i"], cpp["spike_i"]) and np.array_equal(cuda["spike_t"], cpp["spike_t"])
+        ),
         "gate_cpp": [cpp["gate"].k, cpp["gate"].mu, cpp["gate"].s],
         "gate_cuda": [cuda["gate"].k, cuda["gate"].mu, cuda["gate"].s],
     }

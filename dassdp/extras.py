@@ -35,5 +35,6 @@ def require(module: str, feature: str) -> ModuleType:
     except ModuleNotFoundError as err:
         if err.name != top:
             raise
-        raise ModuleNotFoundError(f"{feature} needs {top}, which is not installed: {install_hint(top)}",
-                                  name=top) from None
+        raise ModuleNotFoundError(
+            f"{feature} needs {top}, which is not installed: {install_hint(top)}", name=top
+        ) from None

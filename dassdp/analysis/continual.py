@@ -49,21 +49,15 @@ def accuracy_matrix(
     """
     for column in (trained, evaluated, value):
         if column not in results.columns:
-            raise ValueError(
-                f"results: column {column!r} is missing (have {list(results.columns)})"
-            )
+            raise ValueError(f"results: column {column!r} is missing (have {list(results.columns)})")
     order = _task_order(results, task_order, evaluated)
     position = {task: k for k, task in enumerate(order)}
     for column in (trained, evaluated):
         unknown = set(results[column]) - set(position)
         if unknown:
-            raise ValueError(
-                f"results: column {column!r} has tasks {sorted(unknown)} not in {order}"
-            )
+            raise ValueError(f"results: column {column!r} has tasks {sorted(unknown)} not in {order}")
     if results.duplicated([trained, evaluated]).any():
-        raise ValueError(
-            f"results: duplicated ({trained}, {evaluated}) rows; group by run/seed/variant first"
-        )
+        raise ValueError(f"results: duplicated ({trained}, {evaluated}) rows; group by run/seed/variant first")
     matrix = np.full((len(order), len(order)), np.nan)
     rows = results[trained].map(position).to_numpy()
     cols = results[evaluated].map(position).to_numpy()

@@ -19,10 +19,10 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 __all__ = [
     "DOPAMINERGIC",
@@ -90,14 +90,23 @@ def _palette(table: pd.DataFrame) -> dict[str, tuple]:
 def _mark_blocks(ax: plt.Axes, training: pd.DataFrame, label: bool = True) -> None:
     """A dashed line at the start of every block after the first; with ``label``, the block's
     label above the axes."""
-    blocks = training.groupby("block", sort=True).agg(start=("trial", "min"), end=("trial", "max"),
-                                                       task=("task", "first"))
+    blocks = training.groupby("block", sort=True).agg(
+        start=("trial", "min"), end=("trial", "max"), task=("task", "first")
+    )
     for block, row in blocks.iterrows():
         if row.start > blocks.start.min():
             ax.axvline(row.start - 0.5, color="grey", linestyle="--", linewidth=0.8)
         if label:
-            ax.text((row.start + row.end) / 2, 1.01, block_label(int(block), row.task), ha="center", va="bottom",
-                    fontsize=8, color="dimgrey", transform=ax.get_xaxis_transform())
+            ax.text(
+                (row.start + row.end) / 2,
+                1.01,
+                block_label(int(block), row.task),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                color="dimgrey",
+                transform=ax.get_xaxis_transform(),
+            )
 
 
 def _window(training: pd.DataFrame) -> int:
@@ -111,7 +120,8 @@ def _curves(training: pd.DataFrame, column: str) -> pd.DataFrame:
     rows = training[["run", "variant", "block", "trial", column]].sort_values(["run", "trial"])
     width = _window(rows)
     rows["smooth"] = rows.groupby(["run", "block"], sort=False)[column].transform(
-        lambda s: s.rolling(width, center=True, min_periods=1).mean())
+        lambda s: s.rolling(width, center=True, min_periods=1).mean()
+    )
     return rows.groupby(["variant", "trial"], observed=True).smooth.agg(["mean", "std"]).reset_index()
 
 
@@ -121,8 +131,9 @@ def _plot_curves(ax: plt.Axes, training: pd.DataFrame, column: str) -> None:
         curve = curves[curves.variant == variant]
         ax.plot(curve.trial, curve["mean"], color=palette[variant], linewidth=1.2, label=variant)
         sd = curve["std"].fillna(0.0)
-        ax.fill_between(curve.trial, curve["mean"] - sd, curve["mean"] + sd, color=palette[variant], alpha=0.15,
-                        linewidth=0)
+        ax.fill_between(
+            curve.trial, curve["mean"] - sd, curve["mean"] + sd, color=palette[variant], alpha=0.15, linewidth=0
+        )
 
 
 def _seeds_note(table: pd.DataFrame) -> str:
@@ -139,8 +150,14 @@ def paired_differences(summary: pd.DataFrame, stem: str | Path, metrics: list[st
     others = summary[(summary.variant != summary.reference) & summary.metric.isin(metrics)]
     variants, palette = _variants(others), _palette(summary)
     reference = summary.reference.iloc[0]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics) + 1, 0.45 * len(variants) + 1.6),
-                             sharey=True, squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        1,
+        len(metrics),
+        figsize=(2.6 * len(metrics) + 1, 0.45 * len(variants) + 1.6),
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
+    )
     for ax, metric in zip(axes[0], metrics, strict=True):
         rows = others[others.metric == metric].set_index("variant")
         for y, variant in enumerate(variants):
@@ -166,16 +183,32 @@ def accuracy_matrices(evaluations: pd.DataFrame, stem: str | Path) -> list[Path]
     variants = _variants(evaluations)
     tasks = list(pd.unique(evaluations.eval_task))
     labels = evaluations.groupby("block").trained_task.first()
-    fig, axes = plt.subplots(1, len(variants), figsize=(0.9 * len(tasks) * len(variants) + 2.5,
-                                                        0.45 * len(labels) + 1.6), sharey=True, squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        1,
+        len(variants),
+        figsize=(0.9 * len(tasks) * len(variants) + 2.5, 0.45 * len(labels) + 1.6),
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
+    )
     for k, (ax, variant) in enumerate(zip(axes[0], variants, strict=True)):
         rows = evaluations[evaluations.variant == variant]
         matrix = rows.pivot_table(index="block", columns="eval_task", values="accuracy", aggfunc="mean")
         matrix = matrix.reindex(index=labels.index, columns=tasks)
         matrix.index = [block_label(b, labels[b]) for b in matrix.index]
         last = k == len(variants) - 1
-        sns.heatmap(matrix, annot=True, fmt=".2f", vmin=0, vmax=1, cmap="viridis", cbar=last, ax=ax,
-                    cbar_kws={"label": LABELS["accuracy"]} if last else None, annot_kws={"fontsize": 8})
+        sns.heatmap(
+            matrix,
+            annot=True,
+            fmt=".2f",
+            vmin=0,
+            vmax=1,
+            cmap="viridis",
+            cbar=last,
+            ax=ax,
+            cbar_kws={"label": LABELS["accuracy"]} if last else None,
+            annot_kws={"fontsize": 8},
+        )
         ax.set_title(f"{variant} (n = {rows.seed.nunique()})", fontsize=10)
         ax.set_xlabel("evaluated task")
         ax.set_ylabel("evaluated after block" if k == 0 else "")
@@ -197,11 +230,13 @@ def learning_curves(training: pd.DataFrame, stem: str | Path, trial: str = "tria
         _mark_blocks(ax, training, label=ax is axes[0])
         ax.set_ylabel("training " + LABELS[column].replace(" (", "\n("))
     axes[0].set_ylim(-0.02, 1.05)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize=8,
-               ncols=len(_variants(training)))
+    fig.legend(
+        *axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize=8, ncols=len(_variants(training))
+    )
     axes[-1].set_xlabel(f"{trial} (index over the whole sequence)")
-    fig.suptitle(f"Learning curves: running mean of width {_window(training)}, mean \u00b1 SD over "
-                 f"{_seeds_note(training)}")
+    fig.suptitle(
+        f"Learning curves: running mean of width {_window(training)}, mean \u00b1 SD over {_seeds_note(training)}"
+    )
     return _save(fig, stem)
 
 
@@ -227,12 +262,16 @@ def gate_and_dopamine(training: pd.DataFrame, stem: str | Path, trial: str = "tr
     if not panels:
         raise ValueError(f"no {GATED} gate and no {DOPAMINERGIC} dopamine in the table")
     palette = _palette(training)
-    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 3 * len(panels) + 0.5), sharex=True, squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(9, 3 * len(panels) + 0.5), sharex=True, squeeze=False, layout="constrained"
+    )
     for ax, (variant, column) in zip(axes[:, 0], panels, strict=True):
         rows = training[training.variant == variant]
         width = _window(rows)
         for _, run in rows.sort_values("trial").groupby("run"):
-            smooth = run.groupby("block")[column].transform(lambda s: s.rolling(width, center=True, min_periods=1).mean())
+            smooth = run.groupby("block")[column].transform(
+                lambda s: s.rolling(width, center=True, min_periods=1).mean()
+            )
             ax.plot(run.trial, smooth, color=palette[variant], alpha=0.25, linewidth=0.6)
         curve = _curves(rows, column)
         ax.plot(curve.trial, curve["mean"], color=palette[variant], linewidth=1.6, label=f"{variant}: mean over seeds")
@@ -257,14 +296,17 @@ def weight_changes(weights: pd.DataFrame, stem: str | Path) -> list[Path]:
     """Per block and variant, the norm of the weight change since the previous block and the
     range of the weights, one column per layer whose weights change at all (the weights table:
     ``variant``, ``seed``, ``block``, ``trained_task``, ``layer``, ``stat``, ``value``)."""
-    wide = weights.pivot_table(index=["variant", "seed", "block", "trained_task", "layer"], columns="stat",
-                               values="value", observed=True).reset_index()
+    wide = weights.pivot_table(
+        index=["variant", "seed", "block", "trained_task", "layer"], columns="stat", values="value", observed=True
+    ).reset_index()
     moving = wide.groupby("layer").change_from_previous.max()
     layers = [layer for layer in pd.unique(wide.layer) if moving[layer] > 0] or list(pd.unique(wide.layer))
     variants, palette = _variants(weights), _palette(weights)
     blocks = wide.groupby("block").trained_task.first()
     step = 0.8 / max(len(variants), 1)
-    fig, axes = plt.subplots(2, len(layers), figsize=(max(4.2 * len(layers) + 1, 7), 6.5), sharex=True, squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        2, len(layers), figsize=(max(4.2 * len(layers) + 1, 7), 6.5), sharex=True, squeeze=False, layout="constrained"
+    )
     for col, layer in enumerate(layers):
         top, bottom = axes[0, col], axes[1, col]
         for k, variant in enumerate(variants):
@@ -272,11 +314,19 @@ def weight_changes(weights: pd.DataFrame, stem: str | Path) -> list[Path]:
             per_block = rows.groupby("block")
             x = per_block.size().index.to_numpy() + (k - (len(variants) - 1) / 2) * step
             change = per_block.change_from_previous
-            top.errorbar(x, change.mean(), yerr=change.std().fillna(0), fmt="o", color=palette[variant],
-                         capsize=2, label=variant)
+            top.errorbar(
+                x, change.mean(), yerr=change.std().fillna(0), fmt="o", color=palette[variant], capsize=2, label=variant
+            )
             bottom.vlines(x, per_block["min"].mean(), per_block["max"].mean(), color=palette[variant], linewidth=1)
-            bottom.errorbar(x, per_block["mean"].mean(), yerr=per_block["std"].mean(), fmt="s", markersize=4,
-                            color=palette[variant], capsize=2)
+            bottom.errorbar(
+                x,
+                per_block["mean"].mean(),
+                yerr=per_block["std"].mean(),
+                fmt="s",
+                markersize=4,
+                color=palette[variant],
+                capsize=2,
+            )
         top.set_title(layer, fontsize=10)
         top.set_ylabel("||dW|| since previous block\n(Frobenius norm, weight units)" if col == 0 else "")
         bottom.set_ylabel("weight (weight units):\nmin-max line, mean \u00b1 SD" if col == 0 else "")
@@ -298,7 +348,9 @@ def gate_warmup(warmup: pd.DataFrame, stem: str | Path, max_panels: int = 12) ->
     runs = every[:max_panels]
     ncols = min(4, len(runs))
     nrows = math.ceil(len(runs) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols + 1, 2.9 * nrows + 0.6), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.3 * ncols + 1, 2.9 * nrows + 0.6), squeeze=False, layout="constrained"
+    )
     scatter = None
     for ax, run in zip(axes.flat, runs, strict=False):
         rows = warmup[warmup.run == run].sort_values("trial")
@@ -314,16 +366,23 @@ def gate_warmup(warmup: pd.DataFrame, stem: str | Path, max_panels: int = 12) ->
             title += f"\nrecomputed {first.k_published:+.2f}, detrended {first.k_detrended:+.2f}"
         ax.set_title(title, fontsize=9)
         if {"trend_S", "trend_L"} <= set(rows.columns):
-            ax.text(0.02, 0.97, f"corr(S, trial) {first.trend_S:+.2f}\ncorr(L, trial) {first.trend_L:+.2f}",
-                    transform=ax.transAxes, fontsize=7, va="top")
+            ax.text(
+                0.02,
+                0.97,
+                f"corr(S, trial) {first.trend_S:+.2f}\ncorr(L, trial) {first.trend_L:+.2f}",
+                transform=ax.transAxes,
+                fontsize=7,
+                va="top",
+            )
         ax.set_xlabel("synchrony S (dimensionless)")
         ax.set_ylabel("loss L (nats)")
-    for ax in list(axes.flat)[len(runs):]:
+    for ax in list(axes.flat)[len(runs) :]:
         ax.set_visible(False)
     fig.colorbar(scatter, ax=axes, label="position in warm-up (0 first, 1 last)", fraction=0.02, pad=0.02)
     shown = f" (the first {len(runs)} of {len(every)} runs by seed)" if len(every) > len(runs) else ""
-    fig.suptitle(f"DA-SSDP warm-up: loss L against synchrony S per run{shown}; red: the relation the fitted gate "
-                 "implies")
+    fig.suptitle(
+        f"DA-SSDP warm-up: loss L against synchrony S per run{shown}; red: the relation the fitted gate implies"
+    )
     return _save(fig, stem)
 
 
@@ -342,14 +401,26 @@ def gate_warmup_trends(warmup: pd.DataFrame, stem: str | Path, trial: str = "tri
             colour = colours[rows.seed.iloc[0]]
             ax.plot(step, values, color=colour, linewidth=0.6, alpha=0.3)
             if len(step) >= 2 and np.ptp(values) > 0:
-                ax.plot(step, np.polyval(np.polyfit(step, values, 1), step), color=colour, linestyle="--",
-                        linewidth=1.2, label=f"seed {rows.seed.iloc[0]}")
+                ax.plot(
+                    step,
+                    np.polyval(np.polyfit(step, values, 1), step),
+                    color=colour,
+                    linestyle="--",
+                    linewidth=1.2,
+                    label=f"seed {rows.seed.iloc[0]}",
+                )
                 slopes.append(np.corrcoef(step, values)[0, 1])
         mean = ordered.groupby("step")[column].mean()
         ax.plot(mean.index, mean.to_numpy(), color="black", linewidth=1.8, label="mean over seeds")
         if slopes:
-            ax.text(0.01, 0.97, f"median corr with the trial index: {np.median(slopes):+.2f}",
-                    transform=ax.transAxes, va="top", fontsize=8)
+            ax.text(
+                0.01,
+                0.97,
+                f"median corr with the trial index: {np.median(slopes):+.2f}",
+                transform=ax.transAxes,
+                va="top",
+                fontsize=8,
+            )
     axes[0].set_ylabel(LABELS["synchrony"].replace(" (", "\n("))
     axes[1].set_ylabel(LABELS["loss"].replace(" (", "\n("))
     axes[1].set_xlabel(f"warm-up {trial} (from the first)")
@@ -362,12 +433,15 @@ def gate_per_block(diagnostics: pd.DataFrame, stem: str | Path) -> list[Path]:
     """Per block after warm-up, DA-SSDP's mean gate and the fraction of windows with g < 0.1
     (columns ``seed``, ``block``, ``task``, ``mean_gate``, ``closed`` of
     `dassdp.analysis.gate_diagnostics`): one point per seed, the mean as a bar."""
-    labels = diagnostics.assign(label=[block_label(b, t) for b, t in zip(diagnostics.block, diagnostics.task,
-                                                                        strict=True)])
+    labels = diagnostics.assign(
+        label=[block_label(b, t) for b, t in zip(diagnostics.block, diagnostics.task, strict=True)]
+    )
     order = [block_label(b, t) for b, t in diagnostics.groupby("block").task.first().items()]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
-    for ax, column, label in ((axes[0], "mean_gate", "mean gate g (dimensionless, 0-2)"),
-                              (axes[1], "closed", "fraction of windows with g < 0.1")):
+    for ax, column, label in (
+        (axes[0], "mean_gate", "mean gate g (dimensionless, 0-2)"),
+        (axes[1], "closed", "fraction of windows with g < 0.1"),
+    ):
         sns.barplot(data=labels, x="label", y=column, order=order, errorbar=None, color="lightsteelblue", ax=ax)
         sns.stripplot(data=labels, x="label", y=column, order=order, color="black", size=4, ax=ax)
         ax.set(xlabel="block", ylabel=label)
@@ -393,8 +467,10 @@ def calibration_curves(calibration: pd.DataFrame, stem: str | Path) -> list[Path
         ax.scatter(chosen, mean.loc[chosen], s=160, facecolors="none", edgecolors=palette[variant], linewidths=2)
     ax.set_xscale("log")
     criterion = calibration.criterion.iloc[0]
-    ax.set(xlabel="learning-rate scale (x the base amplitudes, log scale)",
-           ylabel=f"validation {criterion} (fraction correct)")
+    ax.set(
+        xlabel="learning-rate scale (x the base amplitudes, log scale)",
+        ylabel=f"validation {criterion} (fraction correct)",
+    )
     ax.legend(fontsize=8)
     ax.set_title(f"Calibration: validation {criterion} per learning-rate scale (ringed: chosen)")
     return _save(fig, stem)
@@ -409,8 +485,9 @@ def raster(spikes: pd.DataFrame, stem: str | Path) -> list[Path]:
     if "window" in spikes.attrs:
         w, t0 = spikes.attrs["window"], spikes.attrs.get("t0", 0.0)
         n = spikes.attrs.get("n_windows", int(np.ceil((spikes["time"].max() - t0) / w)))
-        ax.vlines(t0 + w * np.arange(n + 1), 0, 1, transform=ax.get_xaxis_transform(), color="grey",
-                  linewidth=0.5, alpha=0.6)
+        ax.vlines(
+            t0 + w * np.arange(n + 1), 0, 1, transform=ax.get_xaxis_transform(), color="grey", linewidth=0.5, alpha=0.6
+        )
     ax.set(xlabel="time (s)", ylabel="neuron index", title="Spike raster")
     return _save(fig, stem)
 
@@ -419,7 +496,14 @@ def latency_distributions(table: pd.DataFrame, stem: str | Path) -> list[Path]:
     """Histograms of first-spike latency in ms (column ``latency``, in s; hue ``population``)."""
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     hue = "population" if "population" in table.columns else None
-    sns.histplot(data=table.assign(latency_ms=table["latency"] * 1e3), x="latency_ms", hue=hue, element="step",
-                 stat="density", common_norm=False, ax=ax)
+    sns.histplot(
+        data=table.assign(latency_ms=table["latency"] * 1e3),
+        x="latency_ms",
+        hue=hue,
+        element="step",
+        stat="density",
+        common_norm=False,
+        ax=ax,
+    )
     ax.set(xlabel="first-spike latency (ms)", ylabel="density (1/ms)", title="First-spike latencies")
     return _save(fig, stem)

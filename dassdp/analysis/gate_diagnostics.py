@@ -29,8 +29,25 @@ from dassdp.rules.reference import fit_gate
 __all__ = ["COLUMNS", "gate_diagnostics"]
 
 #: run-level then block-level columns, one row per (run, block)
-COLUMNS = ["run", "variant", "seed", "n_warmup", "corr_S_L", "trend_S", "trend_L", "k", "mu", "s", "k_published",
-           "k_detrended", "block", "task", "mean_gate", "closed", "mean_synchrony"]
+COLUMNS = [
+    "run",
+    "variant",
+    "seed",
+    "n_warmup",
+    "corr_S_L",
+    "trend_S",
+    "trend_L",
+    "k",
+    "mu",
+    "s",
+    "k_published",
+    "k_detrended",
+    "block",
+    "task",
+    "mean_gate",
+    "closed",
+    "mean_synchrony",
+]
 
 
 def _corr(x: np.ndarray, y: np.ndarray) -> float:
@@ -52,16 +69,31 @@ def gate_diagnostics(training: pd.DataFrame, gate: pd.DataFrame) -> pd.DataFrame
         table = table.sort_values("trial")
         warm = table[table.warmup.astype(bool)]
         s, loss, trial = (warm[c].to_numpy(dtype=float) for c in ("synchrony", "loss", "trial"))
-        fits = {f"k_{fit}": fit_gate(s, loss, fit).k if len(s) >= 3 else float("nan")
-                for fit in ("published", "detrended")}
-        head = {"run": run, "variant": table.variant.iloc[0], "seed": int(table.seed.iloc[0]), "n_warmup": len(warm),
-                "corr_S_L": _corr(s, loss), "trend_S": _corr(s, trial), "trend_L": _corr(loss, trial),
-                **{c: float(fitted.loc[run, c]) for c in ("k", "mu", "s")}, **fits}
+        fits = {
+            f"k_{fit}": fit_gate(s, loss, fit).k if len(s) >= 3 else float("nan") for fit in ("published", "detrended")
+        }
+        head = {
+            "run": run,
+            "variant": table.variant.iloc[0],
+            "seed": int(table.seed.iloc[0]),
+            "n_warmup": len(warm),
+            "corr_S_L": _corr(s, loss),
+            "trend_S": _corr(s, trial),
+            "trend_L": _corr(loss, trial),
+            **{c: float(fitted.loc[run, c]) for c in ("k", "mu", "s")},
+            **fits,
+        }
         after = table[~table.warmup.astype(bool)]
         for block, rows_block in after.groupby("block", sort=True):
             g = rows_block.gate.to_numpy(dtype=float)
-            rows.append({**head, "block": int(block), "task": rows_block.task.iloc[0],
-                         "mean_gate": float(np.nanmean(g)) if np.isfinite(g).any() else float("nan"),
-                         "closed": float(np.mean(g[np.isfinite(g)] < 0.1)) if np.isfinite(g).any() else float("nan"),
-                         "mean_synchrony": float(rows_block.synchrony.mean())})
+            rows.append(
+                {
+                    **head,
+                    "block": int(block),
+                    "task": rows_block.task.iloc[0],
+                    "mean_gate": float(np.nanmean(g)) if np.isfinite(g).any() else float("nan"),
+                    "closed": float(np.mean(g[np.isfinite(g)] < 0.1)) if np.isfinite(g).any() else float("nan"),
+                    "mean_synchrony": float(rows_block.synchrony.mean()),
+                }
+            )
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -17,9 +17,7 @@ from dassdp.analysis.spikes import SpikeTrains
 __all__ = ["isi_distance_matrix", "spike_sync_matrix", "sttc_matrix"]
 
 
-def sttc_matrix(
-    spikes: pd.DataFrame, n_neurons: int, dt: float, t_start: float, t_stop: float
-) -> np.ndarray:
+def sttc_matrix(spikes: pd.DataFrame, n_neurons: int, dt: float, t_start: float, t_stop: float) -> np.ndarray:
     """Spike time tiling coefficient of all pairs (Cutts & Eglen 2014, J Neurosci 34:14288).
 
     ``STTC_ab = 1/2 [(P_a - T_b) / (1 - P_a T_b) + (P_b - T_a) / (1 - P_b T_a)]``, where ``P_a`` is
@@ -76,9 +74,7 @@ def _tiled_fraction(trains: SpikeTrains, dt: float, t_start: float, t_stop: floa
     return inner + edges
 
 
-def spike_sync_matrix(
-    spikes: pd.DataFrame, n_neurons: int, t_start: float, t_stop: float
-) -> np.ndarray:
+def spike_sync_matrix(spikes: pd.DataFrame, n_neurons: int, t_start: float, t_stop: float) -> np.ndarray:
     """SPIKE-synchronization of all pairs (Kreuz, Mulansky, Bozanic 2015, J Neurophysiol 113:3432).
 
     A spike x of train a and its nearest preceding (or following) spike y of train b are
@@ -111,9 +107,7 @@ def spike_sync_matrix(
     return result
 
 
-def isi_distance_matrix(
-    spikes: pd.DataFrame, n_neurons: int, t_start: float, t_stop: float
-) -> np.ndarray:
+def isi_distance_matrix(spikes: pd.DataFrame, n_neurons: int, t_start: float, t_stop: float) -> np.ndarray:
     """ISI-distance of all pairs (Kreuz, Haas, Morelli, Abarbanel, Politi 2007, J Neurosci Methods
     165:151): ``D_ab = 1/(t_stop - t_start) int |nu_a(t) - nu_b(t)| / max(nu_a(t), nu_b(t)) dt``.
 
@@ -127,9 +121,7 @@ def isi_distance_matrix(
     duration = trains.check_interval(t_start, t_stop)
     grid = np.unique(np.concatenate(([t_start, t_stop], trains.times)))
     length = np.diff(grid)
-    profiles = np.stack(
-        [_isi_profile(trains.train(n), t_start, t_stop, grid[:-1]) for n in range(n_neurons)]
-    )
+    profiles = np.stack([_isi_profile(trains.train(n), t_start, t_stop, grid[:-1]) for n in range(n_neurons)])
     result = np.empty((n_neurons, n_neurons))
     for a in range(n_neurons):
         result[a] = (np.abs(profiles - profiles[a]) / np.maximum(profiles, profiles[a])) @ length

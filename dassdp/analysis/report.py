@@ -89,7 +89,8 @@ nav{font-size:0.9em;margin:0.6em 0} nav a{margin-right:0.8em}
 table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}
 th,td{border:1px solid #ddd;padding:0.25em 0.5em;text-align:right;vertical-align:top;white-space:nowrap}
 th{background:#f3f3f3} tbody th{text-align:left}
-table.summary td{white-space:nowrap;line-height:1.25} table.summary .ci,table.summary .diff{font-size:0.85em} table.summary tr.reference{background:#fafafa}
+table.summary td{white-space:nowrap;line-height:1.25}
+table.summary .ci,table.summary .diff{font-size:0.85em} table.summary tr.reference{background:#fafafa}
 .ci{color:#666} .diff{font-size:0.9em;color:#555} .better{color:#0a7a2f;font-weight:600}
 .worse{color:#b00020;font-weight:600} .note{font-size:0.85em;color:#444}
 .scroll{overflow-x:auto} figure{margin:1em 0} figure img{max-width:100%}
@@ -140,6 +141,10 @@ def _esc(text) -> str:
     return html.escape(str(text))
 
 
+def _bold(text: str, bold: bool) -> str:
+    return f"<b>{text}</b>" if bold else text
+
+
 class _Document:
     """The report's content, appended to an HTML and a Markdown body at once."""
 
@@ -169,15 +174,26 @@ class _Document:
         self.html.append("<ul>" + "".join(f"<li>{_esc(line)}</li>" for line in lines) + "</ul>")
         self.md.extend([*(f"- {line}" for line in lines), ""])
 
-    def table(self, header: list[str], rows: list[list[str]], html_rows: list[str] | None = None,
-              cls: str = "data", folded: str | None = None) -> None:
+    def table(
+        self,
+        header: list[str],
+        rows: list[list[str]],
+        html_rows: list[str] | None = None,
+        cls: str = "data",
+        folded: str | None = None,
+    ) -> None:
         """A table of plain ``rows``; ``html_rows`` (``<tr>`` elements) replace them in the HTML.
         With ``folded``, the HTML table is folded under that line (a ``<details>`` element)."""
         head = "".join(f"<th>{_esc(h)}</th>" for h in header)
-        body = html_rows if html_rows is not None else [
-            "<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in rows]
-        table = (f'<div class="scroll"><table class="{cls}"><thead><tr>{head}</tr></thead>'
-                 f"<tbody>{''.join(body)}</tbody></table></div>")
+        body = (
+            html_rows
+            if html_rows is not None
+            else ["<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in rows]
+        )
+        table = (
+            f'<div class="scroll"><table class="{cls}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>"
+        )
         self.html.append(f"<details><summary>{_esc(folded)}</summary>{table}</details>" if folded else table)
         self.md.extend(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)])
         self.md.extend("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows)
@@ -185,16 +201,21 @@ class _Document:
 
     def frame(self, frame: pd.DataFrame, folded: str | None = None) -> None:
         """A DataFrame as a table, numbers to 4 significant digits."""
-        self.table([str(c) for c in frame.columns], [[_cell(v) for v in row] for row in frame.itertuples(index=False)],
-                   folded=folded)
+        self.table(
+            [str(c) for c in frame.columns],
+            [[_cell(v) for v in row] for row in frame.itertuples(index=False)],
+            folded=folded,
+        )
 
     def figure(self, function, table: pd.DataFrame, name: str, caption: str, **kwargs) -> None:
         """Draw ``function(table, figures/<name>, **kwargs)``, embed its PNG and add ``caption``."""
         png, *others = function(table, self.figure_dir / name, **kwargs)
         self.written.update([png, *others])
         encoded = base64.b64encode(png.read_bytes()).decode("ascii")
-        self.html.append(f'<figure><img alt="{_esc(name)}" src="data:image/png;base64,{encoded}">'
-                         f"<figcaption><b>What to look for:</b> {_esc(caption)}</figcaption></figure>")
+        self.html.append(
+            f'<figure><img alt="{_esc(name)}" src="data:image/png;base64,{encoded}">'
+            f"<figcaption><b>What to look for:</b> {_esc(caption)}</figcaption></figure>"
+        )
         self.md.extend([f"![{name}]({png.relative_to(self.out_dir).as_posix()})", "", f"*{caption}*", ""])
 
     def details(self, summary: str, text: str) -> None:
@@ -203,9 +224,11 @@ class _Document:
 
     def page(self, title: str, header: str) -> str:
         nav = "".join(f'<a href="#{a}">{_esc(t)}</a>' for a, t in self.sections)
-        return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-                f"<title>{_esc(title)}</title><style>{STYLE}</style></head><body>{header}"
-                f"<nav>{nav}</nav>" + "\n".join(self.html) + "</body></html>\n")
+        return (
+            "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{_esc(title)}</title><style>{STYLE}</style></head><body>{header}"
+            f"<nav>{nav}</nav>" + "\n".join(self.html) + "</body></html>\n"
+        )
 
 
 def _cell(value) -> str:
@@ -250,9 +273,11 @@ def _rate_scales(results_dir: Path, study: dict) -> str:
         scales = ", ".join(f"{v} \u00d7{chosen['scales'][v]:g}" for v in order)
         how = f"chosen per variant by validation {chosen['criterion']}"
         if calibration:
-            how += (f" on {calibration['validation_fraction']:.0%} of the training data (never the test data) over "
-                    f"the grid {', '.join(f'{g:g}' for g in calibration['grid'])}; calibration seeds "
-                    f"{_seed_list(calibration['seeds'])}")
+            how += (
+                f" on {calibration['validation_fraction']:.0%} of the training data (never the test data) over "
+                f"the grid {', '.join(f'{g:g}' for g in calibration['grid'])}; calibration seeds "
+                f"{_seed_list(calibration['seeds'])}"
+            )
         edge = chosen.get("at_edge")
         if edge:
             how += f"; at the edge of the grid, which may not bracket their best rate: {', '.join(edge)}"
@@ -270,33 +295,53 @@ def _plastic_layer(tables: dict[str, pd.DataFrame]) -> str | None:
     return str(gate.layer.iloc[0]) if gate is not None and len(gate) else None
 
 
-def _facts(results_dir: Path, study: dict, tables: dict[str, pd.DataFrame], variants: list[str],
-           reference: str | None) -> list[tuple[str, str]]:
+def _facts(
+    results_dir: Path, study: dict, tables: dict[str, pd.DataFrame], variants: list[str], reference: str | None
+) -> list[tuple[str, str]]:
     facts = [("Question", study.get("description") or "(the study file has no description)")]
     named = scenario(results_dir)
     if named:
         meaning = SCENARIO_MEANING.get(named, "")
         chance = _chance(study)
-        facts.append(("Scenario", named + (f": {meaning}" if meaning else "") +
-                      (f" (chance {chance:.2g})" if chance else "")))
+        facts.append(
+            ("Scenario", named + (f": {meaning}" if meaning else "") + (f" (chance {chance:.2g})" if chance else ""))
+        )
     phase = study.get("phase")
     if phase == "brian2":
         pretrain = ", ".join(study["brian2"].get("pretrain") or [])
-        facts.append(("Phase", f"Brian2: a spiking MLP surrogate-trained in PyTorch on {pretrain}, converted exactly; "
-                               "each rule then acts on the readout projection"))
+        facts.append(
+            (
+                "Phase",
+                f"Brian2: a spiking MLP surrogate-trained in PyTorch on {pretrain}, converted exactly; "
+                "each rule then acts on the readout projection",
+            )
+        )
     elif phase == "torch":
         layer = _plastic_layer(tables) or "the last hidden LIF layer"
-        facts.append(("Phase", f"PyTorch: surrogate-gradient training of every layer; DA-SSDP (ssdp, dassdp) adds "
-                               f"its update on the weights into {layer}"))
+        facts.append(
+            (
+                "Phase",
+                f"PyTorch: surrogate-gradient training of every layer; DA-SSDP (ssdp, dassdp) adds "
+                f"its update on the weights into {layer}",
+            )
+        )
     if study.get("sequence"):
-        facts.append(("Sequence", " -> ".join(f"{b['task']} ({b['epochs']} epoch{'s' * (b['epochs'] != 1)})"
-                                              for b in study["sequence"])))
+        facts.append(
+            (
+                "Sequence",
+                " -> ".join(f"{b['task']} ({b['epochs']} epoch{'s' * (b['epochs'] != 1)})" for b in study["sequence"]),
+            )
+        )
     if variants:
         facts.append(("Variants", ", ".join(variants) + (f"; reference: {reference}" if reference else "")))
     seeds = study.get("seeds") or (sorted(tables["metrics"].seed.unique()) if "metrics" in tables else [])
     if len(seeds):
-        facts.append(("Seeds", f"{len(seeds)} ({_seed_list(seeds)}), the same for every variant, so differences "
-                               "are paired by seed"))
+        facts.append(
+            (
+                "Seeds",
+                f"{len(seeds)} ({_seed_list(seeds)}), the same for every variant, so differences are paired by seed",
+            )
+        )
     facts.append(("Learning-rate scale", _rate_scales(results_dir, study)))
     return facts
 
@@ -328,8 +373,11 @@ def _summary_table(doc: _Document, summary: pd.DataFrame) -> None:
         point = _point_label(group) if points else None
         plain = [*([point] if points else []), str(variant), n]
         name = _esc(variant) + (" <small>(reference)</small>" if is_reference else "")
-        cells = [*([f"<td>{_esc(point) if point != previous else ''}</td>"] if points else []),
-                 f"<th>{name}</th>", f"<td>{n}</td>"]
+        cells = [
+            *([f"<td>{_esc(point) if point != previous else ''}</td>"] if points else []),
+            f"<th>{name}</th>",
+            f"<td>{n}</td>",
+        ]
         previous = point
         for metric in metrics:
             if metric not in by_metric.index or pd.isna(by_metric.loc[metric, "mean"]):
@@ -356,69 +404,115 @@ def _summary_table(doc: _Document, summary: pd.DataFrame) -> None:
     reference = summary.reference.iloc[0] if paired else None
     doc.paragraph(
         "Each cell: mean [95 % t-interval] over the n seeds"
-        + (f"; beneath it, \u0394: the paired difference to {reference} per seed, mean [95 % t-interval], green "
-           "where the interval lies on the better side of 0, red on the worse" if reference else "")
+        + (
+            f"; beneath it, \u0394: the paired difference to {reference} per seed, mean [95 % t-interval], green "
+            "where the interval lies on the better side of 0, red on the worse"
+            if reference
+            else ""
+        )
         + ". Higher is better except for forgetting. ACC, BWT, FWT and forgetting count the first pass through the "
         "tasks; '<task> after <task>' is the accuracy on a task right after its first block; final ACC and final "
-        "forgetting are after the last block (sequences that revisit a task).", cls="note")
+        "forgetting are after the last block (sequences that revisit a task).",
+        cls="note",
+    )
 
 
-def _point_sections(doc: _Document, figures, tables: dict[str, pd.DataFrame], study: dict, prefix: str,
-                    level: int) -> None:
+def _point_sections(
+    doc: _Document, figures, tables: dict[str, pd.DataFrame], study: dict, prefix: str, level: int
+) -> None:
     """The figures of one grid point, under headings of ``level``; figure names start with ``prefix``."""
     trial = TRIAL.get(study.get("phase"), "trial")
     chance = _chance(study)
     evaluations, training = tables.get("evaluations"), tables.get("training")
     if evaluations is not None and len(evaluations):
         doc.heading(level, "Accuracy matrices", f"{prefix}accuracy")
-        doc.figure(figures.accuracy_matrices, evaluations, f"{prefix}accuracy_matrices",
-                   "read down a column: a task's accuracy before training, right after its own block and after later "
-                   "blocks; a fall after a later block is forgetting, a rise before a task's block is forward "
-                   "transfer" + (f"; chance is {chance:.2g}." if chance else "."))
+        doc.figure(
+            figures.accuracy_matrices,
+            evaluations,
+            f"{prefix}accuracy_matrices",
+            "read down a column: a task's accuracy before training, right after its own block and after later "
+            "blocks; a fall after a later block is forgetting, a rise before a task's block is forward "
+            "transfer" + (f"; chance is {chance:.2g}." if chance else "."),
+        )
     if training is not None and len(training):
         doc.heading(level, "Learning curves", f"{prefix}learning")
-        teacher = ("top: the label neurons' own prediction in each training window, without the teacher's current "
-                   "(scored like the evaluations), so a rise within block B is learning of B; bottom: the loss counts "
-                   "the teacher-driven spikes, so look at its change at each task switch."
-                   if "free_accuracy" in training.columns else
-                   "the fall at each task switch and how fast each variant recovers.")
+        teacher = (
+            "top: the label neurons' own prediction in each training window, without the teacher's current "
+            "(scored like the evaluations), so a rise within block B is learning of B; bottom: the loss counts "
+            "the teacher-driven spikes, so look at its change at each task switch."
+            if "free_accuracy" in training.columns
+            else "the fall at each task switch and how fast each variant recovers."
+        )
         doc.figure(figures.learning_curves, training, f"{prefix}learning_curves", teacher, trial=trial)
     weights = tables.get("weights")
     if weights is not None and len(weights):
         doc.heading(level, "Weights", f"{prefix}weights")
         layer = _plastic_layer(tables)
-        gradient = (f" In the PyTorch phase every layer learns by gradient; DA-SSDP adds its update to "
-                    f"fc.{layer.removeprefix('lif.')}, the weights into {layer}."
-                    if study.get("phase") == "torch" and layer else "")
-        doc.figure(figures.weight_changes, weights, f"{prefix}weight_changes",
-                   "top: how far each block moved the weights of each layer that changes (0 for a variant that does "
-                   "not learn; a rule whose gate or dopamine shut it off moves little in that block); bottom: the "
-                   "weight range, where weights pinned at the common bound show as min-max lines at the bound."
-                   + gradient)
+        gradient = (
+            f" In the PyTorch phase every layer learns by gradient; DA-SSDP adds its update to "
+            f"fc.{layer.removeprefix('lif.')}, the weights into {layer}."
+            if study.get("phase") == "torch" and layer
+            else ""
+        )
+        doc.figure(
+            figures.weight_changes,
+            weights,
+            f"{prefix}weight_changes",
+            "top: how far each block moved the weights of each layer that changes (0 for a variant that does "
+            "not learn; a rule whose gate or dopamine shut it off moves little in that block); bottom: the "
+            "weight range, where weights pinned at the common bound show as min-max lines at the bound." + gradient,
+        )
     has = training is not None and len(training)
     gate = has and training.loc[training.variant == figures.GATED, "gate"].notna().any()
-    dopamine = has and "dopamine" in training.columns and \
-        training.loc[training.variant == figures.DOPAMINERGIC, "dopamine"].notna().any()
+    dopamine = (
+        has
+        and "dopamine" in training.columns
+        and training.loc[training.variant == figures.DOPAMINERGIC, "dopamine"].notna().any()
+    )
     if gate or dopamine:
-        shown = [(name, caption) for name, caption, present in (
-            ("DA-SSDP gate", "the gate g multiplies DA-SSDP's update (1: ungated, 0: off) and is fitted on the shaded "
-             "warm-up: look for it falling toward 0 after a task switch", gate),
-            ("DA-STDP dopamine", "DA-STDP's dopamine level (1/s, right after each window's release) carries the "
-             "window's outcome, on its own axis: its scale is not comparable with the gate's", dopamine)) if present]
+        shown = [
+            (name, caption)
+            for name, caption, present in (
+                (
+                    "DA-SSDP gate",
+                    "the gate g multiplies DA-SSDP's update (1: ungated, 0: off) and is fitted on the shaded "
+                    "warm-up: look for it falling toward 0 after a task switch",
+                    gate,
+                ),
+                (
+                    "DA-STDP dopamine",
+                    "DA-STDP's dopamine level (1/s, right after each window's release) carries the "
+                    "window's outcome, on its own axis: its scale is not comparable with the gate's",
+                    dopamine,
+                ),
+            )
+            if present
+        ]
         doc.heading(level, " and ".join(name for name, _ in shown), f"{prefix}gate")
-        doc.figure(figures.gate_and_dopamine, training, f"{prefix}gate_and_dopamine",
-                   "; ".join(caption for _, caption in shown) + ".", trial=trial)
+        doc.figure(
+            figures.gate_and_dopamine,
+            training,
+            f"{prefix}gate_and_dopamine",
+            "; ".join(caption for _, caption in shown) + ".",
+            trial=trial,
+        )
     if training is not None and len(training):
         doc.heading(level, "Synchrony over training", f"{prefix}synchrony")
-        doc.figure(figures.synchrony_over_training, training, f"{prefix}synchrony",
-                   "S is the co-firing of the plastic projection's pre- and postsynaptic neurons, the quantity "
-                   "DA-SSDP's gate is a function of; a shift at a task switch moves the gate away from its warm-up "
-                   "fit.", trial=trial)
+        doc.figure(
+            figures.synchrony_over_training,
+            training,
+            f"{prefix}synchrony",
+            "S is the co-firing of the plastic projection's pre- and postsynaptic neurons, the quantity "
+            "DA-SSDP's gate is a function of; a shift at a task switch moves the gate away from its warm-up "
+            "fit.",
+            trial=trial,
+        )
     _gate_diagnostics(doc, figures, tables, prefix, level, trial)
 
 
-def _gate_diagnostics(doc: _Document, figures, tables: dict[str, pd.DataFrame], prefix: str, level: int,
-                      trial: str) -> None:
+def _gate_diagnostics(
+    doc: _Document, figures, tables: dict[str, pd.DataFrame], prefix: str, level: int, trial: str
+) -> None:
     """The gate diagnostics of the runs of the gated variant (in the PyTorch phase ``ssdp`` has a fit too, never
     applied: it stays in the Parquet table)."""
     diagnostics, training = tables.get("gate_diagnostics"), tables.get("training")
@@ -432,24 +526,51 @@ def _gate_diagnostics(doc: _Document, figures, tables: dict[str, pd.DataFrame], 
         "DA-SSDP fits its gate g = clip(1 + k (S - mu) / s, 0, 2) once, on the warm-up records (S, L), with "
         "k = -corr(S, L). Two things can mislead: S and L may both trend over the warm-up while the network learns "
         "(then corr(S, L) measures the trends; k_detrended is the fit on the residuals after a line on the trial "
-        "index), and S may shift after a task switch (then the gate sits at a bound).")
-    run_columns = ["run", "variant", "seed", "n_warmup", "corr_S_L", "trend_S", "trend_L", "k", "mu", "s",
-                   "k_published", "k_detrended"]
+        "index), and S may shift after a task switch (then the gate sits at a bound)."
+    )
+    run_columns = [
+        "run",
+        "variant",
+        "seed",
+        "n_warmup",
+        "corr_S_L",
+        "trend_S",
+        "trend_L",
+        "k",
+        "mu",
+        "s",
+        "k_published",
+        "k_detrended",
+    ]
     runs = diagnostics.drop_duplicates("run")[run_columns]
     warm = training[training.run.isin(runs.run) & training.warmup.astype(bool)].merge(
-        runs.drop(columns=["variant", "seed"]), on="run")
+        runs.drop(columns=["variant", "seed"]), on="run"
+    )
     if len(warm):
-        doc.figure(figures.gate_warmup, warm, f"{prefix}gate_warmup",
-                   "each dot is one warm-up record, coloured from early to late; the red line is the relation the "
-                   "fitted gate assumes (g > 1 where it predicts a low loss). Where the colours sort along the line, "
-                   "the fit rests on a trend over trials rather than on a synchrony-loss relation: compare k with "
-                   "its detrended value.")
-        doc.figure(figures.gate_warmup_trends, warm, f"{prefix}gate_warmup_trends",
-                   "flat lines mean a stationary warm-up; a steady slope in both S and L means corr(S, L), and so "
-                   "k, partly measures two trends.", trial=trial)
-    doc.figure(figures.gate_per_block, diagnostics, f"{prefix}gate_per_block",
-               "a mean gate near 0, or a large fraction of windows with g < 0.1, in the block after a task switch "
-               "means the gate shut DA-SSDP's plasticity off there.")
+        doc.figure(
+            figures.gate_warmup,
+            warm,
+            f"{prefix}gate_warmup",
+            "each dot is one warm-up record, coloured from early to late; the red line is the relation the "
+            "fitted gate assumes (g > 1 where it predicts a low loss). Where the colours sort along the line, "
+            "the fit rests on a trend over trials rather than on a synchrony-loss relation: compare k with "
+            "its detrended value.",
+        )
+        doc.figure(
+            figures.gate_warmup_trends,
+            warm,
+            f"{prefix}gate_warmup_trends",
+            "flat lines mean a stationary warm-up; a steady slope in both S and L means corr(S, L), and so "
+            "k, partly measures two trends.",
+            trial=trial,
+        )
+    doc.figure(
+        figures.gate_per_block,
+        diagnostics,
+        f"{prefix}gate_per_block",
+        "a mean gate near 0, or a large fraction of windows with g < 0.1, in the block after a task switch "
+        "means the gate shut DA-SSDP's plasticity off there.",
+    )
     doc.heading(level + 1, "The fit per run")
     doc.frame(runs)
     doc.heading(level + 1, "The gate per block")
@@ -459,23 +580,40 @@ def _gate_diagnostics(doc: _Document, figures, tables: dict[str, pd.DataFrame], 
 def _calibration(doc: _Document, figures, calibration: pd.DataFrame) -> None:
     doc.heading(2, "Calibration", "calibration")
     criterion = calibration.criterion.iloc[0]
-    doc.figure(figures.calibration_curves, calibration, "calibration",
-               f"each variant's validation {criterion} across the grid; the ringed point is the scale its study "
-               "runs use. A choice at the edge of the grid means the best scale may lie outside it.")
-    means = calibration.pivot_table(index="variant", columns="rate_scale", values="value", aggfunc="mean",
-                                    observed=True)
+    doc.figure(
+        figures.calibration_curves,
+        calibration,
+        "calibration",
+        f"each variant's validation {criterion} across the grid; the ringed point is the scale its study "
+        "runs use. A choice at the edge of the grid means the best scale may lie outside it.",
+    )
+    means = calibration.pivot_table(
+        index="variant", columns="rate_scale", values="value", aggfunc="mean", observed=True
+    )
     chosen = calibration[calibration.chosen].groupby("variant", observed=True).rate_scale.first()
     header = ["variant", *(f"x{s:g}" for s in means.columns)]
     rows, html_rows = [], []
     for variant, values in means.iterrows():
         plain = [str(variant), *(_cell(v) for v in values)]
-        rows.append([plain[0], *(f"**{c}**" if s == chosen.get(variant) else c
-                                 for s, c in zip(means.columns, plain[1:], strict=True))])
-        html_rows.append(f"<tr><th>{_esc(variant)}</th>" + "".join(
-            f"<td>{'<b>' if s == chosen.get(variant) else ''}{_esc(c)}{'</b>' if s == chosen.get(variant) else ''}</td>"
-            for s, c in zip(means.columns, plain[1:], strict=True)) + "</tr>")
-    doc.paragraph(f"Validation {criterion}, mean over {calibration.seed.nunique()} calibration seed(s), per "
-                  "learning-rate scale; bold: chosen.", cls="note")
+        rows.append(
+            [
+                plain[0],
+                *(f"**{c}**" if s == chosen.get(variant) else c for s, c in zip(means.columns, plain[1:], strict=True)),
+            ]
+        )
+        html_rows.append(
+            f"<tr><th>{_esc(variant)}</th>"
+            + "".join(
+                f"<td>{_bold(_esc(c), s == chosen.get(variant))}</td>"
+                for s, c in zip(means.columns, plain[1:], strict=True)
+            )
+            + "</tr>"
+        )
+    doc.paragraph(
+        f"Validation {criterion}, mean over {calibration.seed.nunique()} calibration seed(s), per "
+        "learning-rate scale; bold: chosen.",
+        cls="note",
+    )
     doc.table(header, rows, html_rows)
 
 
@@ -483,16 +621,19 @@ def _appendix(doc: _Document, results_dir: Path, tables: dict[str, pd.DataFrame]
     doc.heading(2, "Appendix: study file, tables, versions", "appendix")
     for spec in sorted(results_dir.glob("*.toml")):
         doc.details(f"Study file {spec.name}", spec.read_text())
-    doc.paragraph("Every table of the directory as Parquet (pandas.read_parquet); the smaller ones below in full. "
-                  "The gate diagnostics of the DA-SSDP runs are in their section.")
+    doc.paragraph(
+        "Every table of the directory as Parquet (pandas.read_parquet); the smaller ones below in full. "
+        "The gate diagnostics of the DA-SSDP runs are in their section."
+    )
     for name in TABLES:
         if name not in tables:
             continue
         table = tables[name]
         link = Path(os.path.relpath(results_dir / f"{name}.parquet", doc.out_dir)).as_posix()
         columns = ", ".join(map(str, table.columns))
-        doc.html.append(f"<p><a href='{_esc(link)}'>{_esc(name)}.parquet</a>: {len(table)} rows; columns: "
-                        f"{_esc(columns)}</p>")
+        doc.html.append(
+            f"<p><a href='{_esc(link)}'>{_esc(name)}.parquet</a>: {len(table)} rows; columns: {_esc(columns)}</p>"
+        )
         doc.md.extend([f"[{name}.parquet]({link}): {len(table)} rows; columns: {columns}", ""])
         if name == "metrics" and len(table):
             keys = [c for c in ("point", "variant", "seed", "run") if c in table.columns]
@@ -502,8 +643,12 @@ def _appendix(doc: _Document, results_dir: Path, tables: dict[str, pd.DataFrame]
             doc.frame(table, folded=f"{name}: {len(table)} rows")
     import dassdp
 
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "pandas": pd.__version__,
-                "dassdp": dassdp.__version__}
+    versions = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "dassdp": dassdp.__version__,
+    }
     versions.update({f"{k} (runs)": str(v) for k, v in manifest.get("versions", {}).items()})
     if "run_seconds" in manifest:
         versions["compute time of the runs"] = f"{manifest['run_seconds']:.0f} s"
@@ -522,8 +667,10 @@ def _at_point(tables: dict[str, pd.DataFrame], point) -> dict[str, pd.DataFrame]
     if point is None:
         return tables
     runs = set(tables["metrics"].loc[tables["metrics"].point == point, "run"]) if "metrics" in tables else set()
-    return {name: t[t.point == point] if "point" in t.columns else t[t.run.isin(runs)] if "run" in t.columns else t
-            for name, t in tables.items()}
+    return {
+        name: t[t.point == point] if "point" in t.columns else t[t.run.isin(runs)] if "run" in t.columns else t
+        for name, t in tables.items()
+    }
 
 
 def _read_tables(results_dir: Path, variants: list[str]) -> dict[str, pd.DataFrame]:
@@ -559,14 +706,18 @@ def build_report(results_dir: Path, out_dir: Path | None = None, force: bool = F
     tables = _read_tables(results_dir, list(study.get("variants", [])))
     summary = tables.get("summary")
     variants = list(study.get("variants", [])) or (list(pd.unique(summary.variant)) if summary is not None else [])
-    reference = study.get("reference") or (summary.reference.iloc[0] if summary is not None and
-                                           "reference" in summary.columns else None)
+    reference = study.get("reference") or (
+        summary.reference.iloc[0] if summary is not None and "reference" in summary.columns else None
+    )
 
     doc = _Document(out)
     title = study.get("name") or results_dir.name
     facts = _facts(results_dir, study, tables, variants, reference)
-    header = (f"<h1>{_esc(title)}</h1><p class='question'>{_esc(facts[0][1])}</p><dl class='facts'>"
-              + "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in facts[1:]) + "</dl>")
+    header = (
+        f"<h1>{_esc(title)}</h1><p class='question'>{_esc(facts[0][1])}</p><dl class='facts'>"
+        + "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in facts[1:])
+        + "</dl>"
+    )
     doc.md.extend([f"# {title}", "", *(f"- **{k}:** {v}" for k, v in facts), ""])
 
     doc.heading(2, "Which rule forgets less or learns more, by how much, and how sure", "summary")
@@ -583,13 +734,21 @@ def build_report(results_dir: Path, out_dir: Path | None = None, force: bool = F
         if len(points) > 1:
             label = _point_label(at["summary"])
             doc.heading(2, label[0].upper() + label[1:], f"p{point}")
-        if at.get("summary") is not None and "reference" in at["summary"].columns and \
-                (at["summary"].variant != at["summary"].reference).any():
+        if (
+            at.get("summary") is not None
+            and "reference" in at["summary"].columns
+            and (at["summary"].variant != at["summary"].reference).any()
+        ):
             metrics = [heading(m) for m in present_metrics(at["summary"], MAIN_METRICS)]
             named = at["summary"].assign(metric=at["summary"].metric.map(heading))
-            doc.figure(figures.paired_differences, named, f"{prefix}paired_differences",
-                       "a bar that misses the grey line is a difference the seeds resolve (95 %); its position says "
-                       "by how much. Forgetting: left of 0 is less forgetting than the reference.", metrics=metrics)
+            doc.figure(
+                figures.paired_differences,
+                named,
+                f"{prefix}paired_differences",
+                "a bar that misses the grey line is a difference the seeds resolve (95 %); its position says "
+                "by how much. Forgetting: left of 0 is less forgetting than the reference.",
+                metrics=metrics,
+            )
         _point_sections(doc, figures, at, study, prefix, level)
     if "calibration" in tables and len(tables["calibration"]):
         _calibration(doc, figures, tables["calibration"])

@@ -61,9 +61,7 @@ def validate(spikes: pd.DataFrame) -> pd.DataFrame:
     """
     for column in ("neuron", "time"):
         if column not in spikes.columns:
-            raise ValueError(
-                f"spike table: column {column!r} is missing (have {list(spikes.columns)})"
-            )
+            raise ValueError(f"spike table: column {column!r} is missing (have {list(spikes.columns)})")
     times = spikes["time"].to_numpy(dtype=float)
     if not np.isfinite(times).all():
         raise ValueError("spike table: column 'time' contains NaN or infinite values")
@@ -91,9 +89,7 @@ def from_arrays(
     indices = np.asarray(indices).ravel()
     times = np.asarray(times, dtype=float).ravel()
     if indices.shape != times.shape:
-        raise ValueError(
-            f"from_arrays: 'neuron' has {indices.size} entries but 'time' has {times.size}"
-        )
+        raise ValueError(f"from_arrays: 'neuron' has {indices.size} entries but 'time' has {times.size}")
     columns: dict[str, Any] = {"neuron": indices, "time": times}
     for name, value in (("trial", trial), ("population", population)):
         if value is not None and np.ndim(value) and np.shape(value) != times.shape:
@@ -106,9 +102,7 @@ def from_arrays(
     return spikes.iloc[order].reset_index(drop=True)
 
 
-def from_torch(
-    spikes: Any, dt: float, *, population: str | None = None, first_window: int = 0
-) -> pd.DataFrame:
+def from_torch(spikes: Any, dt: float, *, population: str | None = None, first_window: int = 0) -> pd.DataFrame:
     """Spike table from a PyTorch spike tensor (or ndarray) of shape [T, B, N].
 
     Step ``k`` of sample ``b`` becomes a spike at ``time = k * dt`` (seconds) of neuron ``n`` in
@@ -129,9 +123,7 @@ def from_torch(
     table = from_arrays(neuron, steps * float(dt), trial=batch, population=population)
     table["window"] = table["trial"].to_numpy() + first_window
     table["latency"] = table["time"]
-    table.attrs.update(
-        window=array.shape[0] * float(dt), t0=0.0, n_windows=first_window + array.shape[1]
-    )
+    table.attrs.update(window=array.shape[0] * float(dt), t0=0.0, n_windows=first_window + array.shape[1])
     return table
 
 
@@ -152,7 +144,10 @@ def window_definition(spikes: pd.DataFrame) -> dict[str, float]:
 
 
 def assign_windows(
-    spikes: pd.DataFrame, window: float, n_windows: int | None = None, t0: float = 0.0,
+    spikes: pd.DataFrame,
+    window: float,
+    n_windows: int | None = None,
+    t0: float = 0.0,
     dt: float | None = None,
 ) -> pd.DataFrame:
     """Add ``window = floor((time - t0) / window)`` and ``latency = time - t0 - window * window``.
@@ -173,9 +168,7 @@ def assign_windows(
     if n_windows is None:
         n_windows = int(index.max()) + 1 if index.size else 0
     if index.size and index.max() >= n_windows:
-        raise ValueError(
-            f"assign_windows: column 'time' has spikes after the last of {n_windows} windows"
-        )
+        raise ValueError(f"assign_windows: column 'time' has spikes after the last of {n_windows} windows")
     definition = {"window": float(window), "t0": float(t0), "n_windows": int(n_windows)}
     check_window_definition(spikes, definition)
     result = spikes.assign(window=index, latency=latency)
@@ -186,11 +179,7 @@ def assign_windows(
 def check_window_definition(spikes: pd.DataFrame, expected: Mapping[str, float]) -> None:
     """Raise ValueError if ``spikes.attrs`` holds a window definition unlike ``expected``."""
     stored = window_definition(spikes)
-    clash = {
-        k: (stored[k], v)
-        for k, v in expected.items()
-        if k in stored and not np.isclose(stored[k], v)
-    }
+    clash = {k: (stored[k], v) for k, v in expected.items() if k in stored and not np.isclose(stored[k], v)}
     if clash:
         detail = ", ".join(f"{k}: table has {a}, got {b}" for k, (a, b) in clash.items())
         raise ValueError(f"mismatched window definitions ({detail})")
@@ -213,10 +202,7 @@ def resolve_windows(spikes: pd.DataFrame, n_windows: int | None = None) -> int:
     if n_windows is None:
         return last + 1
     if last >= n_windows:
-        raise ValueError(
-            f"mismatched window definitions: column 'window' reaches {last}, "
-            f"but n_windows={n_windows}"
-        )
+        raise ValueError(f"mismatched window definitions: column 'window' reaches {last}, but n_windows={n_windows}")
     return int(n_windows)
 
 
@@ -287,7 +273,5 @@ class SpikeTrains:
         if not t_stop > t_start:
             raise ValueError(f"t_stop ({t_stop}) must be greater than t_start ({t_start})")
         if self.times.size and (self.times.min() < t_start or self.times.max() > t_stop):
-            raise ValueError(
-                f"column 'time' has spikes outside [t_start, t_stop] = [{t_start}, {t_stop}]"
-            )
+            raise ValueError(f"column 'time' has spikes outside [t_start, t_stop] = [{t_start}, {t_stop}]")
         return t_stop - t_start

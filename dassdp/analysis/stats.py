@@ -108,9 +108,7 @@ def _describe(frame: pd.DataFrame, by: list[str], column: str) -> pd.DataFrame:
     finite values of ``column``; groups without any finite value have n = 0."""
     values = frame[column].astype(float)
     values = values.where(np.isfinite(values))
-    stats = values.groupby([frame[c] for c in by], sort=True, dropna=False).agg(
-        ["mean", "std", "count", "min", "max"]
-    )
+    stats = values.groupby([frame[c] for c in by], sort=True, dropna=False).agg(["mean", "std", "count", "min", "max"])
     stats["std"] = stats["std"].where(stats["max"] > stats["min"], 0.0)
     return stats.rename(columns={"std": "sd", "count": "n"})[["mean", "sd", "n"]]
 
@@ -173,12 +171,16 @@ def _paired(metrics: pd.DataFrame, by: list[str], reference: str, confidence: fl
     stats = _describe(pairs, by, "d")
     low, high = _t_bounds(stats["mean"], stats["sd"], stats["n"], confidence)
     alpha = 1.0 - confidence
-    detectable = [
-        detectable_difference(sd, n, alpha=alpha) for sd, n in zip(stats["sd"], stats["n"], strict=True)
-    ]
+    detectable = [detectable_difference(sd, n, alpha=alpha) for sd, n in zip(stats["sd"], stats["n"], strict=True)]
     paired = pd.DataFrame(
-        {"diff": stats["mean"], "diff_low": low, "diff_high": high, "n_pairs": stats["n"],
-         "diff_sd": stats["sd"].where(stats["n"] >= 2), "detectable": detectable},
+        {
+            "diff": stats["mean"],
+            "diff_low": low,
+            "diff_high": high,
+            "n_pairs": stats["n"],
+            "diff_sd": stats["sd"].where(stats["n"] >= 2),
+            "detectable": detectable,
+        },
         index=stats.index,
     )
     own = paired.index.get_level_values("variant") == reference

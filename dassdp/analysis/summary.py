@@ -84,16 +84,24 @@ def _table(summary: pd.DataFrame, metrics: list[str], count: str, cell) -> tuple
 
 def summary_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the first table: ``mean [low, high]`` per metric."""
-    return _table(summary, present_metrics(summary, SUMMARY_METRICS), "n",
-                  lambda r: interval(r["mean"], r["ci_low"], r["ci_high"]))
+    return _table(
+        summary,
+        present_metrics(summary, SUMMARY_METRICS),
+        "n",
+        lambda r: interval(r["mean"], r["ci_low"], r["ci_high"]),
+    )
 
 
 def difference_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the second table: ``diff [low, high]`` to the reference per main metric,
     one row per variant other than the reference."""
     others = summary[summary.variant != summary.reference]
-    return _table(others, present_metrics(summary, MAIN_METRICS), "n_pairs",
-                  lambda r: interval(r["diff"], r["diff_low"], r["diff_high"], sign="+"))
+    return _table(
+        others,
+        present_metrics(summary, MAIN_METRICS),
+        "n_pairs",
+        lambda r: interval(r["diff"], r["diff_low"], r["diff_high"], sign="+"),
+    )
 
 
 def detectable_lines(summary: pd.DataFrame) -> list[str]:

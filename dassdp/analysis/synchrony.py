@@ -44,9 +44,7 @@ __all__ = [
 ]
 
 
-def _cell_index(
-    spikes: pd.DataFrame, n_neurons: int, n_windows: int | None
-) -> tuple[np.ndarray, int]:
+def _cell_index(spikes: pd.DataFrame, n_neurons: int, n_windows: int | None) -> tuple[np.ndarray, int]:
     """Flat index ``window * n_neurons + neuron`` of every spike, and the number of windows."""
     n_windows = resolve_windows(spikes, n_windows)
     neurons = neuron_indices(spikes, n_neurons)
@@ -69,9 +67,7 @@ def _check_which(which: str) -> None:
         raise ValueError(f"which must be 'first' or 'last', got {which!r}")
 
 
-def _activity(
-    spikes: pd.DataFrame, n_neurons: int, n_windows: int | None, which: str
-) -> WindowActivity:
+def _activity(spikes: pd.DataFrame, n_neurons: int, n_windows: int | None, which: str) -> WindowActivity:
     """Fired flags and latencies of a windowed table by `dassdp.rules.reference.window_activity`."""
     _check_which(which)
     if "window" not in window_definition(spikes):
@@ -122,9 +118,7 @@ def synchrony_series(
     for pre, post in layers:
         for name in (pre, post):
             if name not in fired:
-                fired[name] = fired_matrix(
-                    select_population(spikes, name), n_neurons[name], n_windows
-                )
+                fired[name] = fired_matrix(select_population(spikes, name), n_neurons[name], n_windows)
         mask = (masks or {}).get((pre, post))
         frames.append(
             pd.DataFrame(
@@ -139,9 +133,7 @@ def synchrony_series(
     return pd.concat(frames, ignore_index=True)
 
 
-def fired_fraction(
-    spikes: pd.DataFrame, n_neurons: Mapping[str, int], n_windows: int | None = None
-) -> pd.DataFrame:
+def fired_fraction(spikes: pd.DataFrame, n_neurons: Mapping[str, int], n_windows: int | None = None) -> pd.DataFrame:
     """Tidy fraction of neurons that fired per window: ``population, window, fired_fraction``.
 
     ``fired_fraction_w = (1/N) sum_n fired_wn``. Use ``{None: N}`` for a table without populations.
@@ -152,9 +144,7 @@ def fired_fraction(
             {
                 "population": name,
                 "window": np.arange(n_windows),
-                "fired_fraction": fired_matrix(
-                    select_population(spikes, name), size, n_windows
-                ).mean(axis=1),
+                "fired_fraction": fired_matrix(select_population(spikes, name), size, n_windows).mean(axis=1),
             }
         )
         for name, size in n_neurons.items()

@@ -47,7 +47,9 @@ class _BiophysicalBuilder(_Builder):
         from brian2 import NeuronGroup, mV, second
 
         if stage.kind != "lif":
-            raise ConversionError(f"layer {stage.name!r} ({stage.kind}): biophysical mode supports LIF/IF populations only")
+            raise ConversionError(
+                f"layer {stage.name!r} ({stage.kind}): biophysical mode supports LIF/IF populations only"
+            )
         if role:
             raise ConversionError("plastic layers are supported in exact mode only")
         n = math.prod(shape)
@@ -60,8 +62,9 @@ class _BiophysicalBuilder(_Builder):
                  vth : volt (constant)
                  b : 1 (constant)"""
         reset = "v = 0*mV" if stage.reset == "zero" else "v = v - vth"
-        group = NeuronGroup(n, eqs, threshold="v > vth", reset=reset, method="exact", dt=self.conv.sim_dt,
-                            name=self.objname(stage.name))
+        group = NeuronGroup(
+            n, eqs, threshold="v > vth", reset=reset, method="exact", dt=self.conv.sim_dt, name=self.objname(stage.name)
+        )
         dt = float(self.conv.dt / second)
         leaky = beta < 1
         group.leak = leaky.astype(float)
@@ -74,10 +77,12 @@ class _BiophysicalBuilder(_Builder):
     def neuron_objects(self, stage: Neurons, group) -> None:
         window = self.conv.n_steps * self.conv.dt
         # after the synapses (order -10) deliver the previous window's last spikes, which are dropped
-        start = group.run_regularly("v = 0*mV", dt=window, when="before_thresholds", order=-5,
-                                    name=group.name + "_window_reset")
-        bias = group.run_regularly("v += b * mV", dt=self.conv.dt, when="before_thresholds", order=0,
-                                   name=group.name + "_bias")
+        start = group.run_regularly(
+            "v = 0*mV", dt=window, when="before_thresholds", order=-5, name=group.name + "_window_reset"
+        )
+        bias = group.run_regularly(
+            "v += b * mV", dt=self.conv.dt, when="before_thresholds", order=0, name=group.name + "_bias"
+        )
         self.objects += [group, start, bias]
         self.spiking(stage.name, group)
 
@@ -110,8 +115,15 @@ class _BiophysicalBuilder(_Builder):
         if self.conv.input_mode == "current":
             feed = self.objects[-1]  # the run_regularly "I = bridge_input_current(t, i)" of exact mode
             self.objects.remove(feed)
-            self.objects.append(group.run_regularly("v += bridge_input_current(t, i) * mV", dt=self.conv.dt,
-                                                    when="before_thresholds", order=1, name=group.name + "_input_mv"))
+            self.objects.append(
+                group.run_regularly(
+                    "v += bridge_input_current(t, i) * mV",
+                    dt=self.conv.dt,
+                    when="before_thresholds",
+                    order=1,
+                    name=group.name + "_input_mv",
+                )
+            )
 
     def output(self, pending, prev: str, prev_shape) -> None:
         from brian2 import NeuronGroup, StateMonitor
@@ -121,7 +133,9 @@ class _BiophysicalBuilder(_Builder):
             raise ConversionError("biophysical mode needs a linear readout after the last spiking layer")
         readout_stages = [stages[m] for m in pending]
         *_, shape = self._block(readout_stages, prev_shape, "readout")
-        group = NeuronGroup(math.prod(shape), "I : 1\nb : 1 (constant)\ny : 1", dt=conv.sim_dt, name=self.objname("readout"))
+        group = NeuronGroup(
+            math.prod(shape), "I : 1\nb : 1 (constant)\ny : 1", dt=conv.sim_dt, name=self.objname("readout")
+        )
         self.objects.append(group)
         self.project(readout_stages, prev, prev_shape, group, "readout")
         window = conv.n_steps * conv.dt
@@ -136,8 +150,18 @@ class _BiophysicalBuilder(_Builder):
         conv.output = ("readout", monitor, "cumulative")
 
 
-def to_brian2_biophysical(model, inputs, *, n_steps=None, encoding=None, seed: int = 0, dt=None, sim_dt=None,
-                          input_mode: str = "auto", name: str = "bio") -> Converted:
+def to_brian2_biophysical(
+    model,
+    inputs,
+    *,
+    n_steps=None,
+    encoding=None,
+    seed: int = 0,
+    dt=None,
+    sim_dt=None,
+    input_mode: str = "auto",
+    name: str = "bio",
+) -> Converted:
     """The continuous-time Brian2 version of ``model`` (see the module docstring).
 
     ``dt`` is the duration of one PyTorch step (default ``defaultclock.dt``); ``sim_dt`` Brian2's integration

@@ -203,7 +203,8 @@ def _prepare_inputs(inputs, n_steps, encoding, seed) -> torch.Tensor:
             raise ConversionError(f"inputs have {x.shape[0]} time steps but n_steps={n_steps}")
         if x.ndim < 3:
             raise ConversionError(
-                f"inputs must be time-major [T, N, ...] (or give encoding= and n_steps= for static [N, ...]), got shape {tuple(x.shape)}"
+                "inputs must be time-major [T, N, ...] (or give encoding= and n_steps= for static [N, ...]), "
+                f"got shape {tuple(x.shape)}"
             )
         return x.to(torch.float64)
     if n_steps is None:
@@ -238,12 +239,16 @@ def _roles(plan: Plan, plastic: dict) -> dict[int, str]:
         post = next((m for m in range(k + 1, len(names)) if isinstance(plan.stages[m], Neurons)), None)
         pre = next((m for m in range(k - 1, -1, -1) if isinstance(plan.stages[m], (Neurons, MaxPool))), None)
         if post is None or pre is None:
-            raise ConversionError(f"plastic: layer {layer!r} must connect two spiking populations (not the input or readout)")
+            raise ConversionError(
+                f"plastic: layer {layer!r} must connect two spiking populations (not the input or readout)"
+            )
         if isinstance(rule, dict):  # DA-SSDP keyword arguments: the rule's neuron-side variables
             roles[post] = "post"
             roles.setdefault(pre, "pre")
         elif not callable(rule):
-            raise ConversionError(f"plastic: the entry of layer {layer!r} must be DASSDPSynapses keyword arguments or a rule factory")
+            raise ConversionError(
+                f"plastic: the entry of layer {layer!r} must be DASSDPSynapses keyword arguments or a rule factory"
+            )
     return roles
 
 
@@ -295,8 +300,17 @@ def to_brian2(
             raise ConversionError("plastic, drive and extra_variables are supported in exact mode only")
         from dassdp.bridge.biophysical import to_brian2_biophysical
 
-        return to_brian2_biophysical(model, inputs, n_steps=n_steps, encoding=encoding, seed=seed, dt=dt,
-                                     sim_dt=sim_dt, input_mode=input_mode, name=name)
+        return to_brian2_biophysical(
+            model,
+            inputs,
+            n_steps=n_steps,
+            encoding=encoding,
+            seed=seed,
+            dt=dt,
+            sim_dt=sim_dt,
+            input_mode=input_mode,
+            name=name,
+        )
     if mode != "exact":
         raise ConversionError(f"mode must be 'exact' or 'biophysical', got {mode!r}")
     if sim_dt is not None:
@@ -331,7 +345,9 @@ def _check_drive(plan: Plan, x: torch.Tensor, drive: dict | None) -> dict[str, n
         values = np.asarray(values, dtype=np.float64)
         expected = (int(x.shape[0]) * int(x.shape[1]), math.prod(shapes[layer]))
         if values.shape != expected or not np.all(np.isfinite(values)):
-            raise ConversionError(f"drive[{layer!r}] must be finite with shape (n_samples * T, n) = {expected}, got {values.shape}")
+            raise ConversionError(
+                f"drive[{layer!r}] must be finite with shape (n_samples * T, n) = {expected}, got {values.shape}"
+            )
         checked[layer] = values
     return checked
 
@@ -339,7 +355,9 @@ def _check_drive(plan: Plan, x: torch.Tensor, drive: dict | None) -> dict[str, n
 def _check_extra(plan: Plan, extra_variables: dict | None) -> dict[str, str]:
     for layer in extra_variables or {}:
         if layer not in _populations(plan):
-            raise ConversionError(f"extra_variables: no neuron layer named {layer!r} (neuron layers: {list(_populations(plan))})")
+            raise ConversionError(
+                f"extra_variables: no neuron layer named {layer!r} (neuron layers: {list(_populations(plan))})"
+            )
     return dict(extra_variables or {})
 
 
@@ -389,7 +407,9 @@ class _Builder:
             if isinstance(stage, TimeMean):
                 break
             if prev in self.non_spiking:
-                raise ConversionError(f"layer {stage.name!r} follows the non-spiking layer {prev!r}; only spikes can be transmitted")
+                raise ConversionError(
+                    f"layer {stage.name!r} follows the non-spiking layer {prev!r}; only spikes can be transmitted"
+                )
             if isinstance(stage, MaxPool):
                 if pending:
                     raise ConversionError(
@@ -397,7 +417,9 @@ class _Builder:
                         "only max pooling of spikes is supported"
                     )
                 if prev is None:
-                    raise ConversionError(f"layer {stage.name!r} (MaxPool) cannot pool the raw input; put a neuron layer first")
+                    raise ConversionError(
+                        f"layer {stage.name!r} (MaxPool) cannot pool the raw input; put a neuron layer first"
+                    )
                 group = self.pool_group(stage.name, shapes[k])
                 self.pool_link(stage, prev, prev_shape, group)
                 self.spiking(stage.name, group)
@@ -442,14 +464,17 @@ class _Builder:
 
     def neuron_objects(self, stage: Neurons, group) -> None:
         window = self.conv.n_steps * self.conv.dt
-        start = group.run_regularly(_WINDOW_RESET[stage.kind], dt=window, when="start", order=0,
-                                    name=group.name + "_window_reset")
+        start = group.run_regularly(
+            _WINDOW_RESET[stage.kind], dt=window, when="start", order=0, name=group.name + "_window_reset"
+        )
         if stage.name in self.drive:
             from brian2 import TimedArray
 
             key = f"bridge_drive_{brian2_name(stage.name)}"
             self.conv.namespace[key] = TimedArray(self.drive[stage.name], dt=self.conv.dt, name=f"{self.prefix}_{key}")
-            self.objects.append(self.place(group.run_regularly(f"I += {key}(t, i)", dt=self.conv.dt, name=group.name + "_drive")))
+            self.objects.append(
+                self.place(group.run_regularly(f"I += {key}(t, i)", dt=self.conv.dt, name=group.name + "_drive"))
+            )
         update = self.place(group.run_regularly(_UPDATE[stage.kind], dt=self.conv.dt, name=group.name + "_update"))
         self.objects += [group, start, update]
         if stage.spiking:
@@ -469,8 +494,14 @@ class _Builder:
     def pool_group(self, name: str, shape):
         from brian2 import NeuronGroup
 
-        group = NeuronGroup(math.prod(shape), "flag : 1", threshold="flag > 0.5", reset="flag = 0",
-                            dt=self.step, name=self.objname(name))
+        group = NeuronGroup(
+            math.prod(shape),
+            "flag : 1",
+            threshold="flag > 0.5",
+            reset="flag = 0",
+            dt=self.step,
+            name=self.objname(name),
+        )
         self.objects.append(group)
         return group
 
@@ -478,8 +509,7 @@ class _Builder:
         from brian2 import Synapses
 
         i, j = stage.pairs(prev_shape)
-        syn = Synapses(self.conv.groups[prev], group, on_pre="flag_post = 1", dt=self.step,
-                       name=group.name + "_link")
+        syn = Synapses(self.conv.groups[prev], group, on_pre="flag_post = 1", dt=self.step, name=group.name + "_link")
         syn.connect(i=i, j=j)
         self.place(syn.pre)
         self.place(group.thresholder["spike"])
@@ -531,11 +561,15 @@ class _Builder:
                 x = apply_stage(s, x)
             x = x.detach().flatten(2)  # [T, N, n]
             if x.shape[2] != len(group):
-                raise ConversionError(f"the input current has {x.shape[2]} values per sample but {layer!r} has {len(group)} neurons")
+                raise ConversionError(
+                    f"the input current has {x.shape[2]} values per sample but {layer!r} has {len(group)} neurons"
+                )
             values = x.transpose(0, 1).reshape(-1, x.shape[2]).numpy().copy()  # sample-major steps
             table = TimedArray(values, dt=conv.dt, name=f"{self.prefix}_input_current")
             conv.namespace["bridge_input_current"] = table
-            feed = self.place(group.run_regularly("I = bridge_input_current(t, i)", dt=conv.dt, name=group.name + "_input"))
+            feed = self.place(
+                group.run_regularly("I = bridge_input_current(t, i)", dt=conv.dt, name=group.name + "_input")
+            )
             self.objects.append(feed)
             conv.input_projection = Projection(list(stages), "input", layer, None, None, np.zeros(0), np.zeros(0))
             group.b = 0.0
@@ -545,7 +579,9 @@ class _Builder:
         values, table_dt = self.input_pattern(x.transpose(0, 1).reshape(-1, n_in).numpy().copy())
         pattern = TimedArray(values, dt=table_dt, name=f"{self.prefix}_input_pattern")
         conv.namespace["bridge_input_pattern"] = pattern
-        source = NeuronGroup(n_in, "", threshold="bridge_input_pattern(t, i) > 0.5", reset="", dt=self.step, name=self.objname("input"))
+        source = NeuronGroup(
+            n_in, "", threshold="bridge_input_pattern(t, i) > 0.5", reset="", dt=self.step, name=self.objname("input")
+        )
         self.place(source.thresholder["spike"])
         self.objects.append(source)
         conv.groups["input"] = source
@@ -562,7 +598,8 @@ class _Builder:
         if math.prod(shape) != len(group):
             names = ", ".join(s.name for s in stages) or "(none)"
             raise ConversionError(
-                f"shape mismatch: layer(s) {names} produce {math.prod(shape)} values but {layer!r} has {len(group)} neurons"
+                f"shape mismatch: layer(s) {names} produce {math.prod(shape)} values "
+                f"but {layer!r} has {len(group)} neurons"
             )
         group.b = bias
         projection = Projection(list(stages), prev, layer, None, k, i, j)
@@ -572,8 +609,14 @@ class _Builder:
             syn = projection.rule.synapses
             self.objects += projection.rule.objects
         else:
-            syn = Synapses(conv.groups[prev], group, model="w : 1", on_pre=self.on_pre(group), dt=self.step,
-                           name=f"{self.prefix}_syn_{brian2_name(projection.name)}")
+            syn = Synapses(
+                conv.groups[prev],
+                group,
+                model="w : 1",
+                on_pre=self.on_pre(group),
+                dt=self.step,
+                name=f"{self.prefix}_syn_{brian2_name(projection.name)}",
+            )
             syn.connect(i=i, j=j)
             syn.w = w
             self.objects.append(syn)
@@ -586,12 +629,19 @@ class _Builder:
         from dassdp.rules.brian2.ssdp import DASSDPSynapses
 
         if projection.composed:
-            raise ConversionError(f"plastic: layer {layer!r} is composed with other linear layers and cannot be plastic")
+            raise ConversionError(
+                f"plastic: layer {layer!r} is composed with other linear layers and cannot be plastic"
+            )
         w0 = np.full((len(post), len(pre)), 0.0)
         w0[projection.j, projection.i] = w
         connect = {"i": projection.i, "j": projection.j}
         rule = self.plastic[layer]
-        common = {"on_pre": "I_post += w", "w0": w0, "connect": connect, "name": f"{self.prefix}_plastic_{brian2_name(layer)}"}
+        common = {
+            "on_pre": "I_post += w",
+            "w0": w0,
+            "connect": connect,
+            "name": f"{self.prefix}_plastic_{brian2_name(layer)}",
+        }
         if callable(rule):
             return rule(pre, post, **common)
         kwargs = dict(rule)
@@ -607,13 +657,20 @@ class _Builder:
             if prev in self.non_spiking:
                 raise ConversionError(f"layer {readout_stages[0].name!r} reads the non-spiking layer {prev!r}")
             _, _, _, _, _, shape = self._block(readout_stages, prev_shape, "readout")
-            group = NeuronGroup(math.prod(shape), "I : 1\nb : 1 (constant)\ny : 1", dt=conv.dt, name=self.objname("readout"))
+            group = NeuronGroup(
+                math.prod(shape), "I : 1\nb : 1 (constant)\ny : 1", dt=conv.dt, name=self.objname("readout")
+            )
             self.objects.append(group)
             self.project(readout_stages, prev, prev_shape, group, "readout")
             window = conv.n_steps * conv.dt
-            self.objects.append(group.run_regularly(_WINDOW_RESET["readout"], dt=window, when="start", order=0,
-                                                    name=group.name + "_window_reset"))
-            self.objects.append(self.place(group.run_regularly(_UPDATE["readout"], dt=conv.dt, name=group.name + "_update")))
+            self.objects.append(
+                group.run_regularly(
+                    _WINDOW_RESET["readout"], dt=window, when="start", order=0, name=group.name + "_window_reset"
+                )
+            )
+            self.objects.append(
+                self.place(group.run_regularly(_UPDATE["readout"], dt=conv.dt, name=group.name + "_update"))
+            )
             monitor = self.place(StateMonitor(group, "y", record=True, dt=conv.dt, name=group.name + "_y"))
             self.objects.append(monitor)
             conv.groups["readout"], conv.shapes["readout"] = group, tuple(int(n) for n in shape)

@@ -34,8 +34,10 @@ def torch_reference(model: torch.nn.Module, inputs: torch.Tensor) -> tuple[np.nd
             if isinstance(stage, MaxPool):
                 folded.add(stage.name)
     calls: dict[int, list[torch.Tensor]] = defaultdict(list)
-    hooks = [m.register_forward_hook(lambda mod, i, out, key=key: calls[key].append(out.detach()))
-             for key, m in modules.items()]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, out, key=key: calls[key].append(out.detach()))
+        for key, m in modules.items()
+    ]
     try:
         with torch.no_grad():
             output = model(x)
@@ -68,8 +70,12 @@ def agreement(converted, model) -> dict:
             "mismatches": int((expected != got).sum()) if expected.shape == got.shape else -1,
         }
     logits = converted.logits()
-    out = {"layers": layers, "samples": converted.n_samples, "steps": converted.n_steps,
-           "identical_rasters": all(v["mismatches"] == 0 for v in layers.values())}
+    out = {
+        "layers": layers,
+        "samples": converted.n_samples,
+        "steps": converted.n_steps,
+        "identical_rasters": all(v["mismatches"] == 0 for v in layers.values()),
+    }
     if logits.shape == output.shape:
         out["max_output_difference"] = float(np.abs(logits - output).max())
         if output.ndim == 2:

@@ -39,17 +39,30 @@ def lower_layer(name: str, layer: nn.Module):
                 f"layer {name!r} ({type(layer).__name__}): only groups=1 and integer zero padding are supported "
                 f"(got groups={layer.groups}, padding={layer.padding!r}, padding_mode={layer.padding_mode!r})"
             )
-        return Conv(name, _np(layer.weight), None if layer.bias is None else _np(layer.bias),
-                    layer.stride, layer.padding, layer.dilation, module=layer)
+        return Conv(
+            name,
+            _np(layer.weight),
+            None if layer.bias is None else _np(layer.bias),
+            layer.stride,
+            layer.padding,
+            layer.dilation,
+            module=layer,
+        )
     if isinstance(layer, (nn.MaxPool1d, nn.MaxPool2d)):
         dims = 1 if isinstance(layer, nn.MaxPool1d) else 2
         if _tuple(layer.padding, dims) != (0,) * dims or _tuple(layer.dilation, dims) != (1,) * dims or layer.ceil_mode:
-            raise ConversionError(f"layer {name!r} ({type(layer).__name__}): padding, dilation and ceil_mode are not supported")
+            raise ConversionError(
+                f"layer {name!r} ({type(layer).__name__}): padding, dilation and ceil_mode are not supported"
+            )
         stride = layer.kernel_size if layer.stride is None else layer.stride
         return MaxPool(name, _tuple(layer.kernel_size, dims), _tuple(stride, dims), module=layer)
     if isinstance(layer, (nn.AvgPool2d, M.SumPool2d)):
-        if isinstance(layer, nn.AvgPool2d) and (_tuple(layer.padding, 2) != (0, 0) or layer.ceil_mode or layer.divisor_override):
-            raise ConversionError(f"layer {name!r} (AvgPool2d): padding, ceil_mode and divisor_override are not supported")
+        if isinstance(layer, nn.AvgPool2d) and (
+            _tuple(layer.padding, 2) != (0, 0) or layer.ceil_mode or layer.divisor_override
+        ):
+            raise ConversionError(
+                f"layer {name!r} (AvgPool2d): padding, ceil_mode and divisor_override are not supported"
+            )
         kernel = _tuple(layer.kernel_size, 2)
         stride = _tuple(layer.kernel_size if layer.stride is None else layer.stride, 2)
         scale = 1.0 if isinstance(layer, M.SumPool2d) else 1.0 / (kernel[0] * kernel[1])
@@ -62,7 +75,9 @@ def lower_layer(name: str, layer: nn.Module):
         p = layer.parameters_tuple()
         return Neurons(name, "lif", _np(torch.as_tensor(p.beta)), p.threshold, layer.reset, module=layer)
     if isinstance(layer, M.CubaLIF):
-        return Neurons(name, "cubalif", _np(layer.beta), _np(layer.threshold), layer.reset, alpha=_np(layer.alpha), module=layer)
+        return Neurons(
+            name, "cubalif", _np(layer.beta), _np(layer.threshold), layer.reset, alpha=_np(layer.alpha), module=layer
+        )
     if isinstance(layer, M.LI):
         return Neurons(name, "li", _np(layer.beta), np.inf, module=layer)
     if isinstance(layer, M.TimeMean):
@@ -82,12 +97,19 @@ def lower(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> Plan:
         shape = (model.fc[0].in_features,)
     elif isinstance(model, SpikingConvNet):
         if input_shape is None:
-            raise ConversionError("SpikingConvNet: the input shape (C, H, W) or (C, L) is needed; pass inputs or input_shape")
+            raise ConversionError(
+                "SpikingConvNet: the input shape (C, H, W) or (C, L) is needed; pass inputs or input_shape"
+            )
         layers = []
         for k, (conv, lif) in enumerate(zip(model.conv, model.lif)):
             layers += [(f"conv.{k}", conv), (f"lif.{k}", lif), (f"pool.{k}", model.pool)]
-        layers += [("flatten", nn.Flatten()), ("fc", model.fc), ("lif_fc", model.lif_fc),
-                   ("readout", model.readout), ("mean", M.TimeMean())]
+        layers += [
+            ("flatten", nn.Flatten()),
+            ("fc", model.fc),
+            ("lif_fc", model.lif_fc),
+            ("readout", model.readout),
+            ("mean", M.TimeMean()),
+        ]
         shape = input_shape
     elif isinstance(model, M.NIRNetwork):
         layers, shape = model.named_layers(), model.input_shape
@@ -101,7 +123,9 @@ def lower(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> Plan:
             f"NIRNetwork or nn.Sequential of {SUPPORTED}"
         )
     if input_shape is not None and tuple(input_shape) != tuple(shape):
-        raise ConversionError(f"{type(model).__name__} expects samples of shape {tuple(shape)}, got inputs of shape {tuple(input_shape)}")
+        raise ConversionError(
+            f"{type(model).__name__} expects samples of shape {tuple(shape)}, got inputs of shape {tuple(input_shape)}"
+        )
     stages = [stage for name, layer in layers if (stage := lower_layer(name, layer)) is not None]
     for k, stage in enumerate(stages):
         if isinstance(stage, TimeMean) and k != len(stages) - 1:

@@ -107,7 +107,9 @@ class NIRNetwork(nn.Module):
     ``metadata`` keeps the conventions the graph was read with (``dt``, ``reset``).
     """
 
-    def __init__(self, layers: dict[str, nn.Module], input_shape: tuple[int, ...], metadata: dict | None = None) -> None:
+    def __init__(
+        self, layers: dict[str, nn.Module], input_shape: tuple[int, ...], metadata: dict | None = None
+    ) -> None:
         super().__init__()
         self.names = list(layers)
         self.layers = nn.ModuleDict({name.replace(".", "_"): layer for name, layer in layers.items()})
@@ -119,8 +121,9 @@ class NIRNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[2:]) != self.input_shape:
-            raise ValueError(f"NIRNetwork expects input [T, B, {', '.join(map(str, self.input_shape))}], got {tuple(x.shape)}")
+            raise ValueError(
+                f"NIRNetwork expects input [T, B, {', '.join(map(str, self.input_shape))}], got {tuple(x.shape)}"
+            )
         for _, layer in self.named_layers():
             x = apply_layer(layer, x)
         return x
-

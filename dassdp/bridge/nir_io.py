@@ -39,8 +39,21 @@ __all__ = ["DEFAULT_DT", "SUPPORTED_NODES", "from_nir", "read_graph", "to_nir"]
 
 #: snnTorch and Norse write NIR with forward Euler and dt = 1e-4 s
 DEFAULT_DT = 1e-4
-SUPPORTED_NODES = ("Input", "Output", "Affine", "Linear", "Conv1d", "Conv2d", "LIF", "IF", "CubaLIF", "LI",
-                   "SumPool2d", "AvgPool2d", "Flatten")
+SUPPORTED_NODES = (
+    "Input",
+    "Output",
+    "Affine",
+    "Linear",
+    "Conv1d",
+    "Conv2d",
+    "LIF",
+    "IF",
+    "CubaLIF",
+    "LI",
+    "SumPool2d",
+    "AvgPool2d",
+    "Flatten",
+)
 
 
 def _full(value, shape) -> np.ndarray:
@@ -74,8 +87,15 @@ def to_nir(model: nn.Module, dt: float = DEFAULT_DT, input_shape: tuple[int, ...
             cls = nir.Conv1d if stage.weight.ndim == 3 else nir.Conv2d
             spatial = in_shape[1] if stage.weight.ndim == 3 else tuple(in_shape[1:])
             unwrap = (lambda v: v[0]) if stage.weight.ndim == 3 else tuple
-            node = cls(input_shape=spatial, weight=stage.weight.copy(), stride=unwrap(stage.stride),
-                       padding=unwrap(stage.padding), dilation=unwrap(stage.dilation), groups=1, bias=stage.bias.copy())
+            node = cls(
+                input_shape=spatial,
+                weight=stage.weight.copy(),
+                stride=unwrap(stage.stride),
+                padding=unwrap(stage.padding),
+                dilation=unwrap(stage.dilation),
+                groups=1,
+                bias=stage.bias.copy(),
+            )
         elif isinstance(stage, SumPool):
             if len(stage.kernel) != 2:
                 raise ConversionError(f"layer {name!r}: NIR has 2-d pooling nodes only")
@@ -120,14 +140,23 @@ def _neuron_node(stage: Neurons, shape, dt: float):
     if stage.kind == "lif" and np.all(beta == 1.0):
         return nir.IF(r=np.full(shape, 1.0 / dt), v_threshold=threshold, v_reset=np.zeros(shape))
     if np.any(beta >= 1.0) or np.any(beta < 0):
-        raise ConversionError(f"layer {stage.name!r}: beta must lie in [0, 1) for a NIR LIF node (1 only for all neurons: IF)")
+        raise ConversionError(
+            f"layer {stage.name!r}: beta must lie in [0, 1) for a NIR LIF node (1 only for all neurons: IF)"
+        )
     tau = dt / (1 - beta)
     if stage.kind == "lif":
         return nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros(shape), v_threshold=threshold, v_reset=np.zeros(shape))
     alpha = _full(stage.alpha, shape)
     tau_syn = dt / (1 - alpha)
-    return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau, r=tau / dt, v_leak=np.zeros(shape), v_threshold=threshold,
-                       v_reset=np.zeros(shape), w_in=tau_syn / dt)
+    return nir.CubaLIF(
+        tau_syn=tau_syn,
+        tau_mem=tau,
+        r=tau / dt,
+        v_leak=np.zeros(shape),
+        v_threshold=threshold,
+        v_reset=np.zeros(shape),
+        w_in=tau_syn / dt,
+    )
 
 
 def read_graph(graph_or_path):
@@ -143,7 +172,9 @@ def read_graph(graph_or_path):
         try:
             graph = nir.read(path)
         except Exception as exc:  # h5py/KeyError/... for files that are not NIR graphs
-            raise ConversionError(f"{path!r} is not a NIR graph (nir.read failed: {type(exc).__name__}: {exc})") from exc
+            raise ConversionError(
+                f"{path!r} is not a NIR graph (nir.read failed: {type(exc).__name__}: {exc})"
+            ) from exc
         if not isinstance(graph, nir.NIRGraph):
             raise ConversionError(f"{path!r} holds a single NIR node ({type(graph).__name__}), not a graph")
         return graph
@@ -176,7 +207,9 @@ def _chain(graph) -> list[str]:
             raise ConversionError(f"NIR node {node!r} has {len(nxt)} outgoing edges {nxt}; only chains are supported")
         node = nxt[0]
     if not isinstance(graph.nodes[chain[-1]], nir.Output):
-        raise ConversionError(f"the NIR chain ends at {chain[-1]!r} ({type(graph.nodes[chain[-1]]).__name__}), not an Output node")
+        raise ConversionError(
+            f"the NIR chain ends at {chain[-1]!r} ({type(graph.nodes[chain[-1]]).__name__}), not an Output node"
+        )
     unused = set(graph.nodes) - seen
     if unused:
         raise ConversionError(f"NIR nodes {sorted(unused)} are not on the chain from Input to Output")
@@ -196,7 +229,8 @@ def _gain(name: str, node, what: str, gain) -> None:
     gain = np.asarray(gain, dtype=np.float64)
     if not np.allclose(gain, 1.0, rtol=1e-6, atol=0):  # float32 graphs (snnTorch) are 1 to ~1e-8
         raise ConversionError(
-            f"NIR node {name!r} ({type(node).__name__}): input gain {what} = {np.unique(gain)[:3]} is not 1 at this dt; "
+            f"NIR node {name!r} ({type(node).__name__}): input gain {what} = {np.unique(gain)[:3]} "
+            "is not 1 at this dt; "
             "dassdp neurons integrate their input unscaled (pass the dt the graph was written for)"
         )
 
@@ -233,7 +267,9 @@ def _node_module(name: str, node, shape, dt: float, reset: str, metadata: dict):
     if isinstance(node, (nir.Affine, nir.Linear)):
         weight = np.asarray(node.weight, dtype=np.float64)
         if weight.ndim != 2 or math.prod(shape) != weight.shape[1]:
-            raise ConversionError(f"NIR node {name!r} ({type(node).__name__}): weight {weight.shape} does not fit input shape {shape}")
+            raise ConversionError(
+                f"NIR node {name!r} ({type(node).__name__}): weight {weight.shape} does not fit input shape {shape}"
+            )
         layer = nn.Linear(weight.shape[1], weight.shape[0], bias=isinstance(node, nir.Affine)).double()
         with torch.no_grad():
             layer.weight.copy_(torch.as_tensor(weight))
@@ -243,12 +279,23 @@ def _node_module(name: str, node, shape, dt: float, reset: str, metadata: dict):
     if isinstance(node, (nir.Conv1d, nir.Conv2d)):
         weight = np.asarray(node.weight, dtype=np.float64)
         if node.groups != 1 or isinstance(node.padding, str):
-            raise ConversionError(f"NIR node {name!r} ({type(node).__name__}): groups != 1 and string padding are not supported")
+            raise ConversionError(
+                f"NIR node {name!r} ({type(node).__name__}): groups != 1 and string padding are not supported"
+            )
         cls = nn.Conv1d if isinstance(node, nir.Conv1d) else nn.Conv2d
         dims = weight.ndim - 2
-        fix = lambda v: tuple(int(x) for x in np.broadcast_to(np.asarray(v), (dims,)))
-        layer = cls(weight.shape[1], weight.shape[0], tuple(weight.shape[2:]), stride=fix(node.stride),
-                    padding=fix(node.padding), dilation=fix(node.dilation)).double()
+
+        def fix(v):
+            return tuple(int(x) for x in np.broadcast_to(np.asarray(v), (dims,)))
+
+        layer = cls(
+            weight.shape[1],
+            weight.shape[0],
+            tuple(weight.shape[2:]),
+            stride=fix(node.stride),
+            padding=fix(node.padding),
+            dilation=fix(node.dilation),
+        ).double()
         with torch.no_grad():
             layer.weight.copy_(torch.as_tensor(weight))
             layer.bias.copy_(torch.as_tensor(np.asarray(node.bias, dtype=np.float64).reshape(-1)))
@@ -273,9 +320,12 @@ def _node_module(name: str, node, shape, dt: float, reset: str, metadata: dict):
     if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF, nir.LI)):
         return _neuron_module(name, node, tuple(shape), dt, reset, metadata)
     if isinstance(node, nir.NIRGraph):
-        raise ConversionError(f"NIR node {name!r} is a nested graph (e.g. a recurrent layer); only flat chains are supported")
+        raise ConversionError(
+            f"NIR node {name!r} is a nested graph (e.g. a recurrent layer); only flat chains are supported"
+        )
     raise ConversionError(
-        f"NIR node {name!r} ({type(node).__name__}) has no dassdp/Brian2 equivalent; supported nodes: {', '.join(SUPPORTED_NODES)}"
+        f"NIR node {name!r} ({type(node).__name__}) has no dassdp/Brian2 equivalent; "
+        f"supported nodes: {', '.join(SUPPORTED_NODES)}"
     )
 
 
@@ -288,7 +338,8 @@ def _neuron_module(name, node, shape, dt, reset, metadata):
         values = np.asarray(values, dtype=np.float64)
         if values.size not in (1, math.prod(shape)):
             raise ConversionError(
-                f"NIR node {name!r} ({type(node).__name__}): {what} has {values.size} values but receives {math.prod(shape)} inputs"
+                f"NIR node {name!r} ({type(node).__name__}): {what} has {values.size} values "
+                f"but receives {math.prod(shape)} inputs"
             )
         return np.broadcast_to(values.reshape(-1) if values.size == 1 else values.reshape(shape), shape).copy()
 
@@ -315,12 +366,16 @@ def _neuron_module(name, node, shape, dt, reset, metadata):
         alpha = _decay(name, metadata, "dassdp_alpha", 1.0 - dt / tau_syn, node.tau_syn)
     threshold = check_shape(_threshold(name, node, node.v_threshold, node.v_reset), "v_threshold")
     if np.any((beta < 0) | (beta > 1)):
-        raise ConversionError(f"NIR node {name!r} ({type(node).__name__}): dt={dt} gives beta outside [0, 1] (dt > tau)")
+        raise ConversionError(
+            f"NIR node {name!r} ({type(node).__name__}): dt={dt} gives beta outside [0, 1] (dt > tau)"
+        )
     if alpha is not None:
         return M.CubaLIF(_scalar_or_tensor(alpha), _scalar_or_tensor(beta), _scalar_or_tensor(threshold), reset), shape
     beta_v, threshold_v = _scalar_or_tensor(beta), _scalar_or_tensor(threshold)
     if isinstance(threshold_v, torch.Tensor):
-        raise ConversionError(f"NIR node {name!r} ({type(node).__name__}): per-neuron thresholds are not supported for LIF/IF")
+        raise ConversionError(
+            f"NIR node {name!r} ({type(node).__name__}): per-neuron thresholds are not supported for LIF/IF"
+        )
     layer = LIF(beta=float(np.clip(beta.reshape(-1)[0], 0, 1)), threshold=threshold_v, reset=reset).double()
     if isinstance(beta_v, torch.Tensor):
         layer.beta = beta_v.to(torch.float64)

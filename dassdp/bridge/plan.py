@@ -36,10 +36,16 @@ class Affine:
     def __post_init__(self) -> None:
         self.weight = np.asarray(self.weight, dtype=np.float64)
         if self.weight.ndim != 2:
-            raise ConversionError(f"layer {self.name!r}: weight must be 2-d (n_out, n_in), got shape {self.weight.shape}")
-        self.bias = np.zeros(self.weight.shape[0]) if self.bias is None else np.asarray(self.bias, dtype=np.float64).reshape(-1)
+            raise ConversionError(
+                f"layer {self.name!r}: weight must be 2-d (n_out, n_in), got shape {self.weight.shape}"
+            )
+        self.bias = (
+            np.zeros(self.weight.shape[0]) if self.bias is None else np.asarray(self.bias, dtype=np.float64).reshape(-1)
+        )
         if self.bias.shape != (self.weight.shape[0],):
-            raise ConversionError(f"layer {self.name!r}: bias has shape {self.bias.shape}, expected ({self.weight.shape[0]},)")
+            raise ConversionError(
+                f"layer {self.name!r}: bias has shape {self.bias.shape}, expected ({self.weight.shape[0]},)"
+            )
 
     def in_size(self) -> int:
         return self.weight.shape[1]
@@ -79,8 +85,12 @@ class Conv:
         self.weight = np.asarray(self.weight, dtype=np.float64)
         dims = self.weight.ndim - 2
         if dims not in (1, 2):
-            raise ConversionError(f"layer {self.name!r}: only 1-d and 2-d convolutions are supported, weight shape {self.weight.shape}")
-        self.bias = np.zeros(self.weight.shape[0]) if self.bias is None else np.asarray(self.bias, dtype=np.float64).reshape(-1)
+            raise ConversionError(
+                f"layer {self.name!r}: only 1-d and 2-d convolutions are supported, weight shape {self.weight.shape}"
+            )
+        self.bias = (
+            np.zeros(self.weight.shape[0]) if self.bias is None else np.asarray(self.bias, dtype=np.float64).reshape(-1)
+        )
         for what in ("stride", "padding", "dilation"):
             value = getattr(self, what)
             if isinstance(value, str):
@@ -92,7 +102,8 @@ class Conv:
         c_out, c_in, *kernel = self.weight.shape
         if len(input_shape) != len(kernel) + 1 or input_shape[0] != c_in:
             raise ConversionError(
-                f"layer {self.name!r}: expects input of shape ({c_in}, {', '.join('...' for _ in kernel)}) but receives {input_shape}"
+                f"layer {self.name!r}: expects input of shape ({c_in}, {', '.join('...' for _ in kernel)}) "
+                f"but receives {input_shape}"
             )
         out = [
             (n + 2 * p - d * (k - 1) - 1) // s + 1
@@ -108,13 +119,24 @@ class Conv:
 
         c_out, c_in, *kernel = self.weight.shape
         out_shape = self.output_shape(input_shape)
-        as2d = lambda v, fill: (fill, *v) if len(v) == 1 else tuple(v)
+
+        def as2d(v, fill):
+            return (fill, *v) if len(v) == 1 else tuple(v)
+
         spatial = as2d(input_shape[1:], 1)
         index = torch.arange(1, math.prod(input_shape) + 1, dtype=torch.float64).reshape(1, c_in, *spatial)
-        cols = torch.nn.functional.unfold(
-            index, as2d(kernel, 1), dilation=as2d(self.dilation, 1), padding=as2d(self.padding, 0),
-            stride=as2d(self.stride, 1),
-        )[0].long().numpy() - 1  # (C_in * K, L): pre index or -1 for padding
+        cols = (
+            torch.nn.functional.unfold(
+                index,
+                as2d(kernel, 1),
+                dilation=as2d(self.dilation, 1),
+                padding=as2d(self.padding, 0),
+                stride=as2d(self.stride, 1),
+            )[0]
+            .long()
+            .numpy()
+            - 1
+        )  # (C_in * K, L): pre index or -1 for padding
         n_tap, n_pos = cols.shape
         tap = np.arange(n_tap)[:, None]
         pos = np.arange(n_pos)[None, :]
@@ -205,7 +227,9 @@ class Neurons:
 
     def __post_init__(self) -> None:
         if self.kind not in ("lif", "cubalif", "li"):
-            raise ConversionError(f"layer {self.name!r}: neuron kind must be 'lif', 'cubalif' or 'li', got {self.kind!r}")
+            raise ConversionError(
+                f"layer {self.name!r}: neuron kind must be 'lif', 'cubalif' or 'li', got {self.kind!r}"
+            )
         if self.reset not in ("subtract", "zero"):
             raise ConversionError(f"layer {self.name!r}: reset must be 'subtract' or 'zero', got {self.reset!r}")
         self.beta = np.atleast_1d(np.asarray(self.beta, dtype=np.float64))
@@ -224,7 +248,8 @@ class Neurons:
             value = getattr(self, what)
             if value is not None and value.size not in (1, math.prod(input_shape)):
                 raise ConversionError(
-                    f"layer {self.name!r}: {what} has {value.size} values but the population has {math.prod(input_shape)} neurons"
+                    f"layer {self.name!r}: {what} has {value.size} values "
+                    f"but the population has {math.prod(input_shape)} neurons"
                 )
         return tuple(input_shape)
 

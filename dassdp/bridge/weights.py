@@ -164,4 +164,3 @@ def _write_neuron(stage: Neurons, group) -> None:
         module.threshold = float(threshold[0])
         return
     module.beta.copy_(torch.as_tensor(beta.reshape(module.beta.shape) if module.beta.numel() == beta.size else beta[0]))
-

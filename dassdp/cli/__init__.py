@@ -19,12 +19,18 @@ from dassdp.extras import EXTRAS, install_hint
 
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("dassdp.cli.demo", "the digits A -> B -> A task-switch study in Brian2 (make demo): tables, summary, report"),
+    "demo": (
+        "dassdp.cli.demo",
+        "the digits A -> B -> A task-switch study in Brian2 (make demo): tables, summary, report",
+    ),
     "network-demo": ("dassdp.cli.network_demo", "run a small DA-SSDP network in Brian2 and print what it learnt"),
     "report": ("dassdp.cli.report", "write an HTML and Markdown report of a results directory"),
     "doctor": ("dassdp.cli.doctor", "which Brian2 targets (numpy, cython, cpp/cuda standalone) work here, and why not"),
     "bench": ("dassdp.cli.bench", "run a side-by-side benchmark from benchmarks/ (not a test)"),
-    "paper": ("dassdp.cli.paper", "train with and without DA-SSDP on a small data set and compare (the paper's comparison)"),
+    "paper": (
+        "dassdp.cli.paper",
+        "train with and without DA-SSDP on a small data set and compare (the paper's comparison)",
+    ),
     "convert": ("dassdp.cli.convert", "convert a PyTorch model or NIR graph to Brian2 or NIR"),
     "run": ("dassdp.cli.run", "run a continual-learning study file (TOML), locally or on Dask"),
     "resume": ("dassdp.cli.resume", "finish an interrupted study in a results directory"),
@@ -33,9 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _top_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dassdp", description="DA-SSDP research framework (arXiv 2512.07194)."
-    )
+    parser = argparse.ArgumentParser(prog="dassdp", description="DA-SSDP research framework (arXiv 2512.07194).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {importlib.metadata.version('dassdp')}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_) in COMMANDS.items():

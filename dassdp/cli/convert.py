@@ -27,11 +27,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=20, help="time steps per sample (default 20)")
     parser.add_argument("--samples", type=int, default=4, help="random samples to build the network for (default 4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
-    parser.add_argument("--dt", type=float, default=None, help="NIR time step in seconds (default: graph metadata or 1e-4)")
-    parser.add_argument("--reset", choices=("zero", "subtract"), default=None,
-                        help="reset semantics for a NIR graph (default: graph metadata or 'zero')")
-    parser.add_argument("--mode", choices=("exact", "biophysical"), default="exact",
-                        help="exact (spike-identical to PyTorch) or biophysical (continuous time, units)")
+    parser.add_argument(
+        "--dt", type=float, default=None, help="NIR time step in seconds (default: graph metadata or 1e-4)"
+    )
+    parser.add_argument(
+        "--reset",
+        choices=("zero", "subtract"),
+        default=None,
+        help="reset semantics for a NIR graph (default: graph metadata or 'zero')",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("exact", "biophysical"),
+        default="exact",
+        help="exact (spike-identical to PyTorch) or biophysical (continuous time, units)",
+    )
     parser.add_argument("--check", action="store_true", help="run the Brian2 network and compare with PyTorch")
 
 
@@ -124,8 +134,11 @@ def _to_brian2(args, model) -> int:
     with use_target("numpy"):
         converted = to_brian2(model, x, encoding="rate", n_steps=args.steps, seed=args.seed, mode=args.mode)
         summary = converted.summary()
-        print(f"Brian2 network: {len(summary['layers'])} groups, {summary['neurons']} neurons, "
-              f"{summary['synapses']} synapses; {args.samples} samples x {args.steps} steps, input as {summary['input_mode']}")
+        print(
+            f"Brian2 network: {len(summary['layers'])} groups, {summary['neurons']} neurons, "
+            f"{summary['synapses']} synapses; {args.samples} samples x {args.steps} steps, "
+            f"input as {summary['input_mode']}"
+        )
         for layer in summary["layers"]:
             print(f"  {layer['layer']:<16} {layer['neurons']:>8} neurons  shape {layer['shape']}")
         for p in summary["projections"]:
@@ -133,8 +146,10 @@ def _to_brian2(args, model) -> int:
         if args.check:
             converted.run(report=None)
             result = agreement(converted, model)
-            print(f"check: identical spike rasters: {result['identical_rasters']}; "
-                  f"prediction agreement: {result.get('prediction_agreement', 'n/a')}; "
-                  f"max output difference: {result.get('max_output_difference', 'n/a')}")
+            print(
+                f"check: identical spike rasters: {result['identical_rasters']}; "
+                f"prediction agreement: {result.get('prediction_agreement', 'n/a')}; "
+                f"max output difference: {result.get('max_output_difference', 'n/a')}"
+            )
             return 0 if result["identical_rasters"] or args.mode == "biophysical" else 1
     return 0

@@ -20,8 +20,8 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from dassdp.runs.study import StudyError
 from dassdp.cli.run import add_execution_arguments, execute_study, fail
+from dassdp.runs.study import StudyError
 
 STUDY = "digits_ab_brian2.toml"
 
@@ -36,10 +36,18 @@ def study_text(target: str | None = None) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("results") / Path(STUDY).stem,
-                        help="results directory (default: results/digits_ab_brian2)")
-    parser.add_argument("--target", default=None, choices=["numpy", "cython", "cpp_standalone", "cuda_standalone"],
-                        help="Brian2 target of the Brian2 phase (default: the study's, numpy)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results") / Path(STUDY).stem,
+        help="results directory (default: results/digits_ab_brian2)",
+    )
+    parser.add_argument(
+        "--target",
+        default=None,
+        choices=["numpy", "cython", "cpp_standalone", "cuda_standalone"],
+        help="Brian2 target of the Brian2 phase (default: the study's, numpy)",
+    )
     add_execution_arguments(parser, workers=2)
 
 

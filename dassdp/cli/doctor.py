@@ -10,8 +10,11 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--compile-cuda", action="store_true",
-                        help="also generate and compile a small network for cuda_standalone (minutes)")
+    parser.add_argument(
+        "--compile-cuda",
+        action="store_true",
+        help="also generate and compile a small network for cuda_standalone (minutes)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

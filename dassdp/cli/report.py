@@ -12,15 +12,9 @@ from dassdp.analysis.report import build_report, report_is_current
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "results_dir", type=Path, help="directory with Parquet tables, *.toml and manifest.json"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=None, help="output directory (default: RESULTS_DIR/report)"
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="rewrite the report even if its inputs have not changed"
-    )
+    parser.add_argument("results_dir", type=Path, help="directory with Parquet tables, *.toml and manifest.json")
+    parser.add_argument("--out", type=Path, default=None, help="output directory (default: RESULTS_DIR/report)")
+    parser.add_argument("--force", action="store_true", help="rewrite the report even if its inputs have not changed")
 
 
 def run(args: argparse.Namespace) -> int:

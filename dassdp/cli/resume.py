@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dassdp.runs.study import StudyError
 from dassdp.cli.run import add_execution_arguments, execute_study, fail
+from dassdp.runs.study import StudyError
 
 __all__ = ["add_arguments", "run"]
 

@@ -18,13 +18,22 @@ __all__ = ["add_arguments", "add_execution_arguments", "execute_study", "fail", 
 
 
 def add_execution_arguments(parser: argparse.ArgumentParser, workers: int = 1) -> None:
-    parser.add_argument("--workers", type=int, default=workers,
-                        help=f"local worker processes (default {workers}{': in this process' if workers == 1 else ''})")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=workers,
+        help=f"local worker processes (default {workers}{': in this process' if workers == 1 else ''})",
+    )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", metavar="ADDR", default=None, help="Dask scheduler address, e.g. tcp://host:8786 "
-                       "(workers must see the results directory)")
-    where.add_argument("--local-cluster", metavar="N", type=int, default=None,
-                       help="start a Dask LocalCluster with N worker processes")
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        default=None,
+        help="Dask scheduler address, e.g. tcp://host:8786 (workers must see the results directory)",
+    )
+    where.add_argument(
+        "--local-cluster", metavar="N", type=int, default=None, help="start a Dask LocalCluster with N worker processes"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -51,8 +60,8 @@ def execute_study(runs, args: argparse.Namespace, command: str) -> int:
         TimeElapsedColumn,
     )
 
-    from dassdp.runs.runner import aggregate, run_study
     from dassdp.cli.summary import print_summary
+    from dassdp.runs.runner import aggregate, run_study
 
     console = Console(stderr=True, quiet=args.quiet)
     started = time.time()
@@ -81,8 +90,10 @@ def execute_study(runs, args: argparse.Namespace, command: str) -> int:
     if failures:
         for run_id, err in failures:
             print(f"dassdp {command}: run {run_id} failed: {type(err).__name__}: {err}", file=sys.stderr)
-        print(f"dassdp {command}: {len(failures)} run(s) failed; fix the cause and `dassdp resume {runs.out}`",
-              file=sys.stderr)
+        print(
+            f"dassdp {command}: {len(failures)} run(s) failed; fix the cause and `dassdp resume {runs.out}`",
+            file=sys.stderr,
+        )
         return 1
     aggregate(runs, started)
     if not args.quiet:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dassdp.runs.study import StudyError
 from dassdp.cli.run import fail
+from dassdp.runs.study import StudyError
 
 __all__ = ["add_arguments", "run"]
 
@@ -19,9 +19,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from dassdp.cli.summary import print_summary
     from dassdp.runs import store
     from dassdp.runs.runner import load_dir, run_states
-    from dassdp.cli.summary import print_summary
 
     try:
         runs, _ = load_dir(args.results_dir)

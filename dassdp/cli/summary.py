@@ -46,15 +46,20 @@ def print_summary(out: Path, console=None) -> None:
     )
     scales = calibrated_scales(out)
     if scales:
-        console.print(f"calibrated learning-rate scales ({scales['criterion']} on a validation split): "
-                      + ", ".join(f"{v} x{s:g}" for v, s in scales["scales"].items()))
+        console.print(
+            f"calibrated learning-rate scales ({scales['criterion']} on a validation split): "
+            + ", ".join(f"{v} x{s:g}" for v, s in scales["scales"].items())
+        )
         if scales.get("at_edge"):
-            console.print(f"  at the edge of the grid {scales['grid']}: {', '.join(scales['at_edge'])} (the grid may "
-                          "not bracket their best rate)")
+            console.print(
+                f"  at the edge of the grid {scales['grid']}: {', '.join(scales['at_edge'])} (the grid may "
+                "not bracket their best rate)"
+            )
     if "reference" in summary.columns and (summary.variant != summary.reference).any():
         reference = summary.reference.iloc[0]
-        _print_table(console, f"paired difference to {reference} per seed: mean [95% t-interval]",
-                     *difference_rows(summary))
+        _print_table(
+            console, f"paired difference to {reference} per seed: mean [95% t-interval]", *difference_rows(summary)
+        )
         for line in detectable_lines(summary):
             console.print(line)
     console.print(f"tables: {out}/*.parquet   report: dassdp report {out}")

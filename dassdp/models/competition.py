@@ -35,7 +35,12 @@ def lateral_inhibition(group, strength: float, schedule=None, name: str | None =
     if schedule is not None:
         namespace["inhibition_on"] = schedule_table(schedule)
         on = " * inhibition_on(t)"
-    syn = Synapses(group, group, on_pre=f"I_post -= inhibition_strength * vth_post{on}", namespace=namespace,
-                   name=name or group.name + "_inhibition")
+    syn = Synapses(
+        group,
+        group,
+        on_pre=f"I_post -= inhibition_strength * vth_post{on}",
+        namespace=namespace,
+        name=name or group.name + "_inhibition",
+    )
     syn.connect(condition="i != j")
     return syn

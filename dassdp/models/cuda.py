@@ -62,10 +62,15 @@ def find_curand() -> Curand | None:
     nvcc = find_nvcc()
     if nvcc is not None:
         root = nvcc.resolve().parent.parent
-        candidates += [(root / "include", root / "lib64"), (root / "targets" / "x86_64-linux" / "include",
-                                                              root / "targets" / "x86_64-linux" / "lib")]
+        candidates += [
+            (root / "include", root / "lib64"),
+            (root / "targets" / "x86_64-linux" / "include", root / "targets" / "x86_64-linux" / "lib"),
+        ]
     site = Path(sysconfig.get_paths()["purelib"]) / "nvidia"
-    candidates += [(site / "cu13" / "include", site / "cu13" / "lib"), (site / "curand" / "include", site / "curand" / "lib")]
+    candidates += [
+        (site / "cu13" / "include", site / "cu13" / "lib"),
+        (site / "curand" / "include", site / "curand" / "lib"),
+    ]
     for include, lib in candidates:
         if (include / "curand.h").is_file():
             libs = sorted(lib.glob("libcurand.so*")) if lib.is_dir() else []
@@ -78,8 +83,9 @@ def gpu_compute_capability() -> float | None:
     """Compute capability of the first GPU, from ``nvidia-smi``; None without a GPU."""
     if shutil.which("nvidia-smi") is None:
         return None
-    out = subprocess.run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        ["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"], capture_output=True, text=True, check=False
+    )
     values = [line.strip() for line in out.stdout.splitlines() if line.strip()]
     try:
         return float(values[0]) if out.returncode == 0 and values else None
@@ -101,8 +107,10 @@ def configure_cuda(build_dir: str | os.PathLike, compute_capability: float | Non
         raise RuntimeError("nvcc not found: install the CUDA toolkit or set CUDA_PATH")
     curand = find_curand()
     if curand is None:
-        raise RuntimeError("cuRAND not found in the CUDA toolkit nor in the nvidia-curand wheel "
-                           "(pip install nvidia-curand, which torch also installs)")
+        raise RuntimeError(
+            "cuRAND not found in the CUDA toolkit nor in the nvidia-curand wheel "
+            "(pip install nvidia-curand, which torch also installs)"
+        )
     gpu_cc = gpu_compute_capability()
     if gpu_cc is not None:
         cc, source = gpu_cc, "GPU"
@@ -132,8 +140,14 @@ def configure_cuda(build_dir: str | os.PathLike, compute_capability: float | Non
     prefs.codegen.cpp.include_dirs = _with(prefs.codegen.cpp.include_dirs, str(curand.include_dir))
     prefs.codegen.cpp.library_dirs = _with(prefs.codegen.cpp.library_dirs, str(link_dir))
     prefs.codegen.cpp.runtime_library_dirs = _with(prefs.codegen.cpp.runtime_library_dirs, str(curand.library.parent))
-    return {"compute_capability": cc, "compute_capability_from": source, "gpu": gpu_cc is not None,
-            "nvcc": str(nvcc), "curand_include": str(curand.include_dir), "curand_library": str(curand.library)}
+    return {
+        "compute_capability": cc,
+        "compute_capability_from": source,
+        "gpu": gpu_cc is not None,
+        "nvcc": str(nvcc),
+        "curand_include": str(curand.include_dir),
+        "curand_library": str(curand.library),
+    }
 
 
 def _with(values, item):

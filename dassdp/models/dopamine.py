@@ -62,8 +62,9 @@ class DopamineVolume:
         """Each spike of ``source`` adds ``DA_phasic`` to ``DA``."""
         from brian2 import Synapses
 
-        syn = Synapses(source, self.group, on_pre="DA_post += DA_phasic",
-                       namespace={"DA_phasic": self.DA_phasic}, name=name)
+        syn = Synapses(
+            source, self.group, on_pre="DA_post += DA_phasic", namespace={"DA_phasic": self.DA_phasic}, name=name
+        )
         syn.connect()
         set_pathway_order(syn, ORDER_PHASIC)
         self.objects.append(syn)

@@ -47,9 +47,7 @@ def direct_encode(x: torch.Tensor, n_steps: int) -> torch.Tensor:
     return x.expand(n_steps, *x.shape)
 
 
-def encode(
-    x: torch.Tensor, kind: Encoding, n_steps: int, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def encode(x: torch.Tensor, kind: Encoding, n_steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Dispatch to `rate_encode`, `latency_encode` or `direct_encode` by name."""
     if kind == "rate":
         return rate_encode(x, n_steps, generator)

@@ -50,16 +50,14 @@ class NeuronModel:
         return {"v": self.namespace["v_rest"]} if "v_rest" in self.namespace else {}
 
 
-def current_lif(
-    tau_m=None, tau_syn=None, v_rest=None, v_threshold=None, v_reset=None, refractory=None
-) -> NeuronModel:
+def current_lif(tau_m=None, tau_syn=None, v_rest=None, v_threshold=None, v_reset=None, refractory=None) -> NeuronModel:
     """Current-based LIF with exponential synaptic current (in volts, the resistance absorbed):
 
     ``tau_m dv/dt = v_rest - v + I_syn + I_ext``, ``tau_syn dI_syn/dt = -I_syn``;
     spike when ``v > v_threshold``, then ``v = v_reset`` and no integration for ``refractory``.
     Synapses add to ``I_syn`` (volt). Defaults: 20 ms, 5 ms, -70 mV, -50 mV, -70 mV, 2 ms.
     """
-    from brian2 import mV, ms
+    from brian2 import ms, mV
 
     namespace = {
         "tau_m": 20 * ms if tau_m is None else tau_m,
@@ -85,8 +83,16 @@ def current_lif(
 
 
 def conductance_lif(
-    C_m=None, g_L=None, E_L=None, E_e=None, E_i=None, tau_e=None, tau_i=None,
-    v_threshold=None, v_reset=None, refractory=None,
+    C_m=None,
+    g_L=None,
+    E_L=None,
+    E_e=None,
+    E_i=None,
+    tau_e=None,
+    tau_i=None,
+    v_threshold=None,
+    v_reset=None,
+    refractory=None,
 ) -> NeuronModel:
     """Conductance-based LIF with exponential excitatory and inhibitory conductances:
 
@@ -96,7 +102,7 @@ def conductance_lif(
     200 pF, 10 nS, -60 mV, 0 mV, -80 mV, 5 ms, 10 ms, -50 mV, -60 mV, 5 ms. Integrated with
     exponential Euler (the equations are conditionally linear in v).
     """
-    from brian2 import mV, ms, nS, pF
+    from brian2 import ms, mV, nS, pF
 
     namespace = {
         "C_m": 200 * pF if C_m is None else C_m,

@@ -162,7 +162,10 @@ class LIF(nn.Module):
         return lif_sequence(currents, self.parameters_tuple())[0]
 
     def extra_repr(self) -> str:
-        return f"beta={float(self.beta):.3g}, threshold={self.threshold}, reset={self.reset!r}, surrogate={self.surrogate!r}"
+        return (
+            f"beta={float(self.beta):.3g}, threshold={self.threshold}, reset={self.reset!r}, "
+            f"surrogate={self.surrogate!r}"
+        )
 
 
 def _time_distributed(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:

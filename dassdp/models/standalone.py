@@ -85,8 +85,12 @@ class StandaloneNetwork:
         if not name or os.sep in name or name.startswith("."):
             raise ValueError(f"run name must be a plain directory name, got {name!r}")
         start = time.perf_counter()
-        device.run(directory=str(self.directory), results_directory=os.path.join("results", name),
-                   with_output=False, run_args=dict(run_args or {}))
+        device.run(
+            directory=str(self.directory),
+            results_directory=os.path.join("results", name),
+            with_output=False,
+            run_args=dict(run_args or {}),
+        )
         wall = time.perf_counter() - start
         self.timings["loop"] = loop_time(self.directory / "results" / name)
         return wall

@@ -29,7 +29,8 @@ _announced: set[str] = set()
 def announce_first_build(name: str, directory=None) -> None:
     """One line on stderr before a compilation that may take long (see the module docstring)."""
     first = (name == "cython" and name not in _announced) or (
-        name in STANDALONE and directory is not None and not (Path(directory) / "main").exists())
+        name in STANDALONE and directory is not None and not (Path(directory) / "main").exists()
+    )
     if first:
         _announced.add(name)
         print(f"dassdp: compiling for {name}: {FIRST_BUILD[name]} ...", file=sys.stderr, flush=True)

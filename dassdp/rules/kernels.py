@@ -234,8 +234,18 @@ def add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, pos
     rows_shape, by_bag_shape, acc_shape = scratch_shapes(bag, seen, other)
     n_post, n_pre, n_taps = weight.shape
     out = np.empty((n_post, n_pre), table.dtype)
-    bag_sum_into(bag, seen, other, g, bag_table, np.empty(rows_shape, table.dtype), np.empty(by_bag_shape, np.int32),
-                 np.empty(acc_shape, table.dtype), out, transposed)
+    bag_sum_into(
+        bag,
+        seen,
+        other,
+        g,
+        bag_table,
+        np.empty(rows_shape, table.dtype),
+        np.empty(by_bag_shape, np.int32),
+        np.empty(acc_shape, table.dtype),
+        out,
+        transposed,
+    )
     if n_taps == 1:  # a linear layer: rows of unit stride, so that the loop vectorises
         flat = weight.reshape(n_post, n_pre)
         for j in range(n_post):
@@ -247,4 +257,3 @@ def add_window_update(pre_bins, pre_seen, pre_outside, post_bins, post_seen, pos
             d = min(max(out[j, i], -clip), clip)
             for tap in range(n_taps):
                 weight[j, i, tap] += d
-

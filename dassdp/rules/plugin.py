@@ -162,7 +162,9 @@ class DASSDPPlugin:
         self.model, self.warmup_epochs, self.epoch = model, int(warmup_epochs), 0
         self.layers = [self._resolve(layer) for layer in layers]
         self._last_weight: tuple[nn.Module, torch.Tensor] | None = None
-        self._handles = [m.register_forward_hook(self._weight_hook) for m in model.modules() if isinstance(m, _WEIGHT_TYPES)]
+        self._handles = [
+            m.register_forward_hook(self._weight_hook) for m in model.modules() if isinstance(m, _WEIGHT_TYPES)
+        ]
         self._handles += [hl.neuron.register_forward_hook(self._neuron_hook(hl)) for hl in self.layers]
         self._handles.append(model.register_forward_hook(self._forward_end))
 
@@ -222,16 +224,20 @@ class DASSDPPlugin:
         steps, batch = post.shape[:2]
         n_features = 1 if isinstance(weight_layer, nn.Linear) else weight_layer.weight.ndim - 1
         if pre.numel() != steps * batch * pre.shape[-n_features:].numel():
-            raise ValueError(f"layer {hooked.name!r}: input of its weight layer {tuple(pre.shape)} does not match "
-                             f"its output spikes {tuple(spikes.shape)}")
+            raise ValueError(
+                f"layer {hooked.name!r}: input of its weight layer {tuple(pre.shape)} does not match "
+                f"its output spikes {tuple(spikes.shape)}"
+            )
         pre = pre.reshape(steps, batch, *pre.shape[-n_features:])
         if not hooked.checked:
             _check_binary(spikes, f"output of layer {hooked.name!r}")
             _check_binary(pre, f"input of the weight feeding layer {hooked.name!r}")
             weight = weight_layer.weight
             if post.shape[2] != weight.shape[0] or pre.shape[2] != weight.shape[1]:
-                raise ValueError(f"layer {hooked.name!r}: spikes ({post.shape[2]} post, {pre.shape[2]} pre channels) "
-                                 f"do not match the weight feeding it {tuple(weight.shape)}")
+                raise ValueError(
+                    f"layer {hooked.name!r}: spikes ({post.shape[2]} post, {pre.shape[2]} pre channels) "
+                    f"do not match the weight feeding it {tuple(weight.shape)}"
+                )
         if hooked.pre is None:
             hooked.pre, hooked.post = RunningActivity(self.params.latency), RunningActivity(self.params.latency)
         hooked.pre.update(pre, positions=pre.ndim - 3)  # a channel fires if any of its positions does
@@ -258,9 +264,20 @@ class DASSDPPlugin:
                 synchrony, g = sample_synchrony(pre_fired, post_fired), None
                 if line is not None:
                     g = gate_values(synchrony, hooked.gate, p.gate, p.sign_tol)
-                    dw = dassdp_update(pre_fired, post_fired, pre_latency, post_latency, g.float(), p.sigma, p.a_plus,
-                                       p.a_base, p.clip, n_steps=pre.steps, check_latencies=False,
-                                       backend=self.backend)
+                    dw = dassdp_update(
+                        pre_fired,
+                        post_fired,
+                        pre_latency,
+                        post_latency,
+                        g.float(),
+                        p.sigma,
+                        p.a_plus,
+                        p.a_base,
+                        p.clip,
+                        n_steps=pre.steps,
+                        check_latencies=False,
+                        backend=self.backend,
+                    )
                     with torch.no_grad():
                         weight.add_(dw.to(weight.dtype).view(*dw.shape, *[1] * (weight.ndim - 2)))
             if line is not None and (p.w_min > -math.inf or p.w_max < math.inf):
@@ -278,8 +295,10 @@ class DASSDPPlugin:
             return
         for hooked in self.layers:
             if not hooked.warmup_synchrony:
-                raise RuntimeError(f"layer {hooked.name!r} recorded no (S, L) pairs during warm-up; "
-                                   "was step(loss) called after each training batch?")
+                raise RuntimeError(
+                    f"layer {hooked.name!r} recorded no (S, L) pairs during warm-up; "
+                    "was step(loss) called after each training batch?"
+                )
             records = (_concat(hooked.warmup_synchrony), _concat(hooked.warmup_loss))
             hooked.gate = fit_gate(*(r.to(torch.float64).cpu().numpy() for r in records), self.params.gate_fit)
 
@@ -319,7 +338,9 @@ class DASSDPPlugin:
     def load_state_dict(self, state: dict) -> None:
         names = {hooked.name for hooked in self.layers}
         if set(state.get("layers", {})) != names:
-            raise ValueError(f"state_dict layers {sorted(state.get('layers', {}))} do not match the hooked layers {sorted(names)}")
+            raise ValueError(
+                f"state_dict layers {sorted(state.get('layers', {}))} do not match the hooked layers {sorted(names)}"
+            )
         self.epoch = int(state["epoch"])
         for hooked in self.layers:
             saved = state["layers"][hooked.name]

@@ -222,9 +222,7 @@ class WindowActivity:
 
     def __post_init__(self) -> None:
         if self.fired.shape != self.latency.shape or self.fired.ndim != 2:
-            raise ValueError(
-                f"fired {self.fired.shape} and latency {self.latency.shape} must be equal 2-d shapes"
-            )
+            raise ValueError(f"fired {self.fired.shape} and latency {self.latency.shape} must be equal 2-d shapes")
 
     def select(self, windows: np.ndarray) -> WindowActivity:
         """The activity of the windows selected by ``windows`` (a boolean mask or indices)."""
@@ -713,12 +711,19 @@ def dastdp_interval(c0: float, n0: float, duration: float, params: DASTDPParams)
     """
     tau_s = params.tau_c * params.tau_n / (params.tau_c + params.tau_n)
     return float(
-        -c0 * n0 * tau_s * np.expm1(-duration / tau_s) + params.b * c0 * params.tau_c * np.expm1(-duration / params.tau_c)
+        -c0 * n0 * tau_s * np.expm1(-duration / tau_s)
+        + params.b * c0 * params.tau_c * np.expm1(-duration / params.tau_c)
     )
 
 
 def dastdp_weight(
-    pre_times, post_times, dopamine_times, w0: float, t_end: float, params: DASTDPParams, schedule: Schedule | None = None
+    pre_times,
+    post_times,
+    dopamine_times,
+    w0: float,
+    t_end: float,
+    params: DASTDPParams,
+    schedule: Schedule | None = None,
 ) -> dict[str, float]:
     """Final weight, eligibility and dopamine at ``t_end`` of one synapse under DA-STDP.
 
@@ -779,7 +784,10 @@ def row_set_points(weights: np.ndarray, mask: np.ndarray | None = None) -> tuple
 
 
 def normalize_rows(
-    weights: np.ndarray, mode: Normalization, mean: np.ndarray, spread: np.ndarray | None = None,
+    weights: np.ndarray,
+    mode: Normalization,
+    mean: np.ndarray,
+    spread: np.ndarray | None = None,
     mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Weights ``(n_post, n_pre)`` after normalisation per post neuron j (its synapses: ``mask``).

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dassdp.rules.reference import A_BASE, A_PLUS, STD_EPS, Gate, GateMode, LatencyMode, check_choice, check_positive
+from dassdp.rules.reference import A_BASE, A_PLUS, Gate, GateMode, LatencyMode, check_choice, check_positive
 
 __all__ = [
     "Backend",
@@ -121,7 +121,7 @@ class RunningActivity:
         """Add ``spikes[Tc, B, ..., *p]``, whose last ``positions`` dimensions are positions of one
         neuron (e.g. a convolution channel's pixels): a neuron fires at a step if any of its
         positions does."""
-        shape = spikes.shape[1:spikes.ndim - positions]
+        shape = spikes.shape[1 : spikes.ndim - positions]
         if self.score is not None and shape != self.score.shape:
             raise ValueError(
                 f"spikes of shape {tuple(shape)} continue a window of shape {tuple(self.score.shape)}; "
@@ -161,13 +161,23 @@ def kernel_window_takes(weight: torch.Tensor, backend: Backend) -> bool:
     """Whether `kernel_window` closes windows for ``weight`` under ``backend``: it resolves to
     ``"numba"`` on the weight's device (`resolve_backend`) and the weight is float32 or float64
     and contiguous, so that the kernel can add to it in place."""
-    return resolve_backend(backend, weight.device) == "numba" and weight.dtype in (torch.float32, torch.float64) \
+    return (
+        resolve_backend(backend, weight.device) == "numba"
+        and weight.dtype in (torch.float32, torch.float64)
         and weight.is_contiguous()
+    )
 
 
-def kernel_window(pre: RunningActivity, post: RunningActivity, weight: torch.Tensor,
-                  line: tuple[float, float, float, float] | None, sigma: float = 1.0, a_plus: float = A_PLUS,
-                  a_base: float = A_BASE, clip: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+def kernel_window(
+    pre: RunningActivity,
+    post: RunningActivity,
+    weight: torch.Tensor,
+    line: tuple[float, float, float, float] | None,
+    sigma: float = 1.0,
+    a_plus: float = A_PLUS,
+    a_base: float = A_BASE,
+    clip: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Close the window of a pre and a post `RunningActivity` (``[B, Cin]``, ``[B, Cout]``) on the CPU
     in one compiled call (`dassdp.rules.kernels.window_update`), the plug-in's numba path: returns
     ``(S_b, g_b)`` (float64; ``g_b`` None without ``line``) and, given a gate's `gate_line`, adds
@@ -180,10 +190,19 @@ def kernel_window(pre: RunningActivity, post: RunningActivity, weight: torch.Ten
     check_positive("clip", clip)
     table = _eligibility_table(pre.steps, sigma, a_plus, a_base, torch.float32, weight.device)
     synchrony, gate = np.empty(len(pre.score)), np.empty(len(pre.score))
-    kernels.window_update(pre.score.numpy(), post.score.numpy(), pre.mode == "first", RunningActivity.FIRST,
-                          line or (0.0, 0.0, 0.0, 0.0), table.numpy(), clip,
-                          weight.detach().view(weight.shape[0], weight.shape[1], -1).numpy(), line is not None,
-                          synchrony, gate)
+    kernels.window_update(
+        pre.score.numpy(),
+        post.score.numpy(),
+        pre.mode == "first",
+        RunningActivity.FIRST,
+        line or (0.0, 0.0, 0.0, 0.0),
+        table.numpy(),
+        clip,
+        weight.detach().view(weight.shape[0], weight.shape[1], -1).numpy(),
+        line is not None,
+        synchrony,
+        gate,
+    )
     if line is None:
         return torch.from_numpy(synchrony), None
     torch.autograd.graph.increment_version(weight)
@@ -220,8 +239,12 @@ def gate_values(synchrony: torch.Tensor, gate: Gate | None, mode: GateMode, tol:
 
 
 def _check_inputs(pre_fired, post_fired, pre_latency, post_latency, g) -> tuple[int, int, int]:
-    for name, value in (("pre_fired", pre_fired), ("post_fired", post_fired),
-                        ("pre_latency", pre_latency), ("post_latency", post_latency)):
+    for name, value in (
+        ("pre_fired", pre_fired),
+        ("post_fired", post_fired),
+        ("pre_latency", pre_latency),
+        ("post_latency", post_latency),
+    ):
         if value.ndim != 2:
             raise ValueError(f"{name} must have shape [B, neurons], got {tuple(value.shape)}")
     if pre_fired.shape != pre_latency.shape:
@@ -311,8 +334,13 @@ def _sparse_sum(rows: torch.Tensor, cols: torch.Tensor, g: torch.Tensor, table: 
     by_row = rows.T.contiguous()
     j, b = (by_row != r).nonzero(as_tuple=True)  # ordered by j
     sizes = torch.bincount(j, minlength=by_row.shape[0])
-    out = F.embedding_bag(torch.searchsorted(slots, by_row[j, b]) * n_batch + b, gathered[1:].view(-1, n_cols),
-                          sizes.cumsum(0) - sizes, mode="sum", per_sample_weights=g[b])
+    out = F.embedding_bag(
+        torch.searchsorted(slots, by_row[j, b]) * n_batch + b,
+        gathered[1:].view(-1, n_cols),
+        sizes.cumsum(0) - sizes,
+        mode="sum",
+        per_sample_weights=g[b],
+    )
     return out.add_(g @ gathered[0].view(n_batch, n_cols))
 
 
@@ -338,8 +366,18 @@ def _kernel_sum(pre_fired, post_fired, pre_latency, post_latency, g, table) -> t
     rows_shape, by_bag_shape, acc_shape = kernels.scratch_shapes(bag, seen, other)
     rows, acc = torch.empty(rows_shape, dtype=table.dtype), torch.empty(acc_shape, dtype=table.dtype)
     by_bag = torch.empty(by_bag_shape, dtype=torch.int32)
-    kernels.bag_sum_into(bag, seen, other, g.detach().contiguous().numpy(), bag_table.numpy(),
-                         rows.numpy(), by_bag.numpy(), acc.numpy(), out.numpy(), transposed)
+    kernels.bag_sum_into(
+        bag,
+        seen,
+        other,
+        g.detach().contiguous().numpy(),
+        bag_table.numpy(),
+        rows.numpy(),
+        by_bag.numpy(),
+        acc.numpy(),
+        out.numpy(),
+        transposed,
+    )
     return out
 
 
@@ -363,7 +401,11 @@ def binned_update(
     backend = resolve_backend(backend, pre_fired.device)
     _check_inputs(pre_fired, post_fired, pre_latency, post_latency, g)
     for name, lat in (("pre_latency", pre_latency), ("post_latency", post_latency)):
-        if check_latencies and lat.numel() and bool((lat != lat.round()).any() | (lat < 0).any() | (lat > n_steps).any()):
+        if (
+            check_latencies
+            and lat.numel()
+            and bool((lat != lat.round()).any() | (lat < 0).any() | (lat > n_steps).any())
+        ):
             raise ValueError(f"{name} must hold integer steps in [0, {n_steps}] for the binned update")
     dtype = _float_dtype(pre_latency, post_latency, g)
     table = _eligibility_table(n_steps, sigma, a_plus, a_base, dtype, pre_fired.device)
@@ -410,6 +452,17 @@ def dassdp_update(
     if n_steps is None:
         mean = exact_update(pre_fired, post_fired, pre_latency, post_latency, g, sigma, a_plus, a_base, max_elements)
     else:
-        mean = binned_update(pre_fired, post_fired, pre_latency, post_latency, g, n_steps, sigma, a_plus, a_base,
-                             check_latencies, backend)
+        mean = binned_update(
+            pre_fired,
+            post_fired,
+            pre_latency,
+            post_latency,
+            g,
+            n_steps,
+            sigma,
+            a_plus,
+            a_base,
+            check_latencies,
+            backend,
+        )
     return mean.clamp_(-clip, clip)

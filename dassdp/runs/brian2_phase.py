@@ -72,10 +72,10 @@ from dassdp.rules.reference import (
 )
 from dassdp.runs.study import RunSpec, Study, canonical_json
 from dassdp.runs.tasks import (
+    BRIAN2_TRAINING_COLUMNS,
     TaskData,
     build_model,
     linear_weights,
-    BRIAN2_TRAINING_COLUMNS,
     make_tasks,
     run_tables,
     task_mask,
@@ -83,8 +83,17 @@ from dassdp.runs.tasks import (
     weight_stats,
 )
 
-__all__ = ["Circuit", "Layout", "build_directory", "execute_brian2", "label_threshold", "layout", "pretrain",
-           "quiet_brian2", "spiking_readout"]
+__all__ = [
+    "Circuit",
+    "Layout",
+    "build_directory",
+    "execute_brian2",
+    "label_threshold",
+    "layout",
+    "pretrain",
+    "quiet_brian2",
+    "spiking_readout",
+]
 
 PLASTIC_LAYER = "readout"
 LABELS = "label"
@@ -248,7 +257,14 @@ def _rule(variant: str, study: Study, lay: Layout, circuit: Circuit):
     equation lines its pre/post groups need."""
     from brian2 import second
 
-    from dassdp.rules.brian2 import DASSDPSynapses, DASTDPSynapses, SpikeCountLoss, SSDPSynapses, STDPSynapses, neuron_variables
+    from dassdp.rules.brian2 import (
+        DASSDPSynapses,
+        DASTDPSynapses,
+        SpikeCountLoss,
+        SSDPSynapses,
+        STDPSynapses,
+        neuron_variables,
+    )
     from dassdp.rules.brian2.normalization import POST_VARIABLES
 
     spec, scale = study.brian2, study.brian2.rate_scale
@@ -259,37 +275,63 @@ def _rule(variant: str, study: Study, lay: Layout, circuit: Circuit):
         return None, {}
     if variant in ("stdp", "dastdp"):
         p = spec.stdp if variant == "stdp" else spec.dastdp
-        timing = dict(tau_plus=p.tau_plus_ms * 1e-3, tau_minus=p.tau_minus_ms * 1e-3, w_min=-circuit.bound,
-                      w_max=circuit.bound, same_step=p.same_step)
+        timing = dict(
+            tau_plus=p.tau_plus_ms * 1e-3,
+            tau_minus=p.tau_minus_ms * 1e-3,
+            w_min=-circuit.bound,
+            w_max=circuit.bound,
+            same_step=p.same_step,
+        )
 
         def dense_to_synapses(w0, connect):
             return w0[connect["j"], connect["i"]]
 
         if variant == "stdp":
             params = STDPParams(a_plus=scale * p.a_plus, a_minus=scale * p.a_minus, **timing)
-            return (lambda pre, post, w0, connect, **kw: STDPSynapses(pre, post, params, connect=connect,
-                                                              w0=dense_to_synapses(w0, connect), **common, **kw)), \
-                {LABELS: labels_extra}
-        params = DASTDPParams(tau_c=p.tau_c_ms * 1e-3, tau_n=p.tau_n_ms * 1e-3, a_plus=scale * p.a_plus,
-                              a_minus=-scale * p.a_minus, b=p.b, **timing)
+            return (
+                lambda pre, post, w0, connect, **kw: STDPSynapses(
+                    pre, post, params, connect=connect, w0=dense_to_synapses(w0, connect), **common, **kw
+                )
+            ), {LABELS: labels_extra}
+        params = DASTDPParams(
+            tau_c=p.tau_c_ms * 1e-3,
+            tau_n=p.tau_n_ms * 1e-3,
+            a_plus=scale * p.a_plus,
+            a_minus=-scale * p.a_minus,
+            b=p.b,
+            **timing,
+        )
 
         def dastdp(pre, post, w0, connect, **kw):
-            volume = reward_prediction_error(post, lay.labels, circuit.schedule, circuit.window_s, params.tau_n,
-                                             p.rpe_rate, tonic=p.tonic / circuit.window_s)
-            rule = DASTDPSynapses(pre, post, volume, params, connect=connect, w0=dense_to_synapses(w0, connect), **common,
-                          **kw)
+            volume = reward_prediction_error(
+                post,
+                lay.labels,
+                circuit.schedule,
+                circuit.window_s,
+                params.tau_n,
+                p.rpe_rate,
+                tonic=p.tonic / circuit.window_s,
+            )
+            rule = DASTDPSynapses(
+                pre, post, volume, params, connect=connect, w0=dense_to_synapses(w0, connect), **common, **kw
+            )
             rule.objects += volume.objects
             return rule
 
         return dastdp, {LABELS: "DA : 1\n" + neuron_variables("readout") + labels_extra}
     d = spec.dassdp
     params = d.params(variant, scale, w_min=-circuit.bound, w_max=circuit.bound)
-    extra = {f"lif{len(study.network.hidden) - 1}": neuron_variables("pre"),
-             LABELS: neuron_variables("post") + neuron_variables("readout") + labels_extra}
+    extra = {
+        f"lif{len(study.network.hidden) - 1}": neuron_variables("pre"),
+        LABELS: neuron_variables("post") + neuron_variables("readout") + labels_extra,
+    }
     if variant == "ssdp":
         return (lambda pre, post, **kw: SSDPSynapses(pre, post, window, params, **common, **kw)), extra
-    return (lambda pre, post, **kw: DASSDPSynapses(pre, post, window, params, warmup=d.warmup,
-                                                   loss=SpikeCountLoss(post, lay.labels), **common, **kw)), extra
+    return (
+        lambda pre, post, **kw: DASSDPSynapses(
+            pre, post, window, params, warmup=d.warmup, loss=SpikeCountLoss(post, lay.labels), **common, **kw
+        )
+    ), extra
 
 
 def quiet_brian2() -> None:
@@ -365,9 +407,17 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None, pretrained_roo
 
     with build_directory(spec, build_root if b2.target in STANDALONE else None) as build, use_target(b2.target, build):
         defaultclock.dt = b2.dt_ms * ms
-        conv = to_brian2(network, lay.x, n_steps=T, encoding=study.network.encoding, seed=seed,
-                         plastic={PLASTIC_LAYER: factory} if factory else None, drive=drive,
-                         extra_variables=extra, name="phase")
+        conv = to_brian2(
+            network,
+            lay.x,
+            n_steps=T,
+            encoding=study.network.encoding,
+            seed=seed,
+            plastic={PLASTIC_LAYER: factory} if factory else None,
+            drive=drive,
+            extra_variables=extra,
+            name="phase",
+        )
         labels_group = conv.groups[LABELS]
         projection = next(p for p in conv.projections if p.name == PLASTIC_LAYER)
         rule = projection.rule
@@ -376,13 +426,15 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None, pretrained_roo
             weights = rule.monitor_weights(window_s * second, when="end", name="phase_w")
             dopamine_monitor = rule.monitor_dopamine(name="phase_dopamine")
         else:
-            weights = WeightMonitor(StateMonitor(projection.synapses, "w", record=True, dt=window_s * second,
-                                                 when="end", name="phase_w"))
+            weights = WeightMonitor(
+                StateMonitor(projection.synapses, "w", record=True, dt=window_s * second, when="end", name="phase_w")
+            )
             dopamine_monitor = None
         monitors = [potential, *weights.objects, *([dopamine_monitor] if dopamine_monitor is not None else [])]
         if circuit.inhibition > 0:
-            monitors.append(lateral_inhibition(labels_group, circuit.inhibition, circuit.schedule,
-                                               name="phase_label_inhibition"))
+            monitors.append(
+                lateral_inhibition(labels_group, circuit.inhibition, circuit.schedule, name="phase_label_inhibition")
+            )
         conv.network.add(monitors)
         conv.run()
         rasters = conv.spike_rasters()
@@ -410,11 +462,24 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None, pretrained_roo
     warmup = b2.dassdp.warmup if fitted is not None else 0
     return run_tables(
         spec,
-        _training_rows(study, tasks, n_classes, lay, loss, integrated.argmax(1), own, synchrony, dopamine, warmup,
-                       gated=fitted is not None),
+        _training_rows(
+            study,
+            tasks,
+            n_classes,
+            lay,
+            loss,
+            integrated.argmax(1),
+            own,
+            synchrony,
+            dopamine,
+            warmup,
+            gated=fitted is not None,
+        ),
         _evaluation_rows(study, tasks, n_classes, lay, integrated, synchrony),
         _weight_rows(study, model, lay, w_windows, syn_i, syn_j),
-        PLASTIC_LAYER, fitted, BRIAN2_TRAINING_COLUMNS,
+        PLASTIC_LAYER,
+        fitted,
+        BRIAN2_TRAINING_COLUMNS,
     )
 
 
@@ -425,8 +490,9 @@ def _scored(study, tasks, n_classes, task: str, scores: np.ndarray) -> int:
     return int((scores if mask is None else np.where(mask.numpy(), scores, -np.inf)).argmax())
 
 
-def _training_rows(study, tasks, n_classes, lay: Layout, loss, prediction, own, synchrony, dopamine, warmup: int,
-                   gated: bool) -> list[dict]:
+def _training_rows(
+    study, tasks, n_classes, lay: Layout, loss, prediction, own, synchrony, dopamine, warmup: int, gated: bool
+) -> list[dict]:
     """One row per training window. ``prediction`` is over all label neurons, teacher included;
     ``free_prediction`` (``free_accuracy``) is what the label neurons' own input says, without the
     teacher and the lateral inhibition, scored as an evaluation would: the learning curve;
@@ -444,11 +510,25 @@ def _training_rows(study, tasks, n_classes, lay: Layout, loss, prediction, own, 
         level = float(dopamine[w]) if dopamine is not None else float("nan")
         gate = level if gated and not in_warmup else float("nan")
         free = _scored(study, tasks, n_classes, lay.task[w], own[w])
-        rows.append({"block": block, "task": lay.task[w], "epoch": epoch, "batch": batch, "trial": trial,
-                     "loss": float(loss[w]), "accuracy": float(prediction[w] == lay.labels[w]),
-                     "synchrony": float(synchrony[w]), "gate": gate, "warmup": in_warmup, "label": int(lay.labels[w]),
-                     "prediction": int(prediction[w]), "dopamine": level, "free_prediction": free,
-                     "free_accuracy": float(free == lay.labels[w])})
+        rows.append(
+            {
+                "block": block,
+                "task": lay.task[w],
+                "epoch": epoch,
+                "batch": batch,
+                "trial": trial,
+                "loss": float(loss[w]),
+                "accuracy": float(prediction[w] == lay.labels[w]),
+                "synchrony": float(synchrony[w]),
+                "gate": gate,
+                "warmup": in_warmup,
+                "label": int(lay.labels[w]),
+                "prediction": int(prediction[w]),
+                "dopamine": level,
+                "free_prediction": free,
+                "free_accuracy": float(free == lay.labels[w]),
+            }
+        )
         trial += 1
     return rows
 
@@ -462,9 +542,15 @@ def _evaluation_rows(study, tasks, n_classes, lay: Layout, integrated, synchrony
             where = (segments == f"eval:{block}") & (names == name)
             mask = task_mask(study, task, n_classes, "cpu")
             scores = integrated[where] if mask is None else np.where(mask.numpy(), integrated[where], -np.inf)
-            rows.append({"block": block, "trained_task": study.blocks[block].task if block >= 0 else "",
-                         "eval_task": name, "accuracy": float((scores.argmax(1) == lay.labels[where]).mean()),
-                         "synchrony": float(synchrony[where].mean())})
+            rows.append(
+                {
+                    "block": block,
+                    "trained_task": study.blocks[block].task if block >= 0 else "",
+                    "eval_task": name,
+                    "accuracy": float((scores.argmax(1) == lay.labels[where]).mean()),
+                    "synchrony": float(synchrony[where].mean()),
+                }
+            )
     return rows
 
 
@@ -485,5 +571,8 @@ def _weight_rows(study, model, lay: Layout, w_windows, syn_i, syn_j) -> list[dic
     for block_index, block in enumerate(study.blocks):
         first = lay.segment.index(("eval", block_index))
         weights = {**fixed, PLASTIC_LAYER: dense(first)}
-        rows += [{"block": block_index, "trained_task": block.task, **row} for row in weight_stats(weights, initial, previous)]
+        rows += [
+            {"block": block_index, "trained_task": block.task, **row}
+            for row in weight_stats(weights, initial, previous)
+        ]
     return rows

@@ -117,8 +117,14 @@ def hold_out_validation(data: Dataset, fraction: float, seed: int) -> Dataset:
     index = np.arange(len(data.y_train))
     train, validation = train_test_split(index, test_size=fraction, random_state=seed, stratify=data.y_train.numpy())
     train, validation = np.sort(train), np.sort(validation)
-    return Dataset(f"{data.name}-validation", data.x_train[train], data.y_train[train], data.x_train[validation],
-                   data.y_train[validation], data.n_classes)
+    return Dataset(
+        f"{data.name}-validation",
+        data.x_train[train],
+        data.y_train[train],
+        data.x_train[validation],
+        data.y_train[validation],
+        data.n_classes,
+    )
 
 
 def load_dataset(name: str, seed: int = 0) -> Dataset:

@@ -45,7 +45,7 @@ def smoke_test(target: str, directory: str) -> None:
         group, net = network()
         net.run(10 * ms)
         value = float(group.v[0])
-    expected = 1 - 2.718281828459045 ** -1
+    expected = 1 - 2.718281828459045**-1
     if abs(value - expected) > 1e-6:
         raise RuntimeError(f"v(10 ms) = {value}, expected {expected}")
 
@@ -104,11 +104,20 @@ def diagnose(compile_cuda: bool = False) -> dict:
             status["cuda_standalone"] = f"no: {problem}"
         elif compile_cuda:
             built = _try(smoke_test, "cuda_standalone", f"{tmp}/cuda")
-            status["cuda_standalone"] = (f"compiles for sm_{int(10 * (cc or cuda.DEFAULT_COMPUTE_CAPABILITY))}"
-                                         + ("" if cc else "; no GPU here to run it")) if built == "ok" else built
+            status["cuda_standalone"] = (
+                (
+                    f"compiles for sm_{int(10 * (cc or cuda.DEFAULT_COMPUTE_CAPABILITY))}"
+                    + ("" if cc else "; no GPU here to run it")
+                )
+                if built == "ok"
+                else built
+            )
         else:
-            status["cuda_standalone"] = ("prerequisites found" + ("" if cc else "; no GPU to run on")
-                                         + " (--compile-cuda to build a test network)")
+            status["cuda_standalone"] = (
+                "prerequisites found"
+                + ("" if cc else "; no GPU to run on")
+                + " (--compile-cuda to build a test network)"
+            )
     return {"facts": facts, "targets": status}
 
 

@@ -109,10 +109,15 @@ def prepare_dir(study: Study, text: str, out: Path, resume: bool) -> StudyRuns:
     if (out / STUDY_JSON).is_file():
         recorded = json.loads((out / STUDY_JSON).read_text())
         if recorded.get("hash") != runs.hash:
-            raise StudyError("--out", f"{str(out)!r} holds results of a different study (hash {recorded.get('hash')}); "
-                             "choose another directory")
+            raise StudyError(
+                "--out",
+                f"{str(out)!r} holds results of a different study (hash {recorded.get('hash')}); "
+                "choose another directory",
+            )
         if not resume:
-            raise StudyError("--out", f"{str(out)!r} already holds this study's results; use --resume (or `dassdp resume`)")
+            raise StudyError(
+                "--out", f"{str(out)!r} already holds this study's results; use --resume (or `dassdp resume`)"
+            )
     elif out.exists() and any(out.iterdir()):
         raise StudyError("--out", f"{str(out)!r} exists, is not empty and holds no study")
     (out / store.RUNS).mkdir(parents=True, exist_ok=True)
@@ -194,9 +199,16 @@ def run_states(runs: StudyRuns) -> pd.DataFrame:
     stages = [("calibration", runs.calibration), ("study", runs.runs)]
     return pd.DataFrame(
         [
-            {"stage": stage, "point": point, "variant": spec.variant, "seed": spec.seed, "run": spec.run_id,
-             "done": store.is_done(runs.run_dir(spec))}
-            for stage, specs in stages for point, _, spec in specs
+            {
+                "stage": stage,
+                "point": point,
+                "variant": spec.variant,
+                "seed": spec.seed,
+                "run": spec.run_id,
+                "done": store.is_done(runs.run_dir(spec)),
+            }
+            for stage, specs in stages
+            for point, _, spec in specs
         ],
         columns=["stage", "point", "variant", "seed", "run", "done"],
     )
@@ -210,10 +222,12 @@ def calibrate(runs: StudyRuns) -> pd.DataFrame:
     best rate), expands the study's runs with it and returns the table (variant, rate_scale, seed,
     criterion, value, chosen) that `aggregate` writes as ``calibration.parquet``."""
     spec = runs.study.calibration
-    evaluations = pd.concat([store.read_run_table(runs.run_dir(s), "evaluations") for _, _, s in runs.calibration],
-                            ignore_index=True)
-    training = pd.concat([store.read_run_table(runs.run_dir(s), "training") for _, _, s in runs.calibration],
-                         ignore_index=True)
+    evaluations = pd.concat(
+        [store.read_run_table(runs.run_dir(s), "evaluations") for _, _, s in runs.calibration], ignore_index=True
+    )
+    training = pd.concat(
+        [store.read_run_table(runs.run_dir(s), "training") for _, _, s in runs.calibration], ignore_index=True
+    )
     scale_of = {s.run_id: overrides["brian2.rate_scale"] for _, overrides, s in runs.calibration}
     metrics = metrics_table(evaluations, training, runs.study)
     scores = metrics[metrics.metric == spec.criterion].assign(rate_scale=lambda m: m.run.map(scale_of))
@@ -222,17 +236,22 @@ def calibrate(runs: StudyRuns) -> pd.DataFrame:
     for variant in calibrated_variants(runs.study):
         by_scale = means.loc[variant].reindex(spec.grid)
         if by_scale.isna().all():
-            raise StudyError("calibration", f"no {spec.criterion} for variant {variant!r}: every calibration run failed")
+            raise StudyError(
+                "calibration", f"no {spec.criterion} for variant {variant!r}: every calibration run failed"
+            )
         chosen[variant] = float(by_scale.idxmax())
     edges = (min(spec.grid), max(spec.grid))
     at_edge = sorted(variant for variant, scale in chosen.items() if scale in edges)
-    store.write_json_atomic({"criterion": spec.criterion, "grid": list(spec.grid), "scales": chosen,
-                             "at_edge": at_edge}, runs.out / CALIBRATION_JSON)
+    store.write_json_atomic(
+        {"criterion": spec.criterion, "grid": list(spec.grid), "scales": chosen, "at_edge": at_edge},
+        runs.out / CALIBRATION_JSON,
+    )
     runs.use_scales(chosen)
     table = scores[["variant", "rate_scale", "seed", "value"]].assign(criterion=spec.criterion)
     table["chosen"] = table.rate_scale == table.variant.map(chosen)
     return table[["variant", "rate_scale", "seed", "criterion", "value", "chosen"]].sort_values(
-        ["variant", "rate_scale", "seed"], ignore_index=True)
+        ["variant", "rate_scale", "seed"], ignore_index=True
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -294,8 +313,9 @@ def run_calibration(
 ) -> list[tuple[str, BaseException]]:
     """The calibration stage of `run_study`: run the pending calibration runs and, once all are
     done, `calibrate` (which expands the study's runs with the chosen scales)."""
-    failures = _execute(runs, runs.calibration, workers, scheduler, local_cluster, on_done or (lambda m: None),
-                        start_method)
+    failures = _execute(
+        runs, runs.calibration, workers, scheduler, local_cluster, on_done or (lambda m: None), start_method
+    )
     if not failures and runs.calibration and runs.scales is None:
         calibrate(runs)
     return failures
@@ -320,8 +340,10 @@ def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done,
         try:
             from distributed import as_completed as dask_completed
 
-            futures = {client.submit(run_one, *a, pure=False, key=f"dassdp-{spec.run_id}"): spec
-                       for a, spec in zip(args, pending)}
+            futures = {
+                client.submit(run_one, *a, pure=False, key=f"dassdp-{spec.run_id}"): spec
+                for a, spec in zip(args, pending)
+            }
             for future in dask_completed(futures):
                 try:
                     on_done(future.result())
@@ -368,8 +390,10 @@ def _worker_init_torch_only() -> None:
 
 
 def _sweep_columns(runs: StudyRuns) -> pd.DataFrame:
-    rows = [{"run": spec.run_id, "point": point, **{f"sweep.{k}": v for k, v in overrides.items()}}
-            for point, overrides, spec in runs.runs]
+    rows = [
+        {"run": spec.run_id, "point": point, **{f"sweep.{k}": v for k, v in overrides.items()}}
+        for point, overrides, spec in runs.runs
+    ]
     return pd.DataFrame(rows)
 
 
@@ -398,13 +422,31 @@ def metrics_table(evaluations: pd.DataFrame, training: pd.DataFrame, study: Stud
         rows = rows[rows.eval_task.isin(first_pass)]
         for run, table in rows.groupby("run", sort=True):
             base = evaluations[(evaluations.run == run) & (evaluations.block == -1)].set_index("eval_task").accuracy
-            metrics = continual_metrics(table.assign(trained_task=table.block.map(dict(enumerate(first_pass)))),
-                                        task_order=first_pass, baseline=base)
+            metrics = continual_metrics(
+                table.assign(trained_task=table.block.map(dict(enumerate(first_pass)))),
+                task_order=first_pass,
+                baseline=base,
+            )
             ident = table.iloc[0]
             learned = table[table.eval_task == table.block.map(dict(enumerate(first_pass)))]
-            metrics = pd.concat([metrics, pd.DataFrame([
-                {"variant": ident.variant, "seed": ident.seed, "run": run, "metric": f"learned_{row.eval_task}",
-                 "value": float(row.accuracy)} for row in learned.itertuples()])], ignore_index=True)
+            metrics = pd.concat(
+                [
+                    metrics,
+                    pd.DataFrame(
+                        [
+                            {
+                                "variant": ident.variant,
+                                "seed": ident.seed,
+                                "run": run,
+                                "metric": f"learned_{row.eval_task}",
+                                "value": float(row.accuracy),
+                            }
+                            for row in learned.itertuples()
+                        ]
+                    ),
+                ],
+                ignore_index=True,
+            )
             frames.append(metrics)
     if len(blocks) > len(first_pass):
         last = len(blocks) - 1
@@ -414,11 +456,26 @@ def metrics_table(evaluations: pd.DataFrame, training: pd.DataFrame, study: Stud
             earlier = matrix.drop(index=last).max()
             others = [t for t in matrix.columns if t != blocks[-1].task]
             ident = table.iloc[0]
-            frames.append(pd.DataFrame([
-                {"variant": ident.variant, "seed": ident.seed, "run": run, "metric": "final_ACC", "value": float(final.mean())},
-                {"variant": ident.variant, "seed": ident.seed, "run": run, "metric": "final_forgetting",
-                 "value": float((earlier[others] - final[others]).mean()) if others else np.nan},
-            ]))
+            frames.append(
+                pd.DataFrame(
+                    [
+                        {
+                            "variant": ident.variant,
+                            "seed": ident.seed,
+                            "run": run,
+                            "metric": "final_ACC",
+                            "value": float(final.mean()),
+                        },
+                        {
+                            "variant": ident.variant,
+                            "seed": ident.seed,
+                            "run": run,
+                            "metric": "final_forgetting",
+                            "value": float((earlier[others] - final[others]).mean()) if others else np.nan,
+                        },
+                    ]
+                )
+            )
     synchrony = training.groupby(["variant", "seed", "run"], sort=True).synchrony.mean().rename("value").reset_index()
     frames.append(synchrony.assign(metric="synchrony"))
     ids = evaluations[["variant", "seed", "run"]].drop_duplicates()

@@ -65,7 +65,9 @@ def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def write_json_atomic(value: Any, path: Path) -> Path:
-    return write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n"))
+    return write_atomic(
+        path, lambda tmp: Path(tmp).write_text(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+    )
 
 
 def read_manifest(run_dir: Path) -> dict | None:

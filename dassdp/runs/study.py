@@ -225,9 +225,16 @@ class DASSDPConstants(_Model):
 
     def params(self, variant: str, scale: float = 1.0, **bounds: float) -> DASSDPParams:
         """The variant's `DASSDPParams` (``ssdp``: gate off), amplitudes times ``scale``."""
-        return DASSDPParams(sigma=self.sigma, a_plus=scale * self.a_plus, a_base=scale * self.a_base, clip=self.clip,
-                            latency=self.latency, gate="off" if variant == "ssdp" else self.gate, gate_fit=self.gate_fit,
-                            **bounds)
+        return DASSDPParams(
+            sigma=self.sigma,
+            a_plus=scale * self.a_plus,
+            a_base=scale * self.a_base,
+            clip=self.clip,
+            latency=self.latency,
+            gate="off" if variant == "ssdp" else self.gate,
+            gate_fit=self.gate_fit,
+            **bounds,
+        )
 
 
 class PlasticitySpec(DASSDPConstants):
@@ -446,7 +453,11 @@ def _first_error(err: ValidationError, prefix: str = "") -> tuple[str, str]:
     # a `sequence` entry fails both union members; the Block error is the helpful one
     error = next((e for e in errors if "Block" in map(str, e["loc"])), errors[0])
     message = error["msg"].removeprefix("Value error, ")
-    if error["type"] not in ("missing", "extra_forbidden") and "input" in error and not isinstance(error["input"], dict):
+    if (
+        error["type"] not in ("missing", "extra_forbidden")
+        and "input" in error
+        and not isinstance(error["input"], dict)
+    ):
         message += f" (got {error['input']!r})"
     if error["type"] == "extra_forbidden":
         message = "unknown field (not part of the study schema)"
@@ -483,7 +494,9 @@ def _check_semantics(study: Study) -> None:
     allowed = PHASE_VARIANTS[study.phase]
     for k, variant in enumerate(study.variants):
         if variant not in allowed:
-            raise StudyError(f"variants.{k}", f"{variant!r} is not a variant of phase {study.phase!r}; choose from {list(allowed)}")
+            raise StudyError(
+                f"variants.{k}", f"{variant!r} is not a variant of phase {study.phase!r}; choose from {list(allowed)}"
+            )
     if study.reference not in study.variants:
         raise StudyError("reference", f"{study.reference!r} is not one of the variants {study.variants}")
     if study.calibration is not None:
@@ -492,7 +505,9 @@ def _check_semantics(study: Study) -> None:
         if not set(PLASTIC_VARIANTS) & set(study.variants):
             raise StudyError("calibration", f"none of the variants {study.variants} has a learning rate to calibrate")
         if study.sweep:
-            raise StudyError("sweep", "a study with [calibration] cannot also sweep: calibrate each setting in its own study")
+            raise StudyError(
+                "sweep", "a study with [calibration] cannot also sweep: calibrate each setting in its own study"
+            )
     if study.phase == "brian2":
         _check_brian2(study)
     for name, values in study.sweep.items():
@@ -508,14 +523,19 @@ def _check_brian2(study: Study) -> None:
     if spec.signal == "reward":
         deaf = [v for v in study.variants if v in TEACHER_VARIANTS]
         if deaf:
-            raise StudyError("brian2.signal", f"'reward' drives only dopamine-modulated STDP (dastdp); variants {deaf} "
-                             "learn from the teacher current: use signal 'teacher'")
+            raise StudyError(
+                "brian2.signal",
+                f"'reward' drives only dopamine-modulated STDP (dastdp); variants {deaf} "
+                "learn from the teacher current: use signal 'teacher'",
+            )
     if spec.signal != "reward" and spec.teacher == 0:
         raise StudyError("brian2.teacher", "the teacher current is 0, so signal 'teacher' carries no task signal")
     windows = sum(block.epochs for block in study.blocks) * spec.train_samples
     if "dassdp" in study.variants and spec.dassdp.warmup >= windows:
-        raise StudyError("brian2.dassdp.warmup", f"{spec.dassdp.warmup} windows leave no learning in the "
-                         f"{windows} training windows of the sequence")
+        raise StudyError(
+            "brian2.dassdp.warmup",
+            f"{spec.dassdp.warmup} windows leave no learning in the {windows} training windows of the sequence",
+        )
     from dassdp.runs.doctor import target_problem
 
     problem = target_problem(spec.target)
@@ -609,7 +629,9 @@ def _apply(study: Study, point: dict[str, Any], source: str | Path | None = None
             if isinstance(node, list) and key.isdigit() and int(key) < len(node):
                 key = int(key)
             elif not isinstance(node, dict) or key not in node:
-                raise StudyError(f"sweep.{dotted}", f"no such parameter ({'.'.join(keys[: depth + 1])!r} does not exist)", source)
+                raise StudyError(
+                    f"sweep.{dotted}", f"no such parameter ({'.'.join(keys[: depth + 1])!r} does not exist)", source
+                )
             if last:
                 node[key] = value
             else:

@@ -32,7 +32,17 @@ from dassdp.rules.torch import activity_from_raster, sample_synchrony
 from dassdp.runs.datasets import Dataset, hold_out_validation, load_dataset
 from dassdp.runs.study import RunSpec, Study
 
-__all__ = ["TaskData", "build_model", "execute", "make_tasks", "linear_weights", "task_mask", "run_tables", "train_epoch", "weight_stats"]
+__all__ = [
+    "TaskData",
+    "build_model",
+    "execute",
+    "make_tasks",
+    "linear_weights",
+    "task_mask",
+    "run_tables",
+    "train_epoch",
+    "weight_stats",
+]
 
 #: logit for classes outside the current task when ``scenario = "task"``
 _MASKED = -1e9
@@ -84,7 +94,9 @@ def make_tasks(study: Study) -> tuple[dict[str, TaskData], int]:
         for name, classes in study.tasks.classes.items():
             labels = torch.tensor(classes)
             train, test = torch.isin(data.y_train, labels), torch.isin(data.y_test, labels)
-            tasks[name] = TaskData(name, x_train[train], data.y_train[train], x_test[test], data.y_test[test], tuple(classes))
+            tasks[name] = TaskData(
+                name, x_train[train], data.y_train[train], x_test[test], data.y_test[test], tuple(classes)
+            )
     else:
         generator = torch.Generator().manual_seed(study.tasks.seed)
         n_in = x_train.shape[1]
@@ -119,7 +131,10 @@ class _SynchronyProbe:
         post = model.lif[index]
         pre_module = model.lif[index - 1] if index > 0 else model.fc[0]
         pre_hook = (lambda m, i, o: self._pre(o)) if index > 0 else (lambda m, i, o: self._pre(i[0]))
-        self.handles = [pre_module.register_forward_hook(pre_hook), post.register_forward_hook(lambda m, i, o: self._post(o))]
+        self.handles = [
+            pre_module.register_forward_hook(pre_hook),
+            post.register_forward_hook(lambda m, i, o: self._post(o)),
+        ]
 
     @staticmethod
     def _fired(spikes: torch.Tensor) -> torch.Tensor:
@@ -176,7 +191,9 @@ def _evaluate(model, study, tasks, n_classes, seed, probe, device) -> list[dict]
             generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + k)
             mask = task_mask(study, task, n_classes, device)
             correct = 0
-            for xb, yb in zip(task.x_test.split(study.training.eval_batch_size), task.y_test.split(study.training.eval_batch_size)):
+            for xb, yb in zip(
+                task.x_test.split(study.training.eval_batch_size), task.y_test.split(study.training.eval_batch_size)
+            ):
                 correct += int((_logits(model, xb.to(device), study, mask, generator).argmax(1) == yb.to(device)).sum())
             rows.append({"eval_task": task.name, "accuracy": correct / len(task.y_test), "synchrony": probe.pop()})
     model.train()
@@ -281,8 +298,9 @@ def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
     return run_tables(spec, training, evaluations, weights, study.plastic_layer, gate_fit)
 
 
-def run_tables(spec: RunSpec, training, evaluations, weights, layer: str, gate,
-               training_columns: dict[str, str] | None = None) -> dict[str, pd.DataFrame]:
+def run_tables(
+    spec: RunSpec, training, evaluations, weights, layer: str, gate, training_columns: dict[str, str] | None = None
+) -> dict[str, pd.DataFrame]:
     """The run's four tables with fixed schemas (``gate``: one row of the fitted ``k, mu, s``, or
     none without a gate)."""
     ident = {"run": spec.run_id, "variant": spec.variant, "seed": spec.seed}
@@ -298,13 +316,33 @@ def run_tables(spec: RunSpec, training, evaluations, weights, layer: str, gate,
 
 
 TRAINING_COLUMNS = {
-    "block": "int64", "task": "object", "epoch": "int64", "batch": "int64", "trial": "int64",
-    "loss": "float64", "accuracy": "float64", "synchrony": "float64", "gate": "float64", "warmup": "bool",
+    "block": "int64",
+    "task": "object",
+    "epoch": "int64",
+    "batch": "int64",
+    "trial": "int64",
+    "loss": "float64",
+    "accuracy": "float64",
+    "synchrony": "float64",
+    "gate": "float64",
+    "warmup": "bool",
 }
 #: the Brian2 phase adds the window's label, the prediction and the dopamine level after the window
-BRIAN2_TRAINING_COLUMNS = {**TRAINING_COLUMNS, "label": "int64", "prediction": "int64", "dopamine": "float64",
-                           "free_prediction": "int64", "free_accuracy": "float64"}
-EVAL_COLUMNS = {"block": "int64", "trained_task": "object", "eval_task": "object", "accuracy": "float64", "synchrony": "float64"}
+BRIAN2_TRAINING_COLUMNS = {
+    **TRAINING_COLUMNS,
+    "label": "int64",
+    "prediction": "int64",
+    "dopamine": "float64",
+    "free_prediction": "int64",
+    "free_accuracy": "float64",
+}
+EVAL_COLUMNS = {
+    "block": "int64",
+    "trained_task": "object",
+    "eval_task": "object",
+    "accuracy": "float64",
+    "synchrony": "float64",
+}
 WEIGHT_COLUMNS = {"block": "int64", "trained_task": "object", "layer": "object", "stat": "object", "value": "float64"}
 
 

@@ -22,9 +22,7 @@ def random_trains(seed, n=6, duration=2.0):
     rates = rng.uniform(2, 30, n)
     trains = [np.sort(rng.uniform(0, duration, rng.poisson(r * duration))) for r in rates]
     # a partner of train 0 jittered by < 5 ms, so that coincidences occur
-    trains[1] = np.sort(
-        np.clip(trains[0] + rng.uniform(-0.004, 0.004, trains[0].size), 0, duration)
-    )
+    trains[1] = np.sort(np.clip(trains[0] + rng.uniform(-0.004, 0.004, trains[0].size), 0, duration))
     return trains
 
 
@@ -64,9 +62,7 @@ def test_sttc_rejects_bad_input():
 def test_sttc_matches_elephant(seed):
     neo = pytest.importorskip("neo", reason="Elephant needs neo")
     pq = pytest.importorskip("quantities")
-    sttc_elephant = pytest.importorskip(
-        "elephant.spike_train_correlation"
-    ).spike_time_tiling_coefficient
+    sttc_elephant = pytest.importorskip("elephant.spike_train_correlation").spike_time_tiling_coefficient
     # Elephant compares with np.isclose(atol=dt) and its default rtol=1e-5, i.e. within
     # dt + 1e-5 |t| (<= dt + 0.02 ms here). Times on a 0.1 ms grid and dt = 5.05 ms keep every
     # distance 0.05 ms away from dt, so both definitions count the same spikes.
@@ -77,14 +73,10 @@ def test_sttc_matches_elephant(seed):
     for i in range(len(trains)):
         for j in range(len(trains)):
             expected = sttc_elephant(neo_trains[i], neo_trains[j], dt=dt * pq.s)
-            np.testing.assert_allclose(
-                ours[i, j], expected, rtol=0, atol=1e-9, err_msg=f"pair {i}, {j}"
-            )
+            np.testing.assert_allclose(ours[i, j], expected, rtol=0, atol=1e-9, err_msg=f"pair {i}, {j}")
 
 
-trains_strategy = st.lists(
-    st.lists(st.floats(0, 1, allow_nan=False), max_size=12, unique=True), min_size=2, max_size=5
-)
+trains_strategy = st.lists(st.lists(st.floats(0, 1, allow_nan=False), max_size=12, unique=True), min_size=2, max_size=5)
 
 
 @settings(max_examples=60, deadline=None)
@@ -168,9 +160,5 @@ def test_spike_sync_and_isi_distance_match_pyspike(seed):
         for i in range(n):
             for j in range(i + 1, n):
                 a, b = sp_trains[i], sp_trains[j]
-                np.testing.assert_allclose(
-                    sync[i, j], spk.spike_sync(a, b), atol=1e-9, err_msg=f"sync {i},{j}"
-                )
-                np.testing.assert_allclose(
-                    isi[i, j], spk.isi_distance(a, b), atol=1e-9, err_msg=f"isi {i},{j}"
-                )
+                np.testing.assert_allclose(sync[i, j], spk.spike_sync(a, b), atol=1e-9, err_msg=f"sync {i},{j}")
+                np.testing.assert_allclose(isi[i, j], spk.isi_distance(a, b), atol=1e-9, err_msg=f"isi {i},{j}")

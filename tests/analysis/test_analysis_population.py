@@ -28,9 +28,7 @@ def test_golomb_chi_rejects_bad_input():
 
 def test_kuramoto_in_phase_antiphase_and_undefined():
     periodic = np.arange(0, 1.0001, 0.1)
-    spikes = from_arrays(
-        np.repeat([0, 1, 2], periodic.size), np.concatenate([periodic, periodic, periodic + 0.05])
-    )
+    spikes = from_arrays(np.repeat([0, 1, 2], periodic.size), np.concatenate([periodic, periodic, periodic + 0.05]))
     grid = np.array([0.025, 0.075, 0.5, 1.5])
     # neurons 0 and 1 in phase: R = 1 at every defined time
     both = kuramoto_order(spikes[spikes.neuron < 2], 2, grid)

@@ -19,8 +19,10 @@ figures = pytest.importorskip("dassdp.analysis.figures")
 def summary_rows(html: str) -> list[str]:
     """The variant of each row of the summary table."""
     body = re.search(r"<table class=\"summary\">.*?<tbody>(.*?)</tbody>", html, re.S).group(1)
-    return [re.sub(r"<small>.*?</small>", "", name).strip()
-            for name in re.findall(r"<tr[^>]*>(?:<td>[^<]*</td>)?<th>(.*?)</th>", body)]
+    return [
+        re.sub(r"<small>.*?</small>", "", name).strip()
+        for name in re.findall(r"<tr[^>]*>(?:<td>[^<]*</td>)?<th>(.*?)</th>", body)
+    ]
 
 
 def test_spike_figures_write_png_and_svg(tmp_path):
@@ -58,20 +60,38 @@ def test_brian2_report_first_screen_sections_and_appendix(synthetic_results, cap
         assert f"<th>{column}</th>" in header
     assert "differences smaller than" in html and "would go undetected at 80 % power" in html
     # every section, each figure embedded once with a caption, PNG and SVG beside the report
-    for section in ("Accuracy matrices", "Learning curves", "Weights", "DA-SSDP gate and DA-STDP dopamine",
-                    "Synchrony over training", "Gate diagnostics", "Calibration", "Appendix"):
+    for section in (
+        "Accuracy matrices",
+        "Learning curves",
+        "Weights",
+        "DA-SSDP gate and DA-STDP dopamine",
+        "Synchrony over training",
+        "Gate diagnostics",
+        "Calibration",
+        "Appendix",
+    ):
         assert re.search(rf"<h2 id=\"\w+\">{section}", html), section
     names = sorted(p.stem for p in (out / "figures").glob("*.png"))
-    assert names == sorted(["paired_differences", "accuracy_matrices", "learning_curves", "weight_changes",
-                            "gate_and_dopamine", "synchrony", "gate_warmup", "gate_warmup_trends",
-                            "gate_per_block", "calibration"])
+    assert names == sorted(
+        [
+            "paired_differences",
+            "accuracy_matrices",
+            "learning_curves",
+            "weight_changes",
+            "gate_and_dopamine",
+            "synchrony",
+            "gate_warmup",
+            "gate_warmup_trends",
+            "gate_per_block",
+            "calibration",
+        ]
+    )
     assert sorted(p.stem for p in (out / "figures").glob("*.svg")) == names
     assert html.count('src="data:image/png;base64,') == len(names) == html.count("<b>What to look for:</b>")
     for name in names:
         assert f"](figures/{name}.png)" in md
     # raw tables are tables, the Parquet files linked relative to the report; no describe() dumps
-    for name in ("summary", "metrics", "evaluations", "training", "weights", "gate", "gate_diagnostics",
-                 "calibration"):
+    for name in ("summary", "metrics", "evaluations", "training", "weights", "gate", "gate_diagnostics", "calibration"):
         assert f"<a href='../{name}.parquet'>" in html
     assert "<pre>" not in html.split('id="appendix"')[0]
     assert "25%" not in html and "<script" not in html
@@ -103,8 +123,9 @@ def test_report_is_rewritten_only_when_its_inputs_change(synthetic_results, caps
 def test_torch_phase_sweep_without_calibration_or_dopamine(synthetic_results, capsys):
     """PyTorch-phase tables (mini-batches, ``frozen``, no dopamine column, every layer trained), a
     sweep of two grid points, no calibration: one section per point, no dopamine or calibration."""
-    results = synthetic_results(phase="torch", variants=["frozen", "none", "dassdp"], seeds=(0, 1), points=(0, 1),
-                                calibration=False)
+    results = synthetic_results(
+        phase="torch", variants=["frozen", "none", "dassdp"], seeds=(0, 1), points=(0, 1), calibration=False
+    )
     assert main(["report", str(results), "--out", str(results / "elsewhere")]) == 0
     html = (results / "elsewhere" / "report.html").read_text()
     head = html[: html.index("<h2")]
@@ -116,8 +137,15 @@ def test_torch_phase_sweep_without_calibration_or_dopamine(synthetic_results, ca
     assert "point 0 (training.lr = 0.01)" in html and "point 1 (training.lr = 0.001)" in html
     for point in (0, 1):
         assert f'<h2 id="p{point}">' in html
-        for name in ("accuracy_matrices", "learning_curves", "weight_changes", "gate_and_dopamine", "synchrony",
-                     "gate_warmup", "gate_per_block"):
+        for name in (
+            "accuracy_matrices",
+            "learning_curves",
+            "weight_changes",
+            "gate_and_dopamine",
+            "synchrony",
+            "gate_warmup",
+            "gate_per_block",
+        ):
             assert (results / "elsewhere" / "figures" / f"p{point}_{name}.png").is_file()
     gate = html.split('<h3 id="p0_gate">')[1].split("<h3")[0]
     assert gate.startswith("DA-SSDP gate</h3>") and "DA-STDP" not in gate

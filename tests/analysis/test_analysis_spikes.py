@@ -100,9 +100,7 @@ def test_from_brian2_real_monitor():
 
 
 def test_assign_windows_index_and_latency():
-    table = assign_windows(
-        from_arrays([0, 1, 0], [0.26, 0.05, 0.149]), window=0.1, t0=0.05, n_windows=3
-    )
+    table = assign_windows(from_arrays([0, 1, 0], [0.26, 0.05, 0.149]), window=0.1, t0=0.05, n_windows=3)
     assert table["window"].tolist() == [0, 0, 2]
     np.testing.assert_allclose(table["latency"], [0.0, 0.099, 0.01])
     assert resolve_windows(table) == 3
@@ -131,9 +129,7 @@ def test_mismatched_window_definitions_raise():
 def test_empty_table_and_population_selection():
     empty = assign_windows(from_arrays([], []), window=0.1, n_windows=2)
     assert len(empty) == 0 and resolve_windows(empty) == 2
-    mixed = pd.concat(
-        [from_arrays([0], [0.1], population="a"), from_arrays([1], [0.2], population="b")]
-    )
+    mixed = pd.concat([from_arrays([0], [0.1], population="a"), from_arrays([1], [0.2], population="b")])
     assert select_population(mixed, "b")["neuron"].tolist() == [1]
     with pytest.raises(ValueError, match="'population'"):
         select_population(from_arrays([0], [0.1]), "a")

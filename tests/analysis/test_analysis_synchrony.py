@@ -39,12 +39,7 @@ def naive_synchrony(pre, post, mask):
     synapse from pre i to post j."""
     values = []
     for w in range(pre.shape[0]):
-        pairs = [
-            pre[w, i] * post[w, j]
-            for i in range(pre.shape[1])
-            for j in range(post.shape[1])
-            if mask[j, i]
-        ]
+        pairs = [pre[w, i] * post[w, j] for i in range(pre.shape[1]) for j in range(post.shape[1]) if mask[j, i]]
         values.append(np.mean(pairs) if pairs else np.nan)
     return np.array(values)
 
@@ -54,9 +49,7 @@ def test_synchrony_hand_values(two_layers):
     np.testing.assert_allclose(series["synchrony"], [1 / 2 * 2 / 3, 0.0])
     mask = np.zeros((3, 2), bool)  # (post, pre): synapses pre 0 -> post 0, 0 -> 2, 1 -> 1
     mask[0, 0] = mask[2, 0] = mask[1, 1] = True
-    masked = synchrony_series(
-        two_layers, [("pre", "post")], {"pre": 2, "post": 3}, masks={("pre", "post"): mask}
-    )
+    masked = synchrony_series(two_layers, [("pre", "post")], {"pre": 2, "post": 3}, masks={("pre", "post"): mask})
     np.testing.assert_allclose(masked["synchrony"], [1 / 3, 0.0])
 
 
@@ -99,17 +92,11 @@ def test_fired_fraction_and_counts(two_layers):
 
 def test_latencies_first_last_and_silent(two_layers):
     pre = two_layers[two_layers.population == "pre"]
-    np.testing.assert_allclose(
-        latency_matrix(pre, 3), [[0.01, WINDOW, WINDOW], [0.01, 0.02, WINDOW]]
-    )
+    np.testing.assert_allclose(latency_matrix(pre, 3), [[0.01, WINDOW, WINDOW], [0.01, 0.02, WINDOW]])
     np.testing.assert_allclose(latency_matrix(pre, 2, which="last"), [[0.03, WINDOW], [0.01, 0.02]])
     dist = first_spike_latencies(two_layers)
-    assert (
-        len(dist) == 5
-    )  # (pre, w0, n0), (pre, w1, n0), (pre, w1, n1), (post, w0, n0), (post, w0, n1)
-    np.testing.assert_allclose(
-        dist.set_index(["population", "window", "neuron"]).loc[("pre", 0, 0), "latency"], 0.01
-    )
+    assert len(dist) == 5  # (pre, w0, n0), (pre, w1, n0), (pre, w1, n1), (post, w0, n0), (post, w0, n1)
+    np.testing.assert_allclose(dist.set_index(["population", "window", "neuron"]).loc[("pre", 0, 0), "latency"], 0.01)
     with pytest.raises(ValueError, match="which"):
         latency_matrix(pre, 2, which="middle")
 
@@ -160,17 +147,12 @@ def test_poisson_windows_end_to_end():
     rng = np.random.default_rng(3)
     n, windows, rate = 200, 400, 20.0
     times = rng.uniform(0, windows * WINDOW, rng.poisson(rate * n * windows * WINDOW))
-    table = assign_windows(
-        from_arrays(rng.integers(0, n, times.size), times), WINDOW, n_windows=windows
-    )
+    table = assign_windows(from_arrays(rng.integers(0, n, times.size), times), WINDOW, n_windows=windows)
     p = 1 - np.exp(-rate * WINDOW)
     fired = fired_matrix(table, n)
     assert fired.mean() == pytest.approx(p, abs=0.01)
     assert sample_synchrony(fired, fired).mean() == pytest.approx(p**2, abs=0.01)
-    assert (
-        abs(np.nanmean(matrix_to_tidy(count_correlation(spike_counts(table, n)), "rho")["rho"]))
-        < 0.01
-    )
+    assert abs(np.nanmean(matrix_to_tidy(count_correlation(spike_counts(table, n)), "rho")["rho"])) < 0.01
 
 
 def test_matrix_to_tidy():

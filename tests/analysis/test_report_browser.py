@@ -26,9 +26,17 @@ from dassdp.cli import main  # noqa: E402
 
 BINARIES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 #: flags for a headless Chromium on a machine without a display or network (a fresh profile is added)
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--remote-debugging-pipe")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--remote-debugging-pipe",
+)
 
 STUDY = """
 name = "tiny_report"
@@ -71,8 +79,10 @@ def chromium_binary() -> str | None:
 
 
 # skipped before any fixture runs, so that the study does not run for nothing
-pytestmark = pytest.mark.skipif(chromium_binary() is None, reason=f"no Chromium binary ({', '.join(BINARIES)}) on "
-                                "PATH; on Debian: apt-get install chromium")
+pytestmark = pytest.mark.skipif(
+    chromium_binary() is None,
+    reason=f"no Chromium binary ({', '.join(BINARIES)}) on PATH; on Debian: apt-get install chromium",
+)
 
 
 class Chromium:
@@ -89,8 +99,12 @@ class Chromium:
         os.close(from_browser)
         argv = [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"]
         quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
-        self.pid = os.posix_spawn(binary, argv, os.environ, file_actions=[
-            (os.POSIX_SPAWN_DUP2, ends[0], 3), (os.POSIX_SPAWN_DUP2, ends[1], 4), *quiet])
+        self.pid = os.posix_spawn(
+            binary,
+            argv,
+            os.environ,
+            file_actions=[(os.POSIX_SPAWN_DUP2, ends[0], 3), (os.POSIX_SPAWN_DUP2, ends[1], 4), *quiet],
+        )
         for fd in ends:
             os.close(fd)
         self._buffer = b""
@@ -139,8 +153,11 @@ class Chromium:
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable", session=session)
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session,
+        )
         self.send("Page.navigate", {"url": url}, session)
         self.wait_for("Page.loadEventFired")
         return session
@@ -152,10 +169,13 @@ class Chromium:
     def screenshot(self, session: str, path: Path, full_page: bool = False) -> Path:
         params: dict = {"format": "png"}
         if full_page:
-            width, height = self.evaluate(session, "[document.documentElement.scrollWidth, "
-                                                   "document.documentElement.scrollHeight]")
-            params |= {"captureBeyondViewport": True,
-                       "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}}
+            width, height = self.evaluate(
+                session, "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+            )
+            params |= {
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+            }
         path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", params, session)["data"]))
         return path
 
@@ -207,13 +227,16 @@ def tiny_study(tmp_path_factory):
 def test_report_renders_in_chromium(tiny_study, chromium, tmp_path):
     html, _ = build_report(tiny_study)
     session = chromium.open(html.as_uri())
-    page = chromium.evaluate(session, """({
+    page = chromium.evaluate(
+        session,
+        """({
         rows: [...document.querySelectorAll('table.summary tbody tr th')].map(th => th.textContent),
         images: [...document.images].map(i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth,
                                                  src: i.getAttribute('src').slice(0, 22)})),
         sections: [...document.querySelectorAll('h2')].map(h => h.textContent),
         external: [...document.querySelectorAll('script, link, iframe')].length,
-    })""")
+    })""",
+    )
     assert chromium.errors() == []
     variants = ["none", "dastdp", "dassdp"]
     assert [row.removesuffix(" (reference)") for row in page["rows"]] == variants
@@ -223,8 +246,15 @@ def test_report_renders_in_chromium(tiny_study, chromium, tmp_path):
         assert image["complete"] and image["width"] > 0, image
         assert image["src"] == "data:image/png;base64,"  # embedded: the page opens offline
     assert page["external"] == 0
-    for section in ("Accuracy matrices", "Learning curves", "Weights", "DA-SSDP gate and DA-STDP dopamine",
-                    "Synchrony over training", "Gate diagnostics", "Calibration"):
+    for section in (
+        "Accuracy matrices",
+        "Learning curves",
+        "Weights",
+        "DA-SSDP gate and DA-STDP dopamine",
+        "Synchrony over training",
+        "Gate diagnostics",
+        "Calibration",
+    ):
         assert section in page["sections"]
     shot = chromium.screenshot(session, tmp_path / "first_screen.png")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -23,8 +23,15 @@ def _simulated(n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str
     draws = rng.multivariate_normal([means["none"], means["x"]], covariance, size=(REPLICATIONS, n))
     rep, seed = np.meshgrid(np.arange(REPLICATIONS), np.arange(n), indexing="ij")
     frames = [
-        pd.DataFrame({"rep": rep.ravel(), "seed": seed.ravel(), "variant": variant, "metric": "ACC",
-                      "value": draws[..., k].ravel()})
+        pd.DataFrame(
+            {
+                "rep": rep.ravel(),
+                "seed": seed.ravel(),
+                "variant": variant,
+                "metric": "ACC",
+                "value": draws[..., k].ravel(),
+            }
+        )
         for k, variant in enumerate(("none", "x"))
     ]
     return pd.concat(frames, ignore_index=True), means, means["x"] - means["none"]
@@ -144,8 +151,12 @@ def test_pairing_by_seed_within_point_and_metric():
 
 def test_missing_values_leave_a_group_without_pairs():
     metrics = pd.DataFrame(
-        {"variant": ["none", "none", "frozen", "frozen"], "seed": [0, 1, 0, 1], "metric": "synchrony",
-         "value": [0.2, 0.3, np.nan, np.nan]}
+        {
+            "variant": ["none", "none", "frozen", "frozen"],
+            "seed": [0, 1, 0, 1],
+            "metric": "synchrony",
+            "value": [0.2, 0.3, np.nan, np.nan],
+        }
     )
     got = summarise(metrics, reference="none").set_index("variant")
     assert got.loc["frozen", "n"] == 0 and np.isnan(got.loc["frozen", "mean"])

@@ -68,7 +68,9 @@ def test_spike_input_is_pytorch_with_a_one_step_delay():
     model = SpikingMLP([30, 40], 4, beta=0.8, reset="zero").double()
     with torch.no_grad():
         model.fc[0].weight.mul_(4.0)
-    spikes = torch.bernoulli(torch.full((15, 12, 30), 0.3, dtype=torch.float64), generator=torch.Generator().manual_seed(6))
+    spikes = torch.bernoulli(
+        torch.full((15, 12, 30), 0.3, dtype=torch.float64), generator=torch.Generator().manual_seed(6)
+    )
     with use_target("numpy"):
         converted = to_brian2_biophysical(model, spikes).run(report=None)
     assert converted.input_mode == "spikes"

@@ -18,9 +18,14 @@ T, N = 6, 12
 
 def _network():
     torch.manual_seed(0)
-    model = nn.Sequential(OrderedDict(
-        fc0=nn.Linear(8, 16), lif0=LIF(beta=0.9), readout=nn.Linear(16, 4), label=LIF(beta=1.0, threshold=2.0),
-    )).double()
+    model = nn.Sequential(
+        OrderedDict(
+            fc0=nn.Linear(8, 16),
+            lif0=LIF(beta=0.9),
+            readout=nn.Linear(16, 4),
+            label=LIF(beta=1.0, threshold=2.0),
+        )
+    ).double()
     with torch.no_grad():
         model.fc0.weight.mul_(3.0)
     return model
@@ -54,8 +59,14 @@ def test_rule_factory_receives_the_projection():
 
     def factory(pre, post, w0, connect, **kwargs):
         seen.update(pre=pre.name, post=post.name, shape=w0.shape, n=len(connect["i"]))
-        return STDPSynapses(pre, post, STDPParams(a_plus=0.0, a_minus=0.0, w_min=-10, w_max=10), connect=connect,
-                    w0=w0[connect["j"], connect["i"]], **kwargs)
+        return STDPSynapses(
+            pre,
+            post,
+            STDPParams(a_plus=0.0, a_minus=0.0, w_min=-10, w_max=10),
+            connect=connect,
+            w0=w0[connect["j"], connect["i"]],
+            **kwargs,
+        )
 
     conv = to_brian2(model, x, plastic={"readout": factory}).run()
     assert seen == {"pre": "bridge_lif0", "post": "bridge_label", "shape": (4, 16), "n": 64}
@@ -64,12 +75,15 @@ def test_rule_factory_receives_the_projection():
     assert np.array_equal(conv.spike_rasters()["label"], static.spike_rasters()["label"])
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"drive": {"nope": np.zeros((N * T, 4))}}, "drive: no neuron layer named 'nope'"),
-    ({"drive": {"label": np.zeros((N, 4))}}, r"drive\['label'\] must be finite with shape"),
-    ({"extra_variables": {"readout": "DA : 1"}}, "extra_variables: no neuron layer named 'readout'"),
-    ({"plastic": {"readout": 3}}, "must be DASSDPSynapses keyword arguments or a rule factory"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"drive": {"nope": np.zeros((N * T, 4))}}, "drive: no neuron layer named 'nope'"),
+        ({"drive": {"label": np.zeros((N, 4))}}, r"drive\['label'\] must be finite with shape"),
+        ({"extra_variables": {"readout": "DA : 1"}}, "extra_variables: no neuron layer named 'readout'"),
+        ({"plastic": {"readout": 3}}, "must be DASSDPSynapses keyword arguments or a rule factory"),
+    ],
+)
 def test_bad_drive_extra_and_rule_fail_clearly(kwargs, match):
     x = torch.zeros(T, N, 8, dtype=torch.float64)
     with pytest.raises(ConversionError, match=match):

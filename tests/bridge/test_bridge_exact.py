@@ -72,7 +72,9 @@ def test_digits_mlp_identical_rasters(digits, reset, encoding):
 def test_digits_convnet_identical_rasters(digits, reset, encoding):
     model = _convnet(reset)
     with use_target("numpy"):
-        converted = to_brian2(model, digits.reshape(-1, 1, 8, 8), encoding=encoding, n_steps=10, seed=6).run(report=None)
+        converted = to_brian2(model, digits.reshape(-1, 1, 8, 8), encoding=encoding, n_steps=10, seed=6).run(
+            report=None
+        )
     result = _check_identical(converted, model)
     assert set(result["layers"]) == {"lif.0", "pool.0", "lif.1", "pool.1", "lif_fc"}
 

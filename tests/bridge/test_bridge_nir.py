@@ -66,9 +66,17 @@ def _graph_with_all_nodes():
     tau_syn, tau_mem = np.full(shape, dt / (1 - 0.6)), np.full(shape, dt / (1 - 0.8))
     nodes = {
         "input": nir.Input(input_type=np.array([1, 6, 6])),
-        "conv": nir.Conv2d(input_shape=(6, 6), weight=conv_w, stride=1, padding=1, dilation=1, groups=1, bias=np.full(3, 0.1)),
-        "cuba": nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=np.zeros(shape),
-                            v_threshold=np.ones(shape), w_in=tau_syn / dt),
+        "conv": nir.Conv2d(
+            input_shape=(6, 6), weight=conv_w, stride=1, padding=1, dilation=1, groups=1, bias=np.full(3, 0.1)
+        ),
+        "cuba": nir.CubaLIF(
+            tau_syn=tau_syn,
+            tau_mem=tau_mem,
+            r=tau_mem / dt,
+            v_leak=np.zeros(shape),
+            v_threshold=np.ones(shape),
+            w_in=tau_syn / dt,
+        ),
         "sum": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
         "flat": nir.Flatten(input_type={"input": np.array([3, 3, 3])}, start_dim=0),
         "fc": nir.Affine(weight=rng.normal(0, 0.8, (12, n)), bias=np.zeros(12)),
@@ -85,10 +93,14 @@ def _graph_with_all_nodes():
 def test_hand_built_graph_all_node_types(pool):
     graph, dt = _graph_with_all_nodes()
     if pool == "AvgPool2d":
-        graph.nodes["sum"] = nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))
+        graph.nodes["sum"] = nir.AvgPool2d(
+            kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])
+        )
         graph.nodes["fc"].weight *= 3.0
     net = from_nir(graph, dt=dt, reset="subtract")
-    x = torch.bernoulli(torch.full((12, 6, 1, 6, 6), 0.5, dtype=torch.float64), generator=torch.Generator().manual_seed(1))
+    x = torch.bernoulli(
+        torch.full((12, 6, 1, 6, 6), 0.5, dtype=torch.float64), generator=torch.Generator().manual_seed(1)
+    )
     output, ref = torch_reference(net, x)
     assert set(ref) == {"cuba", "if"} and all(r.sum() > 20 for r in ref.values())
     with use_target("numpy"):
@@ -115,11 +127,22 @@ def test_snntorch_graph_matches_snntorch():
         torch.manual_seed(0)
         net = nn.Sequential(
             nn.Linear(64, 40),
-            snn.Leaky(beta=torch.full((40,), 0.9), threshold=torch.ones(40), init_hidden=True,
-                      reset_mechanism=mechanism, reset_delay=False),
+            snn.Leaky(
+                beta=torch.full((40,), 0.9),
+                threshold=torch.ones(40),
+                init_hidden=True,
+                reset_mechanism=mechanism,
+                reset_delay=False,
+            ),
             nn.Linear(40, 10),
-            snn.Leaky(beta=torch.full((10,), 0.8), threshold=torch.ones(10), init_hidden=True, output=True,
-                      reset_mechanism=mechanism, reset_delay=False),
+            snn.Leaky(
+                beta=torch.full((10,), 0.8),
+                threshold=torch.ones(10),
+                init_hidden=True,
+                output=True,
+                reset_mechanism=mechanism,
+                reset_delay=False,
+            ),
         )
         with torch.no_grad():
             net[2].weight.mul_(2.0)
@@ -139,7 +162,10 @@ def test_snntorch_graph_matches_snntorch():
                     out.append(spk.double())
         finally:
             torch.set_default_dtype(default)
-        expected = {"1": torch.stack(hidden).transpose(0, 1).numpy() > 0.5, "3": torch.stack(out).transpose(0, 1).numpy() > 0.5}
+        expected = {
+            "1": torch.stack(hidden).transpose(0, 1).numpy() > 0.5,
+            "3": torch.stack(out).transpose(0, 1).numpy() > 0.5,
+        }
         imported = from_nir(graph, reset=mechanism)
         _, ref = torch_reference(imported, x)
         with use_target("numpy"):
@@ -156,7 +182,11 @@ def test_export_rejects_max_pooling():
 
 
 def _chain(*nodes):
-    named = {"input": nir.Input(input_type=np.array([3])), **dict(nodes), "output": nir.Output(output_type=np.array([2]))}
+    named = {
+        "input": nir.Input(input_type=np.array([3])),
+        **dict(nodes),
+        "output": nir.Output(output_type=np.array([2])),
+    }
     order = list(named)
     return nir.NIRGraph(nodes=named, edges=list(itertools.pairwise(order)), type_check=False)
 
@@ -166,8 +196,12 @@ def test_import_rejects_unrepresentable_nodes(tmp_path):
     with pytest.raises(ConversionError, match="'thr' \\(Threshold\\) has no dassdp/Brian2 equivalent"):
         from_nir(_chain(affine, ("thr", nir.Threshold(threshold=np.ones(2)))))
     with pytest.raises(ConversionError, match="'lif' \\(LIF\\): v_leak"):
-        from_nir(_chain(affine, ("lif", nir.LIF(tau=np.full(2, 1e-3), r=np.full(2, 10.0), v_leak=np.ones(2),
-                                               v_threshold=np.ones(2)))))
+        from_nir(
+            _chain(
+                affine,
+                ("lif", nir.LIF(tau=np.full(2, 1e-3), r=np.full(2, 10.0), v_leak=np.ones(2), v_threshold=np.ones(2))),
+            )
+        )
     with pytest.raises(ConversionError, match="'fc' \\(Affine\\): weight \\(2, 4\\) does not fit input shape \\(3,\\)"):
         from_nir(_chain(("fc", nir.Affine(weight=np.ones((2, 4)), bias=np.zeros(2)))))
     branching = _chain(affine)

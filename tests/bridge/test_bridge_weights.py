@@ -93,9 +93,20 @@ def test_dassdp_rule_weights_and_gate_back_to_torch():
     defaultclock.dt = 1 * ms
     try:
         with use_target("numpy"):
-            converted = to_brian2(model, torch.rand(n_windows, 16), encoding="rate", n_steps=10, seed=1,
-                                  plastic={"fc.1": {"warmup": 3, "loss": loss,
-                                                     "params": DASSDPParams(gate="continuous", a_plus=0.05, a_base=0.02)}})
+            converted = to_brian2(
+                model,
+                torch.rand(n_windows, 16),
+                encoding="rate",
+                n_steps=10,
+                seed=1,
+                plastic={
+                    "fc.1": {
+                        "warmup": 3,
+                        "loss": loss,
+                        "params": DASSDPParams(gate="continuous", a_plus=0.05, a_base=0.02),
+                    }
+                },
+            )
             rule = converted.rules["fc.1"]
             converted.run(duration=rule.duration(n_windows), report=None)
     finally:

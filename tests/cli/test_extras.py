@@ -46,4 +46,7 @@ def test_report_without_matplotlib_names_the_extra(monkeypatch, tmp_path, capsys
     monkeypatch.delitem(sys.modules, "dassdp.analysis.figures", raising=False)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert main(["report", str(tmp_path)]) == 1
-    assert "dassdp report: needs matplotlib, which is not installed: pip install 'dassdp[figures]'" in capsys.readouterr().err
+    assert (
+        "dassdp report: needs matplotlib, which is not installed: pip install 'dassdp[figures]'"
+        in capsys.readouterr().err
+    )

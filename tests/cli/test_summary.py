@@ -27,8 +27,16 @@ def _metrics(points=(0,)) -> pd.DataFrame:
             for seed in SEEDS:
                 for metric in METRICS:
                     value = 0.5 + 0.1 * seed + shift + noise * rng.standard_normal()
-                    rows.append({"point": point, "sweep.training.lr": 1e-3 * (point + 1), "variant": variant,
-                                 "seed": seed, "metric": metric, "value": value})
+                    rows.append(
+                        {
+                            "point": point,
+                            "sweep.training.lr": 1e-3 * (point + 1),
+                            "variant": variant,
+                            "seed": seed,
+                            "metric": metric,
+                            "value": value,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -87,12 +95,14 @@ def test_tables_show_t_intervals_and_paired_differences(tmp_path):
 def test_scenario_from_study_json(tmp_path):
     metrics = _metrics()
     summary = summarise(metrics, by=BY, reference="none")
-    for k, (tasks, expected) in enumerate([
-        ({"kind": "classes", "scenario": "task"}, "scenario: task-incremental"),
-        ({"kind": "permuted", "n_tasks": 3, "scenario": "task"}, "scenario: domain-incremental (permuted inputs)"),
-        ({"kind": "classes"}, None),
-        (None, None),
-    ]):
+    for k, (tasks, expected) in enumerate(
+        [
+            ({"kind": "classes", "scenario": "task"}, "scenario: task-incremental"),
+            ({"kind": "permuted", "n_tasks": 3, "scenario": "task"}, "scenario: domain-incremental (permuted inputs)"),
+            ({"kind": "classes"}, None),
+            (None, None),
+        ]
+    ):
         text = _printed(_write(tmp_path / str(k), summary, tasks))
         if expected is None:
             assert "scenario:" not in text

@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 from brian2 import (
-    Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, defaultclock, mV, ms, nS, second,
+    Network,
+    SpikeGeneratorGroup,
+    SpikeMonitor,
+    StateMonitor,
+    defaultclock,
+    ms,
+    mV,
+    nS,
+    second,
 )
 
 from dassdp.models import conductance_lif, current_lif
@@ -81,10 +89,13 @@ def test_relay_reproduces_spike_generator_times_exactly():
     np.testing.assert_array_equal(mon_rel.t[:], mon_src.t[:])
 
 
-@pytest.mark.parametrize("factory, kwargs, name", [
-    (current_lif, {"tau_m": -1 * ms}, "tau_m"),
-    (conductance_lif, {"tau_e": 0 * ms}, "tau_e"),
-])
+@pytest.mark.parametrize(
+    "factory, kwargs, name",
+    [
+        (current_lif, {"tau_m": -1 * ms}, "tau_m"),
+        (conductance_lif, {"tau_e": 0 * ms}, "tau_e"),
+    ],
+)
 def test_bad_template_parameters(factory, kwargs, name):
     with pytest.raises(ValueError, match=name):
         factory(**kwargs)

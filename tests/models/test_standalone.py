@@ -29,30 +29,43 @@ def test_ten_parameter_sets_one_compilation(tmp_path):
     from dassdp.rules.brian2 import DASSDPSynapses, ExternalLoss, neuron_variables
 
     rng = np.random.default_rng(7)
-    sets = [dict(pre=_pattern(rng, N_PRE), post=_pattern(rng, N_POST), loss=rng.normal(size=N_WINDOWS),
-                 w0=rng.normal(size=(N_POST, N_PRE)), a_plus=float(rng.uniform(0.1, 1.0)),
-                 sigma_steps=float(rng.uniform(0.5, 3.0))) for _ in range(10)]
+    sets = [
+        dict(
+            pre=_pattern(rng, N_PRE),
+            post=_pattern(rng, N_POST),
+            loss=rng.normal(size=N_WINDOWS),
+            w0=rng.normal(size=(N_POST, N_PRE)),
+            a_plus=float(rng.uniform(0.1, 1.0)),
+            sigma_steps=float(rng.uniform(0.5, 3.0)),
+        )
+        for _ in range(10)
+    ]
     with StandaloneNetwork("cpp_standalone", tmp_path / "build") as sim:
         defaultclock.dt = DT * second
         pre_ta = TimedArray(sets[0]["pre"], dt=DT * second)
         post_ta = TimedArray(sets[0]["post"], dt=DT * second)
-        pre = NeuronGroup(N_PRE, neuron_variables("pre"), threshold="pre_pattern(t, i) > 0.5",
-                          namespace={"pre_pattern": pre_ta})
-        post = NeuronGroup(N_POST, neuron_variables("post"), threshold="post_pattern(t, i) > 0.5",
-                           namespace={"post_pattern": post_ta})
+        pre = NeuronGroup(
+            N_PRE, neuron_variables("pre"), threshold="pre_pattern(t, i) > 0.5", namespace={"pre_pattern": pre_ta}
+        )
+        post = NeuronGroup(
+            N_POST, neuron_variables("post"), threshold="post_pattern(t, i) > 0.5", namespace={"post_pattern": post_ta}
+        )
         loss = ExternalLoss(sets[0]["loss"])
         rule = DASSDPSynapses(pre, post, STEPS * DT * second, warmup=3, loss=loss, w0=sets[0]["w0"])
         sim.build(Network(pre, post, *rule.objects), rule.duration(N_WINDOWS))
         binary = sim.binary.stat()
 
         def arg_set(s):
-            return {pre_ta: s["pre"], post_ta: s["post"], loss.table: s["loss"],
-                    **rule.run_args(a_plus=s["a_plus"], w0=s["w0"], sigma=s["sigma_steps"])}
+            return {
+                pre_ta: s["pre"],
+                post_ta: s["post"],
+                loss.table: s["loss"],
+                **rule.run_args(a_plus=s["a_plus"], w0=s["w0"], sigma=s["sigma_steps"]),
+            }
 
         results = sim.run_many({f"set{k}": arg_set(s) for k, s in enumerate(sets)}, rule.weight_matrix)
         assert sim.binary.stat().st_mtime_ns == binary.st_mtime_ns  # never rebuilt
-        parallel = sim.run_many({f"par{k}": arg_set(s) for k, s in enumerate(sets[:4])}, rule.weight_matrix,
-                                workers=2)
+        parallel = sim.run_many({f"par{k}": arg_set(s) for k, s in enumerate(sets[:4])}, rule.weight_matrix, workers=2)
 
     for k, s in enumerate(sets):
         expected = _expected(s["pre"], s["post"], s["loss"], s["w0"], s["a_plus"], s["sigma_steps"])
@@ -96,12 +109,21 @@ def test_scalar_w0_is_a_table_of_one_value():
     pre_pattern, post_pattern, loss = _pattern(rng, N_PRE), _pattern(rng, N_POST), rng.normal(size=N_WINDOWS)
     with use_target("numpy"):
         defaultclock.dt = DT * second
-        pre = NeuronGroup(N_PRE, neuron_variables("pre"), threshold="pre_pattern(t, i) > 0.5",
-                          namespace={"pre_pattern": TimedArray(pre_pattern, dt=DT * second)})
-        post = NeuronGroup(N_POST, neuron_variables("post"), threshold="post_pattern(t, i) > 0.5",
-                           namespace={"post_pattern": TimedArray(post_pattern, dt=DT * second)})
-        rule = DASSDPSynapses(pre, post, STEPS * DT * second, ref.DASSDPParams(a_plus=0.5), warmup=3,
-                              loss=ExternalLoss(loss), w0=0.7)
+        pre = NeuronGroup(
+            N_PRE,
+            neuron_variables("pre"),
+            threshold="pre_pattern(t, i) > 0.5",
+            namespace={"pre_pattern": TimedArray(pre_pattern, dt=DT * second)},
+        )
+        post = NeuronGroup(
+            N_POST,
+            neuron_variables("post"),
+            threshold="post_pattern(t, i) > 0.5",
+            namespace={"post_pattern": TimedArray(post_pattern, dt=DT * second)},
+        )
+        rule = DASSDPSynapses(
+            pre, post, STEPS * DT * second, ref.DASSDPParams(a_plus=0.5), warmup=3, loss=ExternalLoss(loss), w0=0.7
+        )
         assert rule.w0_table.values.size == 1
         np.testing.assert_array_equal(rule.run_args(w0=0.2)[rule.w0_table], [[0.2]])
         recorded = rule.monitor_weights(STEPS * DT * second)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from brian2 import NeuronGroup, ms, defaultclock
+from brian2 import NeuronGroup, defaultclock, ms
 
 from dassdp.models import current_lif
 from dassdp.models.targets import use_target
@@ -22,15 +22,18 @@ def groups():
 LOSS = ExternalLoss(np.zeros(20))
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"window": -5 * ms}, "window"),
-    ({"window": 2.5 * ms}, "window"),
-    ({"params": {"gate": "sign"}}, "params"),  # not a DASSDPParams
-    ({"batch": 0}, "batch"),
-    ({"warmup": 1}, "warmup"),
-    ({"w0": np.zeros((4, 3))}, "w0"),
-    ({"loss": None}, "loss"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"window": -5 * ms}, "window"),
+        ({"window": 2.5 * ms}, "window"),
+        ({"params": {"gate": "sign"}}, "params"),  # not a DASSDPParams
+        ({"batch": 0}, "batch"),
+        ({"warmup": 1}, "warmup"),
+        ({"w0": np.zeros((4, 3))}, "w0"),
+        ({"loss": None}, "loss"),
+    ],
+)
 def test_dassdp_bad_arguments(groups, kwargs, name):
     pre, post = groups
     args = {"window": 5 * ms, "warmup": 4, "loss": LOSS, **kwargs}
@@ -38,10 +41,15 @@ def test_dassdp_bad_arguments(groups, kwargs, name):
         DASSDPSynapses(pre, post, **args)
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"sigma": -1.0}, "sigma"), ({"gate": "sigmoid"}, "gate"), ({"latency": "middle"}, "latency"),
-    ({"clip": -1.0}, "clip"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"sigma": -1.0}, "sigma"),
+        ({"gate": "sigmoid"}, "gate"),
+        ({"latency": "middle"}, "latency"),
+        ({"clip": -1.0}, "clip"),
+    ],
+)
 def test_dassdp_bad_constants(kwargs, name):
     with pytest.raises(ValueError, match=name):
         DASSDPParams(**kwargs)

@@ -56,16 +56,28 @@ SSDP_CASES = {
     "continuous_scheduled": (P(a_plus=0.3, a_base=0.1), dict(warmup=3, batch=2), "external", False),
     # batches of one window: the split weight (post share plus window-end event on fired pre)
     "sign_countloss": (P(gate="sign", a_plus=0.2, a_base=0.05), dict(warmup=3, batch=1), "count", False),
-    "last_sparse_sigma2_clipped": (P(sigma=2.0, latency="last", a_plus=0.3, a_base=0.1, clip=0.05),
-                                   dict(warmup=5, batch=1), "external", True),
+    "last_sparse_sigma2_clipped": (
+        P(sigma=2.0, latency="last", a_plus=0.3, a_base=0.1, clip=0.05),
+        dict(warmup=5, batch=1),
+        "external",
+        True,
+    ),
     "ssdp_off_single": (P(gate="off", a_plus=0.4), dict(warmup=0, batch=1), None, False),
     "single_scheduled": (P(a_plus=0.3, a_base=0.1), dict(warmup=3, batch=1), "external", False),
     # weight bounds (whole weights) and this project's detrended gate fit
-    "bounded_detrended": (P(a_plus=0.3, a_base=0.1, w_min=-1.0, w_max=0.9, gate_fit="detrended"),
-                          dict(warmup=4, batch=1), "external", False),
+    "bounded_detrended": (
+        P(a_plus=0.3, a_base=0.1, w_min=-1.0, w_max=0.9, gate_fit="detrended"),
+        dict(warmup=4, batch=1),
+        "external",
+        False,
+    ),
     # divisive normalisation per post neuron after every learning window
-    "normalized_scheduled": (P(a_plus=0.3, a_base=0.1, w_min=-3.0, w_max=3.0),
-                             dict(warmup=3, batch=1, normalization="divisive"), "external", False),
+    "normalized_scheduled": (
+        P(a_plus=0.3, a_base=0.1, w_min=-3.0, w_max=3.0),
+        dict(warmup=3, batch=1, normalization="divisive"),
+        "external",
+        False,
+    ),
 }
 
 
@@ -173,31 +185,61 @@ def build_and_run(target, directory, cases=tuple(SSDP_CASES), with_stdp=True):
         out["measured"] = _measured(rules, monitors)
         for k, rule in stdp.items():
             out["measured"][f"stdp_{k}"] = rule.synapses.w[:].reshape(N_PRE, N_POST).T.copy()
-            out["expected"][f"stdp_{k}"] = np.array([[
-                ref.stdp_weight(pre_t[pre_i == i], post_t[post_i == j], 1.0, stdp_params[k],
-                                schedule if k.endswith("_scheduled") else None)
-                for i in range(N_PRE)] for j in range(N_POST)])
+            out["expected"][f"stdp_{k}"] = np.array(
+                [
+                    [
+                        ref.stdp_weight(
+                            pre_t[pre_i == i],
+                            post_t[post_i == j],
+                            1.0,
+                            stdp_params[k],
+                            schedule if k.endswith("_scheduled") else None,
+                        )
+                        for i in range(N_PRE)
+                    ]
+                    for j in range(N_POST)
+                ]
+            )
         for name, rule, sched in (("dastdp", dastdp, None), ("dastdp_scheduled", dastdp_scheduled, schedule)):
             out["measured"][name] = rule.synapses.w[:].reshape(N_PRE, N_POST).T.copy()
-            out["expected"][name] = np.array([[
-                ref.dastdp_weight(pre_t[pre_i == i], post_t[post_i == j], da_t, 1.0, float(duration / second), da_params,
-                                  sched)["w"]
-                for i in range(N_PRE)] for j in range(N_POST)])
+            out["expected"][name] = np.array(
+                [
+                    [
+                        ref.dastdp_weight(
+                            pre_t[pre_i == i],
+                            post_t[post_i == j],
+                            da_t,
+                            1.0,
+                            float(duration / second),
+                            da_params,
+                            sched,
+                        )["w"]
+                        for i in range(N_PRE)
+                    ]
+                    for j in range(N_POST)
+                ]
+            )
 
     return _expected(out, cases, pre_i, pre_t, post_i, post_t, ro_i, ro_t, labels, external, mask, w0)
 
 
 def _measured(rules, monitors):
-    return {name: {"w": rule.weight_matrix(), "gate": rule.fitted_gate(), "S": np.array(monitors[name].S[0][1:])}
-            for name, rule in rules.items()}
+    return {
+        name: {"w": rule.weight_matrix(), "gate": rule.fitted_gate(), "S": np.array(monitors[name].S[0][1:])}
+        for name, rule in rules.items()
+    }
 
 
 def _expected(out, cases, pre_i, pre_t, post_i, post_t, ro_i, ro_t, labels, external, mask, w0):
     window_s = STEPS * DT
-    pre_act = {lat: ref.activity_from_spike_times(pre_i, pre_t, N_PRE, window_s, N_WINDOWS, dt=DT, latency=lat)
-               for lat in ("first", "last")}
-    post_act = {lat: ref.activity_from_spike_times(post_i, post_t, N_POST, window_s, N_WINDOWS, dt=DT, latency=lat)
-                for lat in ("first", "last")}
+    pre_act = {
+        lat: ref.activity_from_spike_times(pre_i, pre_t, N_PRE, window_s, N_WINDOWS, dt=DT, latency=lat)
+        for lat in ("first", "last")
+    }
+    post_act = {
+        lat: ref.activity_from_spike_times(post_i, post_t, N_POST, window_s, N_WINDOWS, dt=DT, latency=lat)
+        for lat in ("first", "last")
+    }
     losses = {"external": external, "count": _ce_count_loss(ro_i, ro_t, labels), None: np.zeros(N_WINDOWS)}
     for name in cases:
         params, kwargs, loss_kind, sparse = SSDP_CASES[name]
@@ -210,11 +252,22 @@ def _expected(out, cases, pre_i, pre_t, post_i, post_t, ro_i, ro_t, labels, exte
         if "normalization" in kwargs:
             mode, (mean, spread) = kwargs["normalization"], _set_points(w0)
             normalize = lambda w, mode=mode, mean=mean, spread=spread: np.clip(  # noqa: E731
-                ref.normalize_rows(w, mode, mean, spread), params.w_min, params.w_max)
+                ref.normalize_rows(w, mode, mean, spread), params.w_min, params.w_max
+            )
             out["expected"][name + "_unnormalized"] = ref.simulate_dassdp(
-                pre, post, losses[loss_kind], weights, params, **windows, learn=learn).weights
-        res = ref.simulate_dassdp(pre, post, losses[loss_kind], weights, params, **windows,
-                                  mask=mask if sparse else None, learn=learn, normalize=normalize)
+                pre, post, losses[loss_kind], weights, params, **windows, learn=learn
+            ).weights
+        res = ref.simulate_dassdp(
+            pre,
+            post,
+            losses[loss_kind],
+            weights,
+            params,
+            **windows,
+            mask=mask if sparse else None,
+            learn=learn,
+            normalize=normalize,
+        )
         if sparse:
             res.weights = np.where(mask, res.weights, np.nan)
         # S is computed in every window, scheduled or not
@@ -223,8 +276,8 @@ def _expected(out, cases, pre_i, pre_t, post_i, post_t, ro_i, ro_t, labels, exte
         if params.clip < 1.0:  # the same without the clip, to show that it binds
             unclipped = dataclasses.replace(params, clip=1.0)
             out["expected"][name]["w_unclipped"] = ref.simulate_dassdp(
-                pre, post, losses[loss_kind], weights, unclipped, **windows, mask=mask if sparse else None,
-                learn=learn).weights
+                pre, post, losses[loss_kind], weights, unclipped, **windows, mask=mask if sparse else None, learn=learn
+            ).weights
     return out
 
 

@@ -29,10 +29,12 @@ def _network(rule_kind):
     defaultclock.dt = 1 * ms
     rng = np.random.default_rng(0)
     pattern = TimedArray((rng.random((200, 5)) < 0.3).astype(float), dt=1 * ms)
-    pre = NeuronGroup(5, neuron_variables("pre"), threshold="pattern(t, i) > 0.5", reset="",
-                      namespace={"pattern": pattern})
-    post = NeuronGroup(3, "v : 1\n" + neuron_variables("post") + neuron_variables("readout"), threshold="v > 1",
-                       reset="v = 0")
+    pre = NeuronGroup(
+        5, neuron_variables("pre"), threshold="pattern(t, i) > 0.5", reset="", namespace={"pattern": pattern}
+    )
+    post = NeuronGroup(
+        3, "v : 1\n" + neuron_variables("post") + neuron_variables("readout"), threshold="v > 1", reset="v = 0"
+    )
     if rule_kind == "dastdp":
         volume = DopamineVolume(tau_DA=5 * ms)
         volume.phasic_input(pre)
@@ -41,8 +43,16 @@ def _network(rule_kind):
         duration = 150 * ms
     else:
         params = DASSDPParams(w_min=-1.0, w_max=1.0) if rule_kind == "whole" else DASSDPParams()
-        rule = DASSDPSynapses(pre, post, 10 * ms, params, warmup=3, loss=SpikeCountLoss(post, rng.integers(0, 3, 20)),
-                              on_pre="v_post += w", w0=0.5)
+        rule = DASSDPSynapses(
+            pre,
+            post,
+            10 * ms,
+            params,
+            warmup=3,
+            loss=SpikeCountLoss(post, rng.integers(0, 3, 20)),
+            on_pre="v_post += w",
+            w0=0.5,
+        )
         objects, duration = rule.objects, rule.duration(15)
     return Network(pre, post, *objects), duration
 

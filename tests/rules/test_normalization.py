@@ -59,7 +59,9 @@ def test_brian2_normalization_matches_reference(mode):
     post = NeuronGroup(3, POST_VARIABLES, threshold="False")
     schedule = ref.Schedule([1, 0, 1, 0], 4e-3)
     params = ref.STDPParams(a_plus=0.0, a_minus=0.0, w_min=-0.8, w_max=10.0)
-    rule = STDPSynapses(pre, post, params, schedule, w0=w0.T.ravel(), normalization=RowNormalization(mode, mean, spread))
+    rule = STDPSynapses(
+        pre, post, params, schedule, w0=w0.T.ravel(), normalization=RowNormalization(mode, mean, spread)
+    )
     net = Network(pre, post, *rule.objects)
     expected = np.clip(ref.normalize_rows(w0, mode, mean, spread), -0.8, 10.0)
     net.run(5 * ms)  # the step that opens window 1 normalises after window 0

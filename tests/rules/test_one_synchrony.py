@@ -39,10 +39,12 @@ def loop_activity(raster, latency):
 
 def loop_synchrony(pre_fired, post_fired, mask):
     """S_w, the mean of ``f_wj f_wi`` over the synapses ``mask[j, i]``, by loops."""
-    return np.array([
-        np.mean([post_fired[w, j] * pre_fired[w, i] for j, i in zip(*np.nonzero(mask))])
-        for w in range(pre_fired.shape[0])
-    ])
+    return np.array(
+        [
+            np.mean([post_fired[w, j] * pre_fired[w, i] for j, i in zip(*np.nonzero(mask))])
+            for w in range(pre_fired.shape[0])
+        ]
+    )
 
 
 def test_analysis_exports_the_reference_synchrony():
@@ -79,8 +81,9 @@ def test_numpy_and_torch_agree_with_the_definition(rasters, latency, data):
     np.testing.assert_allclose(t_s.numpy(), s, rtol=1e-12, atol=0)
     mask = data.draw(arrays(bool, everyone.shape), label="mask (post, pre)")
     mask[0, 0] = True
-    np.testing.assert_allclose(ref.sample_synchrony(pre, post, mask), loop_synchrony(pre.fired, post.fired, mask),
-                               rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        ref.sample_synchrony(pre, post, mask), loop_synchrony(pre.fired, post.fired, mask), rtol=1e-12, atol=0
+    )
 
 
 def run_brian2(pre_raster, post_raster, latency, mask):
@@ -100,22 +103,27 @@ def run_brian2(pre_raster, post_raster, latency, mask):
         groups, monitors = {}, {}
         for role, raster in (("pre", pre_raster), ("post", post_raster)):
             # one row per step, then a silent row for the step past the last window
-            rows = np.concatenate([raster.transpose(1, 0, 2).reshape(n_windows * n_steps, -1),
-                                   np.zeros((1, raster.shape[2]))])
+            rows = np.concatenate(
+                [raster.transpose(1, 0, 2).reshape(n_windows * n_steps, -1), np.zeros((1, raster.shape[2]))]
+            )
             pattern = TimedArray(rows.astype(float), dt=DT * second)
-            groups[role] = NeuronGroup(raster.shape[2], neuron_variables(role), threshold="pattern(t, i) > 0.5",
-                                       namespace={"pattern": pattern})
+            groups[role] = NeuronGroup(
+                raster.shape[2], neuron_variables(role), threshold="pattern(t, i) > 0.5", namespace={"pattern": pattern}
+            )
             # at each window end, before the flags are cleared (as the rule reads them)
-            monitors[role] = StateMonitor(groups[role], ["ssdp_fired", "ssdp_lat"], record=True, dt=window,
-                                          when="synapses", order=-35)
+            monitors[role] = StateMonitor(
+                groups[role], ["ssdp_fired", "ssdp_lat"], record=True, dt=window, when="synapses", order=-35
+            )
         connect = None if mask is None else dict(zip(("j", "i"), np.nonzero(mask)))
-        rule = SSDPSynapses(groups["pre"], groups["post"], window, DASSDPParams(gate="off", latency=latency),
-                            connect=connect)
+        rule = SSDPSynapses(
+            groups["pre"], groups["post"], window, DASSDPParams(gate="off", latency=latency), connect=connect
+        )
         synchrony = rule.monitor(("S",))
         Network(*groups.values(), *monitors.values(), *rule.objects, synchrony).run(rule.duration(n_windows))
     # sample m holds window m - 1
-    activity = {role: (np.asarray(m.ssdp_fired[:]).T[1:], np.asarray(m.ssdp_lat[:]).T[1:])
-                for role, m in monitors.items()}
+    activity = {
+        role: (np.asarray(m.ssdp_fired[:]).T[1:], np.asarray(m.ssdp_lat[:]).T[1:]) for role, m in monitors.items()
+    }
     return np.asarray(synchrony.S[0])[1:], activity
 
 

@@ -74,7 +74,9 @@ def test_simultaneous_pair_counts_by_same_step():
     assert ref.stdp_weight([0.01], [0.01], 1.0, balanced) == pytest.approx(1.0 - 0.001, rel=1e-12)
     assert ref.stdp_weight([0.01], [0.01], 1.0, causal) == pytest.approx(1.01, rel=1e-12)
     for p in (balanced, causal):
-        assert ref.stdp_weight([0.01], [0.011], 1.0, p) == pytest.approx(1.0 + 0.01 * math.exp(-0.001 / 0.02), rel=1e-12)
+        assert ref.stdp_weight([0.01], [0.011], 1.0, p) == pytest.approx(
+            1.0 + 0.01 * math.exp(-0.001 / 0.02), rel=1e-12
+        )
 
 
 def test_balanced_same_step_cancels_for_regular_firing():
@@ -100,14 +102,17 @@ def test_stdp_weight_is_clipped():
     assert ref.stdp_weight(np.arange(5) * 0.01, np.arange(5) * 0.01 + 0.001, 0.9, p) == 1.0
 
 
-@pytest.mark.parametrize("cls, kwargs, name", [
-    (ref.STDPParams, {"tau_plus": 0.0}, "tau_plus"),
-    (ref.STDPParams, {"pairing": "triplet"}, "pairing"),
-    (ref.STDPParams, {"same_step": "first"}, "same_step"),
-    (ref.DASTDPParams, {"same_step": "post"}, "same_step"),
-    (ref.DASTDPParams, {"tau_n": -1.0}, "tau_n"),
-    (ref.DASTDPParams, {"w_min": 2.0, "w_max": 1.0}, "w_min"),
-])
+@pytest.mark.parametrize(
+    "cls, kwargs, name",
+    [
+        (ref.STDPParams, {"tau_plus": 0.0}, "tau_plus"),
+        (ref.STDPParams, {"pairing": "triplet"}, "pairing"),
+        (ref.STDPParams, {"same_step": "first"}, "same_step"),
+        (ref.DASTDPParams, {"same_step": "post"}, "same_step"),
+        (ref.DASTDPParams, {"tau_n": -1.0}, "tau_n"),
+        (ref.DASTDPParams, {"w_min": 2.0, "w_max": 1.0}, "w_min"),
+    ],
+)
 def test_bad_parameters(cls, kwargs, name):
     with pytest.raises(ValueError, match=name):
         cls(**kwargs)

@@ -58,8 +58,11 @@ def write(path, variants, seeds=(0, 1), train_samples=80, brian2="", extra=""):
 def test_teacher_driven_variants_learn_the_new_task_and_none_stays_at_chance(tmp_path):
     """After block B, STDP and SSDP score B (five classes, chance 0.2) well above chance; `none`,
     whose B label neurons start with zero weights, predicts the first B class for every sample."""
-    study = write(tmp_path / "s.toml", ["none", "stdp", "ssdp"],
-                  brian2='inhibition = 0.25\nnormalization = "divisive"\nrate_scale = 10.0')
+    study = write(
+        tmp_path / "s.toml",
+        ["none", "stdp", "ssdp"],
+        brian2='inhibition = 0.25\nnormalization = "divisive"\nrate_scale = 10.0',
+    )
     assert main(["run", str(study), "--out", str(tmp_path / "out"), "--quiet", "--workers", "2"]) == 0
     metrics = pd.read_parquet(tmp_path / "out" / "metrics.parquet")
     learned = metrics[metrics.metric == "learned_B"].pivot(index="seed", columns="variant", values="value")
@@ -93,8 +96,13 @@ BOUND = 0.6  # above every initial weight
 def every_variant(tmp_path_factory):
     """Every variant at a learning rate far too large, with one weight bound (one seed)."""
     root = tmp_path_factory.mktemp("every_variant")
-    study = write(root / "s.toml", ["none", "stdp", "dastdp", "ssdp", "dassdp"], seeds=[0], train_samples=40,
-                  brian2=f"w_bound = {BOUND}\nrate_scale = 1000.0")
+    study = write(
+        root / "s.toml",
+        ["none", "stdp", "dastdp", "ssdp", "dassdp"],
+        seeds=[0],
+        train_samples=40,
+        brian2=f"w_bound = {BOUND}\nrate_scale = 1000.0",
+    )
     assert main(["run", str(study), "--out", str(root / "out"), "--quiet", "--workers", "2"]) == 0
     return root / "out"
 
@@ -118,8 +126,9 @@ def test_in_network_gate_is_the_reference_fit_of_the_recorded_windows(every_vari
     network's synchrony counts every spike, those of a window's first step included."""
     from dassdp.analysis.gate_diagnostics import gate_diagnostics
 
-    diagnostics = gate_diagnostics(pd.read_parquet(every_variant / "training.parquet"),
-                                   pd.read_parquet(every_variant / "gate.parquet")).drop_duplicates("run")
+    diagnostics = gate_diagnostics(
+        pd.read_parquet(every_variant / "training.parquet"), pd.read_parquet(every_variant / "gate.parquet")
+    ).drop_duplicates("run")
     assert len(diagnostics) == 1 and diagnostics.n_warmup.iloc[0] == 20
     np.testing.assert_allclose(diagnostics.k, diagnostics.k_published, rtol=1e-9)
 
@@ -131,9 +140,14 @@ def test_calibration_picks_the_best_validation_score_and_never_reads_the_test_da
     import dassdp.runs.tasks as tasks
     from dassdp.runs.runner import calibrate, prepare_dir, run_calibration
 
-    study_path = write(tmp_path / "s.toml", ["none", "ssdp", "stdp"], seeds=[0], train_samples=40,
-                       brian2='inhibition = 0.25\nnormalization = "divisive"',
-                       extra="[calibration]\ngrid = [0.01, 10.0, 300.0]\nseeds = [7, 8]\nvalidation_fraction = 0.2\n")
+    study_path = write(
+        tmp_path / "s.toml",
+        ["none", "ssdp", "stdp"],
+        seeds=[0],
+        train_samples=40,
+        brian2='inhibition = 0.25\nnormalization = "divisive"',
+        extra="[calibration]\ngrid = [0.01, 10.0, 300.0]\nseeds = [7, 8]\nvalidation_fraction = 0.2\n",
+    )
     text = study_path.read_text()
     study = parse_study(tomllib.loads(text))
     runs = prepare_dir(study, text, tmp_path / "out", resume=False)
@@ -150,8 +164,18 @@ def test_calibration_picks_the_best_validation_score_and_never_reads_the_test_da
 
     def without_test(*args):
         data = stored(*args)
-        return type("Data", (), {"name": data.name, "x_train": data.x_train, "y_train": data.y_train,
-                                 "x_test": Unreadable(), "y_test": Unreadable(), "n_classes": data.n_classes})()
+        return type(
+            "Data",
+            (),
+            {
+                "name": data.name,
+                "x_train": data.x_train,
+                "y_train": data.y_train,
+                "x_test": Unreadable(),
+                "y_test": Unreadable(),
+                "n_classes": data.n_classes,
+            },
+        )()
 
     monkeypatch.setattr(tasks, "_stored_dataset", without_test)
     assert run_calibration(runs, workers=1) == []
@@ -170,4 +194,3 @@ def test_calibration_picks_the_best_validation_score_and_never_reads_the_test_da
     assert scales == {"none": 1.0, "ssdp": runs.scales["ssdp"], "stdp": runs.scales["stdp"]}
     assert all(spec.study["dataset"]["validation_fraction"] == 0 for _, _, spec in runs.runs)
     assert all(spec.study["dataset"]["validation_fraction"] == 0.2 for _, _, spec in runs.calibration)
-

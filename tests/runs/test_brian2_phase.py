@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from dassdp.cli import main
 from dassdp.runs.study import expand_runs, load_study
@@ -143,13 +142,13 @@ def test_reward_prediction_error_dopamine_matches_numpy():
     from dassdp.models.relay import relay
     from dassdp.models.targets import use_target
     from dassdp.rules.brian2 import neuron_variables
-    from dassdp.rules.reference import Schedule
     from dassdp.rules.brian2.reward import reward_prediction_error
+    from dassdp.rules.reference import Schedule
 
     steps, n_windows, n, tau_n, rate, tonic = 5, 12, 3, 0.01, 0.3, 40.0
     rng = np.random.default_rng(5)
     raster = rng.random((n_windows * steps, n)) < 0.3
-    raster[2 * steps:3 * steps] = False  # a window without any spike: r = 0
+    raster[2 * steps : 3 * steps] = False  # a window without any spike: r = 0
     labels = rng.integers(0, n, n_windows)
     learn = np.ones(n_windows)
     learn[[4, 8]] = 0
@@ -159,8 +158,9 @@ def test_reward_prediction_error_dopamine_matches_numpy():
         window = steps * ms
         source = SpikeGeneratorGroup(n, idx, step * ms)
         group, objects = relay(source, extra="DA : 1\n" + neuron_variables("readout"))
-        volume = reward_prediction_error(group, labels, Schedule(learn, float(window / second)),
-                                         float(window / second), tau_n, rate, tonic=tonic)
+        volume = reward_prediction_error(
+            group, labels, Schedule(learn, float(window / second)), float(window / second), tau_n, rate, tonic=tonic
+        )
         before = StateMonitor(volume.group, ["DA", "rbar"], record=0, dt=window, when="before_groups")
         after = StateMonitor(volume.group, ["DA", "rbar"], record=0, dt=window, when="after_groups")
         Network(source, *objects, *volume.objects, before, after).run(n_windows * window + 1 * ms)
@@ -183,15 +183,18 @@ def test_reward_prediction_error_dopamine_matches_numpy():
     np.testing.assert_allclose(level[1:] - tonic, (np.asarray(after.DA[0])[:-1] - tonic) * decay, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize(("brian2", "variants", "field"), [
-    ("", ("frozen", "dassdp"), "variants.0"),
-    ('signal = "reward"', ("dastdp", "stdp"), "brian2.signal"),
-    ("teacher = 0.0", ("none",), "brian2.teacher"),
-    ('target = "cuda_standalone"', ("none",), "brian2.target"),
-    ('pretrain = ["C"]', ("none",), "brian2.pretrain.0"),
-    ("train_samples = 2", ("dassdp",), "brian2.dassdp.warmup"),
-    ('signal = "dopamine"', ("none",), "brian2.signal"),
-])
+@pytest.mark.parametrize(
+    ("brian2", "variants", "field"),
+    [
+        ("", ("frozen", "dassdp"), "variants.0"),
+        ('signal = "reward"', ("dastdp", "stdp"), "brian2.signal"),
+        ("teacher = 0.0", ("none",), "brian2.teacher"),
+        ('target = "cuda_standalone"', ("none",), "brian2.target"),
+        ('pretrain = ["C"]', ("none",), "brian2.pretrain.0"),
+        ("train_samples = 2", ("dassdp",), "brian2.dassdp.warmup"),
+        ('signal = "dopamine"', ("none",), "brian2.signal"),
+    ],
+)
 def test_invalid_brian2_phase_exits_2_names_field(tmp_path, capsys, brian2, variants, field):
     if field == "brian2.target":
         from dassdp.runs.doctor import target_problem

@@ -128,8 +128,12 @@ def test_kill_9_then_resume_equals_uninterrupted(tiny_study, tmp_path):
     study = tiny_study(variants=("none", "dassdp"), seeds=(0, 1, 2, 3), epochs=3, hidden=(64, 64))
     out = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen([sys.executable, "-m", "dassdp.cli", "run", str(study), "--out", str(out), "--quiet"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dassdp.cli", "run", str(study), "--out", str(out), "--quiet"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 90
     while time.time() < deadline and not list(out.glob("runs/*/manifest.json")):
         assert proc.poll() is None, proc.stderr.read().decode()

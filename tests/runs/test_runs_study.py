@@ -9,14 +9,14 @@ from dassdp.runs.study import StudyError, expand_runs, load_study
 
 INVALID = [
     # (what is changed in the tiny study, field the message must name)
-    (("variants = [", 'bogus = 1\nvariants = ['), "bogus"),
+    (("variants = [", "bogus = 1\nvariants = ["), "bogus"),
     (("hidden = [16, 16]", 'hidden = [16, "x"]'), "network.hidden.1"),
     (("n_steps = 4", 'n_steps = "four"'), "network.n_steps"),
     (("B = [2, 3]", "B = [2, 13]"), "tasks.classes.B"),
     (('task = "B"', 'task = "C"'), "sequence.1.task"),
     (("variants = [", 'device = "cuda:7"\nvariants = ['), "device"),
     (("variants = [", 'device = "tpu"\nvariants = ['), "device"),
-    (("warmup_epochs = 1", "warmup_epochs = 1\nlayer = \"lif.5\""), "plasticity.layer"),
+    (("warmup_epochs = 1", 'warmup_epochs = 1\nlayer = "lif.5"'), "plasticity.layer"),
     (("variants = [", 'variants = ["stdp", '), "variants.0"),
 ]
 
@@ -37,8 +37,12 @@ def test_invalid_study_exits_2_names_field_writes_nothing(tiny_study, tmp_path, 
 
 @pytest.mark.parametrize(
     ("sweep", "field"),
-    [('"training.lrx" = [1e-3]', "sweep.training.lrx"), ('"training.lr" = [-1.0]', "sweep.training.lr"),
-     ('"seeds" = [[1]]', "sweep.seeds"), ('"network.hidden.0" = ["x"]', "sweep.network.hidden.0")],
+    [
+        ('"training.lrx" = [1e-3]', "sweep.training.lrx"),
+        ('"training.lr" = [-1.0]', "sweep.training.lr"),
+        ('"seeds" = [[1]]', "sweep.seeds"),
+        ('"network.hidden.0" = ["x"]', "sweep.network.hidden.0"),
+    ],
 )
 def test_invalid_sweep_names_the_dotted_parameter(tiny_study, tmp_path, capsys, sweep, field):
     path = tiny_study(extra=f"\n[sweep]\n{sweep}\n")

@@ -83,7 +83,17 @@ def test_summary_pairs_by_seed():
 def test_paper_command_writes_tidy_table(tmp_path):
     assert main(["paper", "--dataset", "digits", "--seeds", "2", "--epochs", "6", "--out", str(tmp_path)]) == 0
     results = pd.read_parquet(tmp_path / "results.parquet")
-    assert set(results.columns) >= {"dataset", "seed", "variant", "epoch", "train_acc", "test_acc", "loss", "gate_k", "S"}
+    assert set(results.columns) >= {
+        "dataset",
+        "seed",
+        "variant",
+        "epoch",
+        "train_acc",
+        "test_acc",
+        "loss",
+        "gate_k",
+        "S",
+    }
     assert len(results) == 2 * 3 * 6
     assert results[results.variant == "baseline"].gate_k.isna().all()
     after_warmup = results[(results.variant == "dassdp") & (results.epoch >= SETUPS["digits"].warmup_epochs)]

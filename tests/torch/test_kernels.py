@@ -38,8 +38,18 @@ def test_bag_sum_matches_one_hot_product(dtype, transposed):
     rows_shape, by_bag_shape, acc_shape = kernels.scratch_shapes(bag, seen, other)
     assert rows_shape == (n_batch * (n_bins - 1), n_other)
     out = np.empty((n_other, n_bag) if transposed else (n_bag, n_other), work)
-    kernels.bag_sum_into(bag, seen, other, g.numpy(), table.numpy(), np.empty(rows_shape, work),
-                         np.empty(by_bag_shape, np.int32), np.empty(acc_shape, work), out, transposed)
+    kernels.bag_sum_into(
+        bag,
+        seen,
+        other,
+        g.numpy(),
+        table.numpy(),
+        np.empty(rows_shape, work),
+        np.empty(by_bag_shape, np.int32),
+        np.empty(acc_shape, work),
+        out,
+        transposed,
+    )
     got = out.T if transposed else out
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     np.testing.assert_allclose(got, expected.numpy(), rtol=tol, atol=tol * float(expected.abs().max()))
@@ -84,8 +94,9 @@ def test_kernel_takes_other_float_dtypes():
     latency = torch.where(fired > 0, torch.randint(0, 3, (6, 12), generator=gen).double(), 3.0)
     g = torch.rand(6, generator=gen).double()
     expected = rt.binned_update(fired, fired[:, :5], latency, latency[:, :5], g, 3, backend="tensor")
-    got = rt.binned_update(*(x.bfloat16() for x in (fired, fired[:, :5], latency, latency[:, :5])), g.float(), 3,
-                           backend="numba")
+    got = rt.binned_update(
+        *(x.bfloat16() for x in (fired, fired[:, :5], latency, latency[:, :5])), g.float(), 3, backend="numba"
+    )
     assert got.dtype == torch.float32
     torch.testing.assert_close(got.double(), expected, rtol=1e-6, atol=1e-9)
 
@@ -121,8 +132,10 @@ def test_score_bins_decode_the_score_as_finish(mode, n_steps):
 
 @pytest.mark.parametrize("gate", ["continuous", "sign", "off"])
 @pytest.mark.parametrize("mode", ["first", "last"])
-@pytest.mark.parametrize("taps, dtype, pre_rate, post_rate", [(1, torch.float32, 0.05, 0.4), (9, torch.float32, 0.3, 0.02),
-                                                              (1, torch.float64, 0.2, 0.2)])
+@pytest.mark.parametrize(
+    "taps, dtype, pre_rate, post_rate",
+    [(1, torch.float32, 0.05, 0.4), (9, torch.float32, 0.3, 0.02), (1, torch.float64, 0.2, 0.2)],
+)
 def test_kernel_window_equals_the_tensor_operations(gate, mode, taps, dtype, pre_rate, post_rate):
     """`rt.kernel_window` (one compiled call) gives `sample_synchrony` of the trackers' `finish` and
     `gate_values`, adds `dassdp_update` of the tensor backend (in float32) to every tap of the
@@ -136,11 +149,13 @@ def test_kernel_window_equals_the_tensor_operations(gate, mode, taps, dtype, pre
     synchrony = rt.sample_synchrony(pre_f, post_f)
     fitted = Gate(k=-0.6, mu=float(synchrony.mean()), s=float(synchrony.std()) + 1e-3)
     g = rt.gate_values(synchrony, fitted, gate)
-    update = rt.dassdp_update(pre_f, post_f, pre_t, post_t, g.float(), 0.8, 0.02, 0.01, n_steps=n_steps,
-                              backend="tensor")
+    update = rt.dassdp_update(
+        pre_f, post_f, pre_t, post_t, g.float(), 0.8, 0.02, 0.01, n_steps=n_steps, backend="tensor"
+    )
     clip = 0.8 * float(update.abs().max())  # so that the largest entries are clipped
-    dw = rt.dassdp_update(pre_f, post_f, pre_t, post_t, g.float(), 0.8, 0.02, 0.01, clip, n_steps=n_steps,
-                          backend="tensor")
+    dw = rt.dassdp_update(
+        pre_f, post_f, pre_t, post_t, g.float(), 0.8, 0.02, 0.01, clip, n_steps=n_steps, backend="tensor"
+    )
     assert 0 < float((dw.abs() == clip).float().mean()) < 0.5
     weight = torch.nn.Parameter(torch.randn(n_post, n_pre, taps, generator=gen, dtype=dtype) * 1e-3)
     expected = weight.detach() + dw.to(dtype).unsqueeze(2)

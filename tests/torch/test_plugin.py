@@ -22,8 +22,10 @@ N_STEPS = 6
 def _capture(modules):
     """Forward hooks keeping every output of ``modules`` (the test's own record of the spikes)."""
     store = {m: [] for m in modules}
-    handles = [m.register_forward_hook(lambda mod, i, o: store[mod].append(o[0] if isinstance(o, tuple) else o))
-               for m in modules]
+    handles = [
+        m.register_forward_hook(lambda mod, i, o: store[mod].append(o[0] if isinstance(o, tuple) else o))
+        for m in modules
+    ]
     return store, handles
 
 
@@ -46,7 +48,11 @@ class SnnTorchNet(nn.Module):
 
     def __init__(self, n_in=12, n_hidden=20, n_out=3):
         super().__init__()
-        self.fc1, self.fc2, self.fc3 = nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, n_hidden), nn.Linear(n_hidden, n_out)
+        self.fc1, self.fc2, self.fc3 = (
+            nn.Linear(n_in, n_hidden),
+            nn.Linear(n_hidden, n_hidden),
+            nn.Linear(n_hidden, n_out),
+        )
         self.lif1 = snntorch.Leaky(beta=0.8, init_hidden=True)
         self.lif2 = snntorch.Leaky(beta=0.8, init_hidden=True)
 
@@ -56,8 +62,7 @@ class SnnTorchNet(nn.Module):
         return torch.stack([self.fc3(self.lif2(self.fc2(self.lif1(self.fc1(xt))))) for xt in x]).mean(0)
 
 
-def _check_against_reference(model, layer, pre_module, post_module, weight, multi_step, params, seed=0,
-                             backend="auto"):
+def _check_against_reference(model, layer, pre_module, post_module, weight, multi_step, params, seed=0, backend="auto"):
     """Warm-up over one epoch of 3 batches, then one update; S, the fitted gate, the gate values
     and dW against the reference."""
     torch.manual_seed(seed)
@@ -138,15 +143,17 @@ def _backend(monkeypatch, path) -> str:
 
 
 @pytest.mark.parametrize("gate", ["continuous", "sign", "off"])
-@pytest.mark.parametrize("latency, product", [("first", "auto"), ("last", "numba"), ("first", "dense"),
-                                              ("last", "sparse")])
+@pytest.mark.parametrize(
+    "latency, product", [("first", "auto"), ("last", "numba"), ("first", "dense"), ("last", "sparse")]
+)
 def test_plugin_on_our_mlp_matches_reference(monkeypatch, gate, latency, product):
     backend = _backend(monkeypatch, product)
     torch.manual_seed(0)
     model = SpikingMLP([12, 20, 16], 3, beta=0.8, threshold=0.5)
     params = DASSDPParams(gate=gate, latency=latency, a_plus=0.02, a_base=0.01)
-    _check_against_reference(model, "lif.1", model.lif[0], model.lif[1], model.fc[1].weight, True, params,
-                             backend=backend)
+    _check_against_reference(
+        model, "lif.1", model.lif[0], model.lif[1], model.fc[1].weight, True, params, backend=backend
+    )
 
 
 def test_plugin_on_snntorch_leaky_matches_reference():
@@ -164,8 +171,16 @@ def test_plugin_on_conv_layer_applies_the_channel_rule_to_every_tap(monkeypatch,
     params = DASSDPParams(a_plus=0.02, a_base=0.01)
     # the pre channels of conv.1 are the max-pooled lif.0 spikes; over an even length, a channel is
     # active in the pooled map exactly when it is active in lif.0's output
-    _check_against_reference(_ChannelInput(model), "net.lif.1", model.lif[0], model.lif[1], model.conv[1].weight,
-                             True, params, backend=backend)
+    _check_against_reference(
+        _ChannelInput(model),
+        "net.lif.1",
+        model.lif[0],
+        model.lif[1],
+        model.conv[1].weight,
+        True,
+        params,
+        backend=backend,
+    )
 
 
 class _ChannelInput(nn.Module):
@@ -246,8 +261,10 @@ def test_save_load_round_trip_continues_identically():
     model, optimizer, plasticity = _fresh(0)
     _train(model, optimizer, plasticity, range(3), seed=10)
     buffer = io.BytesIO()
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "plasticity": plasticity.state_dict()}, buffer)
+    torch.save(
+        {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "plasticity": plasticity.state_dict()},
+        buffer,
+    )
     _train(model, optimizer, plasticity, range(3, 5), seed=10)
 
     buffer.seek(0)

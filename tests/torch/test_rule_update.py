@@ -60,8 +60,9 @@ def test_exact_path_real_latencies_and_inconsistent_flags():
     g = rng.random(n_batch) * 2
     expected = _reference_dw(pre, post, g, 0.7, ref.A_PLUS, ref.A_BASE_PAPER, 1.0)
     (pre_f, pre_t), (post_f, post_t) = _as_torch(pre), _as_torch(post)
-    got = rt.dassdp_update(pre_f, post_f, pre_t, post_t, torch.from_numpy(g), sigma=0.7, a_base=ref.A_BASE_PAPER,
-                           max_elements=7)
+    got = rt.dassdp_update(
+        pre_f, post_f, pre_t, post_t, torch.from_numpy(g), sigma=0.7, a_base=ref.A_BASE_PAPER, max_elements=7
+    )
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-12)
 
 
@@ -69,10 +70,12 @@ def test_binned_handles_fired_flags_independent_of_latency():
     """Integer latencies with fired flags that do not follow ``t < T`` (e.g. hand-made data)."""
     rng = np.random.default_rng(4)
     n_batch, n_pre, n_post, n_steps = 6, 5, 3, 3
-    pre = ref.WindowActivity((rng.random((n_batch, n_pre)) < 0.5) * 1.0,
-                             rng.integers(0, n_steps + 1, (n_batch, n_pre)) * 1.0, n_steps)
-    post = ref.WindowActivity((rng.random((n_batch, n_post)) < 0.5) * 1.0,
-                              rng.integers(0, n_steps + 1, (n_batch, n_post)) * 1.0, n_steps)
+    pre = ref.WindowActivity(
+        (rng.random((n_batch, n_pre)) < 0.5) * 1.0, rng.integers(0, n_steps + 1, (n_batch, n_pre)) * 1.0, n_steps
+    )
+    post = ref.WindowActivity(
+        (rng.random((n_batch, n_post)) < 0.5) * 1.0, rng.integers(0, n_steps + 1, (n_batch, n_post)) * 1.0, n_steps
+    )
     g = rng.random(n_batch)
     expected = _reference_dw(pre, post, g, 1.0, ref.A_PLUS, ref.A_BASE, 1.0)
     (pre_f, pre_t), (post_f, post_t) = _as_torch(pre), _as_torch(post)
@@ -102,8 +105,16 @@ def _use_path(monkeypatch, path) -> str:
 
 @pytest.mark.parametrize("path", ["kernel", "dense", "sparse"])
 @pytest.mark.parametrize("n_pre, n_post", [(13, 7), (6, 11)])
-@pytest.mark.parametrize("pre_kind, post_kind", [("raster", "raster"), ("raster", "silent"), ("fired", "fired"),
-                                                 ("silent", "raster"), ("independent", "independent")])
+@pytest.mark.parametrize(
+    "pre_kind, post_kind",
+    [
+        ("raster", "raster"),
+        ("raster", "silent"),
+        ("fired", "fired"),
+        ("silent", "raster"),
+        ("independent", "independent"),
+    ],
+)
 @pytest.mark.parametrize("latency", ["first", "last"])
 def test_binned_update_matches_dense_formula(monkeypatch, path, n_pre, n_post, pre_kind, post_kind, latency):
     """The compiled CPU kernel and both tensor products of the binned path, with post
@@ -117,8 +128,9 @@ def test_binned_update_matches_dense_formula(monkeypatch, path, n_pre, n_post, p
     g = rng.uniform(-1.0, 2.0, n_batch)
     expected = _reference_dw(pre, post, g, 1.2, ref.A_PLUS, ref.A_BASE, 1.0)
     (pre_f, pre_t), (post_f, post_t) = _as_torch(pre), _as_torch(post)
-    got = rt.dassdp_update(pre_f, post_f, pre_t, post_t, torch.from_numpy(g), sigma=1.2, n_steps=n_steps,
-                           backend=backend)
+    got = rt.dassdp_update(
+        pre_f, post_f, pre_t, post_t, torch.from_numpy(g), sigma=1.2, n_steps=n_steps, backend=backend
+    )
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
 
 
@@ -202,8 +214,13 @@ def test_activity_over_positions_is_that_of_any_position():
     ],
 )
 def test_bad_inputs_name_the_parameter(bad, match):
-    args = dict(pre_fired=torch.ones(2, 5), post_fired=torch.ones(2, 3), pre_latency=torch.zeros(2, 5),
-                post_latency=torch.zeros(2, 3), g=torch.ones(2))
+    args = dict(
+        pre_fired=torch.ones(2, 5),
+        post_fired=torch.ones(2, 3),
+        pre_latency=torch.zeros(2, 5),
+        post_latency=torch.zeros(2, 3),
+        g=torch.ones(2),
+    )
     args.update(bad)
     with pytest.raises(ValueError, match=match):
         rt.dassdp_update(**args)
@@ -222,8 +239,9 @@ def test_bad_backend_is_named(backend, device, n_steps, match):
     arithmetic), ``numba`` without bins and an unknown backend raise, naming ``backend``."""
     fired, latency = torch.ones(2, 5, device=device), torch.zeros(2, 5, device=device)
     with pytest.raises(ValueError, match=match):
-        rt.dassdp_update(fired, fired[:, :3], latency, latency[:, :3], torch.ones(2, device=device), n_steps=n_steps,
-                         backend=backend)
+        rt.dassdp_update(
+            fired, fired[:, :3], latency, latency[:, :3], torch.ones(2, device=device), n_steps=n_steps, backend=backend
+        )
 
 
 def test_auto_backend_is_numba_on_the_cpu_only():

@@ -63,8 +63,15 @@ def test_learnable_beta_receives_gradient():
     assert isinstance(lif.beta, torch.nn.Parameter) and lif.beta.grad is not None and lif.beta.grad != 0
 
 
-@pytest.mark.parametrize("kwargs, match", [(dict(reset="hard"), "reset"), (dict(beta=1.5), "beta"),
-                                           (dict(surrogate="relu"), "surrogate"), (dict(threshold=0), "threshold")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(reset="hard"), "reset"),
+        (dict(beta=1.5), "beta"),
+        (dict(surrogate="relu"), "surrogate"),
+        (dict(threshold=0), "threshold"),
+    ],
+)
 def test_bad_lif_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LIF(**kwargs)

@@ -15,5 +15,14 @@ from dassdp.rules.brian2.windows import neuron_variables
 
 log_filters.install()
 
-__all__ = ["BrianRule", "DASSDPSynapses", "DASTDPSynapses", "ExternalLoss", "SSDPSynapses", "STDPSynapses",
-           "SpikeCountLoss", "WindowLoss", "neuron_variables"]
+__all__ = [
+    "BrianRule",
+    "DASSDPSynapses",
+    "DASTDPSynapses",
+    "ExternalLoss",
+    "SSDPSynapses",
+    "STDPSynapses",
+    "SpikeCountLoss",
+    "WindowLoss",
+    "neuron_variables",
+]

@@ -90,9 +90,11 @@ class SpikeCountLoss:
         trackers = track_windows(self.readout, window, latency, "readout")
         labels = TimedArray(np.asarray(self.labels, dtype=np.float64), dt=window)
         syn = Synapses(
-            self.readout, volume,
-            model="""ssdp_loss_sum_exp_post = exp(ssdp_count_pre) : 1 (summed)
-                     ssdp_loss_label_count_post = ssdp_count_pre * int(abs(i - ssdp_label(t - dt)) < 0.5) : 1 (summed)""",
+            self.readout,
+            volume,
+            model="""
+ssdp_loss_sum_exp_post = exp(ssdp_count_pre) : 1 (summed)
+ssdp_loss_label_count_post = ssdp_count_pre * int(abs(i - ssdp_label(t - dt)) < 0.5) : 1 (summed)""",
             namespace={"ssdp_label": labels},
             name=volume.name + "_loss*",
         )

@@ -102,8 +102,9 @@ class RowNormalization:
             learn = f"norm_learn(t - {0.5 * float(window / second)!r}*second)"
         synapses.namespace.update(namespace)
         code = _CODE.format(learn=learn, scale=_SCALE[self.mode], w_min="norm_w_min", w_max="norm_w_max")
-        runner = synapses.run_regularly(code, dt=window, when="synapses", order=ORDER_NORMALIZE,
-                                        name=synapses.name + "_normalize")
+        runner = synapses.run_regularly(
+            code, dt=window, when="synapses", order=ORDER_NORMALIZE, name=synapses.name + "_normalize"
+        )
         for updater in synapses.summed_updaters.values():
             if updater.target_varname.startswith("norm_"):
                 updater.when, updater.order = "synapses", ORDER_NORMALIZE - 1

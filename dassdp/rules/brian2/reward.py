@@ -9,12 +9,14 @@ as phasic dopamine:
 
 with ``DA`` relaxing to its tonic level ``DA_tonic`` with ``tau_n`` between releases (a
 `dassdp.models.dopamine.DopamineVolume`), so ``DA(t) = DA_tonic + sum of decaying phasic
-releases``, as dopamine has a tonic and a phasic component (Schultz 2007, Scholarpedia 2:1652). This is the reward-prediction-error signal of temporal-difference models of
-dopamine (Schultz, Dayan & Montague 1997) in its simplest, one-step form with a running average as
-prediction, as used with DA-STDP by Fremaux & Gerstner (2016); with NEST's
+releases``, as dopamine acts on a tonic and a phasic time course (Schultz 2007, Annu. Rev.
+Neurosci. 30:259). The phasic part is the reward-prediction-error signal of temporal-difference
+models of dopamine (Schultz, Dayan & Montague 1997) in its simplest, one-step form with a running
+average as prediction, as used with DA-STDP by Fremaux & Gerstner (2016); with NEST's
 ``stdp_dopamine_synapse`` convention (``DA`` in 1/s, one unit of dopamine adds ``1/tau_n``) it
-drives `dassdp.rules.brian2.stdp.DASTDPSynapses`, whose ``dw/dt = c (DA - b)``. The phasic part carries the
-outcome: above-average windows potentiate the pairs they tagged, below-average ones depress them.
+drives `dassdp.rules.brian2.stdp.DASTDPSynapses`, whose ``dw/dt = c (DA - b)``. The phasic part
+carries the outcome: above-average windows potentiate the pairs they tagged, below-average ones
+depress them.
 The tonic part lets tagged pairs change at all when the outcome is as expected: with a teacher
 that makes every training window correct, the prediction error alone averages to zero for the
 correct label neuron and could not form a new association.
@@ -30,8 +32,9 @@ import numpy as np
 __all__ = ["reward_prediction_error"]
 
 
-def reward_prediction_error(labels_group, labels, schedule, window_s: float, tau_n: float, rate: float,
-                            tonic: float = 0.0):
+def reward_prediction_error(
+    labels_group, labels, schedule, window_s: float, tau_n: float, rate: float, tonic: float = 0.0
+):
     """A `DopamineVolume` at tonic level ``tonic`` (1/s) that receives ``(r - rbar) / tau_n`` after
     every learning window (see the module docstring); ``labels[m]`` is the correct label neuron of
     window m and ``labels_group`` carries ``neuron_variables("readout")`` (the window's spike
@@ -46,15 +49,29 @@ def reward_prediction_error(labels_group, labels, schedule, window_s: float, tau
     if not 0 < rate <= 1:
         raise ValueError(f"rate must lie in (0, 1], got {rate!r}")
     check_positive("tonic", tonic, strict=False)
-    volume = DopamineVolume(tau_DA=tau_n * second, DA_tonic=tonic, extra="n_label : 1\nn_total : 1\nrbar : 1",
-                            name=labels_group.name + "_dopamine*")
-    volume.group.namespace.update({"reward_learn": schedule_table(schedule), "reward_T": window_s * second,
-                                   "reward_tau": tau_n, "reward_rate": rate})
-    counts = Synapses(labels_group, volume.group, model="""
+    volume = DopamineVolume(
+        tau_DA=tau_n * second,
+        DA_tonic=tonic,
+        extra="n_label : 1\nn_total : 1\nrbar : 1",
+        name=labels_group.name + "_dopamine*",
+    )
+    volume.group.namespace.update(
+        {
+            "reward_learn": schedule_table(schedule),
+            "reward_T": window_s * second,
+            "reward_tau": tau_n,
+            "reward_rate": rate,
+        }
+    )
+    counts = Synapses(
+        labels_group,
+        volume.group,
+        model="""
         n_label_post = ssdp_count_pre * int(abs(i - reward_label(t - dt)) < 0.5) : 1 (summed)
         n_total_post = ssdp_count_pre : 1 (summed)""",
         namespace={"reward_label": TimedArray(np.asarray(labels, dtype=np.float64), dt=window_s * second)},
-        name=volume.group.name + "_counts*")
+        name=volume.group.name + "_counts*",
+    )
     counts.connect()
     code = """on = int(t > 0*second) * reward_learn(t - 0.5 * reward_T)
 reward = n_label / (n_total + int(n_total == 0))

@@ -145,32 +145,41 @@ _LAT_POST = "tj = ssdp_fired_post * ssdp_lat_post + (1 - ssdp_fired_post) * ssdp
 #: neuron did not fire, ``q_j = clip(g (-A_base) K(t_j - T_win), -c, c)``, added to ``Q_j``; and,
 #: for the event pass, ``h_j = g ((A_plus + A_base) f_j - A_base)`` (0 when no update is due) and
 #: the latency ``t_j``.
-_SHARE = _LAT_POST + """DA_post = DA_pre
+_SHARE = (
+    _LAT_POST
+    + """DA_post = DA_pre
 ssdp_apply_post = ssdp_apply_pre
 ssdp_post_latency_post = tj
 ssdp_update_factor_post = ssdp_apply_pre * DA_pre * ((ssdp_a_plus + ssdp_a_base) * ssdp_fired_post - ssdp_a_base)
 ssdp_share_increment_post = ssdp_apply_pre * clip(DA_pre * (ssdp_kernel(tj) * (-ssdp_a_base)), -ssdp_clip, ssdp_clip)
 ssdp_share_post += ssdp_share_increment_post
 """
+)
 
 #: Synapses of a pre neuron that fired (window-end event, order -20): the exact update
 #: ``clip(g e_ij, -c, c)``, with ``e_ij = K(t_j - t_i) ((A_plus + A_base) f_j - A_base)``, less
 #: the share ``q_j`` that ``Q_j`` already received.
 _CORRECTION = """
-ssdp_w_stored += clip(ssdp_update_factor_post * ssdp_kernel(ssdp_post_latency_post - ssdp_lat_pre + ssdp_window), -ssdp_clip, ssdp_clip) - ssdp_share_increment_post
+k_ij = ssdp_kernel(ssdp_post_latency_post - ssdp_lat_pre + ssdp_window)
+ssdp_w_stored += clip(ssdp_update_factor_post * k_ij, -ssdp_clip, ssdp_clip) - ssdp_share_increment_post
 """
 
 #: Whole weights: every synapse accumulates ``DA * e`` each window (a pass over all synapses,
 #: order -20) and adds ``clip(acc / B, -c, c)`` at the batch end, clipped to ``[w_min, w_max]``
 #: (the bounds act where an update is applied, as in `dassdp.rules.reference.simulate_dassdp`).
-_WHOLE = """
+_WHOLE = (
+    """
 ti = ssdp_fired_pre * ssdp_lat_pre + (1 - ssdp_fired_pre) * ssdp_window
-""" + _LAT_POST + """e = ssdp_kernel(tj - ti + ssdp_window) * ((ssdp_a_plus + ssdp_a_base) * ssdp_fired_pre * ssdp_fired_post - ssdp_a_base)
+"""
+    + _LAT_POST
+    + """k_ij = ssdp_kernel(tj - ti + ssdp_window)
+e = k_ij * ((ssdp_a_plus + ssdp_a_base) * ssdp_fired_pre * ssdp_fired_post - ssdp_a_base)
 ssdp_accumulated += DA_post * e
 w_new = clip(w + clip(ssdp_accumulated / ssdp_batch, -ssdp_clip, ssdp_clip), ssdp_w_min, ssdp_w_max)
 w = ssdp_apply_post * w_new + (1 - ssdp_apply_post) * w
 ssdp_accumulated *= 1 - ssdp_apply_post
 """
+)
 
 
 def _volume_code(gate: str, fit: str, loss_expression: str, learn_expression: str, n_sync: str) -> str:
@@ -256,10 +265,24 @@ class DASSDPSynapses:
         they are loaded at t = 0 (values assigned to ``synapses.w`` before the run are replaced).
     """
 
-    def __init__(self, pre, post, window, params: DASSDPParams = DASSDPParams(), *, warmup: int = 100,
-                 batch: int = 1, loss: WindowLoss | None = None, schedule: Schedule | None = None,
-                 normalization: RowNormalization | None = None, connect: dict | None = None, on_pre: str = "",
-                 delay: Any = None, w0: Any = 0.0, name: str = "dassdp*") -> None:
+    def __init__(
+        self,
+        pre,
+        post,
+        window,
+        params: DASSDPParams = DASSDPParams(),
+        *,
+        warmup: int = 100,
+        batch: int = 1,
+        loss: WindowLoss | None = None,
+        schedule: Schedule | None = None,
+        normalization: RowNormalization | None = None,
+        connect: dict | None = None,
+        on_pre: str = "",
+        delay: Any = None,
+        w0: Any = 0.0,
+        name: str = "dassdp*",
+    ) -> None:
         from brian2 import TimedArray
 
         self.pre, self.post, self.window, self.params = pre, post, window, params
@@ -271,7 +294,9 @@ class DASSDPSynapses:
         self.all_to_all = not connect
         weights_namespace = self._initial_weights()  # validates w0 before any group is modified
         self.kernel_table = TimedArray(self._kernel(params.sigma), dt=pre.clock.dt)  # a run_args key for sigma
-        trackers = track_windows(pre, window, params.latency, "pre") + track_windows(post, window, params.latency, "post")
+        trackers = track_windows(pre, window, params.latency, "pre") + track_windows(
+            post, window, params.latency, "post"
+        )
         self.volume = self._build_volume(name)
         reductions = self._build_reductions()
         self.synapses = self._build_synapses({**weights_namespace, "ssdp_kernel": self.kernel_table}, name)
@@ -303,8 +328,10 @@ class DASSDPSynapses:
         require_variables(self.post, "post", "post")
         owner = getattr(self.post, "_ssdp_rule", None)
         if owner is not None:
-            raise ValueError(f"post ({self.post.name!r}) already receives the DA-SSDP projection {owner!r}: only one "
-                             "may target a group, whose post-side variables (DA, ssdp_share, ...) it owns")
+            raise ValueError(
+                f"post ({self.post.name!r}) already receives the DA-SSDP projection {owner!r}: only one "
+                "may target a group, whose post-side variables (DA, ssdp_share, ...) it owns"
+            )
 
     def _build_volume(self, name: str):
         """The one-neuron gate volume and its window-end ``run_regularly`` (module docstring)."""
@@ -317,8 +344,14 @@ class DASSDPSynapses:
             namespace["ssdp_learn"] = schedule_table(self.schedule, self.window)
             learn = "ssdp_learn(t - 0.5 * ssdp_window)"
         equations = _VOLUME + (self.loss.volume_equations if self.loss is not None else "")
-        volume = NeuronGroup(1, equations, threshold="ssdp_ready > 0.5", reset="ssdp_ready = 0", namespace=namespace,
-                             name=name.replace("*", "") + "_volume*")
+        volume = NeuronGroup(
+            1,
+            equations,
+            threshold="ssdp_ready > 0.5",
+            reset="ssdp_ready = 0",
+            namespace=namespace,
+            name=name.replace("*", "") + "_volume*",
+        )
         volume.s = 1.0
         volume.ssdp_warmup, volume.ssdp_batch, volume.ssdp_sign_tol = self.warmup, self.batch, self.params.sign_tol
         expression = self.loss.expression() if self.loss is not None else "0"
@@ -333,12 +366,24 @@ class DASSDPSynapses:
         from brian2 import Synapses
 
         per_post = "ssdp_fired_pre" if self.all_to_all else "ssdp_fired_pre * ssdp_n_inputs_fired_pre"
-        reductions = [Synapses(self.post, self.volume, model=f"""ssdp_n_sync_post = {per_post} : 1 (summed)
+        reductions = [
+            Synapses(
+                self.post,
+                self.volume,
+                model=f"""ssdp_n_sync_post = {per_post} : 1 (summed)
                                                               ssdp_n_synapses_post = ssdp_n_inputs_pre : 1 (summed)""",
-                               name=self.volume.name + "_reduce*")]
+                name=self.volume.name + "_reduce*",
+            )
+        ]
         if self.all_to_all:
-            reductions.append(Synapses(self.pre, self.volume, model="ssdp_n_pre_fired_post = ssdp_fired_pre : 1 (summed)",
-                                       name=self.volume.name + "_reduce_pre*"))
+            reductions.append(
+                Synapses(
+                    self.pre,
+                    self.volume,
+                    model="ssdp_n_pre_fired_post = ssdp_fired_pre : 1 (summed)",
+                    name=self.volume.name + "_reduce_pre*",
+                )
+            )
         for reduction in reductions:
             reduction.connect()
             for updater in reduction.summed_updaters.values():
@@ -364,9 +409,16 @@ class DASSDPSynapses:
         on_pre, on_event = self._pathways()
         own = {"ssdp_count_inputs", "ssdp_window_end"} & set(on_pre)  # scalar delays: no per-synapse arrays
         model = _CONSTANTS + _WEIGHT[self.mode] + (SYNAPSE_EQUATIONS if self.normalization is not None else "")
-        syn = Synapses(self.pre, self.post, model=model, on_pre=on_pre, on_event=on_event,
-                       delay={pathway: 0 * second for pathway in own}, namespace={**namespace, "ssdp_window": self.window},
-                       name=name)
+        syn = Synapses(
+            self.pre,
+            self.post,
+            model=model,
+            on_pre=on_pre,
+            on_event=on_event,
+            delay={pathway: 0 * second for pathway in own},
+            namespace={**namespace, "ssdp_window": self.window},
+            name=name,
+        )
         syn.connect(**(self.connect or {}))
         if "ssdp_count_inputs" in on_pre:
             syn.ssdp_count_inputs.order = ORDER_SYNC
@@ -381,8 +433,9 @@ class DASSDPSynapses:
             syn.ssdp_batch, syn.ssdp_w_min, syn.ssdp_w_max = self.batch, self.params.w_min, self.params.w_max
             syn.run_regularly(_WHOLE, dt=self.window, when="synapses", order=ORDER_UPDATE)
             if self.normalization is not None:
-                self.normalization.attach(syn, self.post, self.window, self.schedule, self.params.w_min,
-                                          self.params.w_max)
+                self.normalization.attach(
+                    syn, self.post, self.window, self.schedule, self.params.w_min, self.params.w_max
+                )
         return syn
 
     def _set_constants(self, group) -> None:
@@ -395,9 +448,14 @@ class DASSDPSynapses:
 
         if self.mode == "whole":
             return deliver(self.volume, self.post, ("DA", "ssdp_apply"), name=self.volume.name + "_delivery*")
-        delivery = Synapses(self.volume, self.post, model=_CONSTANTS, on_pre=_SHARE,
-                            namespace={"ssdp_kernel": self.kernel_table, "ssdp_window": self.window},
-                            name=self.volume.name + "_delivery*")
+        delivery = Synapses(
+            self.volume,
+            self.post,
+            model=_CONSTANTS,
+            on_pre=_SHARE,
+            namespace={"ssdp_kernel": self.kernel_table, "ssdp_window": self.window},
+            name=self.volume.name + "_delivery*",
+        )
         delivery.connect()
         set_pathway_order(delivery, ORDER_DELIVER)
         self._set_constants(delivery)
@@ -448,11 +506,18 @@ class DASSDPSynapses:
         replace(self.params, **{k: v for k, v in changes.items() if k in constants})  # validates
         check_windows(changes.get("warmup", self.warmup), changes.get("batch", self.batch), self.params.gate)
         if self.batch == 1 and changes.get("batch", 1) != 1:
-            raise ValueError("run_args: batch can only change in a network built with batch > 1 "
-                             "(batch = 1 compiles an update without accumulator)")
+            raise ValueError(
+                "run_args: batch can only change in a network built with batch > 1 "
+                "(batch = 1 compiles an update without accumulator)"
+            )
         syn, vol = self.synapses, self.volume
-        views = {"a_plus": [syn.ssdp_a_plus], "a_base": [syn.ssdp_a_base], "clip": [syn.ssdp_clip],
-                 "warmup": [vol.ssdp_warmup], "sign_tol": [vol.ssdp_sign_tol]}
+        views = {
+            "a_plus": [syn.ssdp_a_plus],
+            "a_base": [syn.ssdp_a_base],
+            "clip": [syn.ssdp_clip],
+            "warmup": [vol.ssdp_warmup],
+            "sign_tol": [vol.ssdp_sign_tol],
+        }
         if self.mode == "whole":
             views["batch"] = [vol.ssdp_batch, syn.ssdp_batch]
         if self.mode == "split":  # the delivery computes the post share and h
@@ -469,8 +534,10 @@ class DASSDPSynapses:
         w0 = np.asarray(value, dtype=np.float64)
         shape, scalar_build = (len(self.post), len(self.pre)), np.ndim(self.w0) == 0
         if scalar_build and w0.ndim != 0:
-            raise ValueError("run_args: this network was built with a scalar w0, so w0 can only change to a "
-                             f"scalar; build it with a {shape} matrix to pass matrices per run")
+            raise ValueError(
+                "run_args: this network was built with a scalar w0, so w0 can only change to a "
+                f"scalar; build it with a {shape} matrix to pass matrices per run"
+            )
         if not scalar_build and w0.ndim != 0 and w0.shape != shape:
             raise ValueError(f"run_args: w0 must be a scalar or have shape {shape}, got {w0.shape}")
         if not np.all(np.isfinite(w0)):
@@ -535,17 +602,18 @@ class DASSDPSynapses:
         """
         from brian2 import StateMonitor
 
-        return StateMonitor(self.volume, list(variables), record=0, dt=self.window, when="synapses", order=-35,
-                            name=name)
+        return StateMonitor(
+            self.volume, list(variables), record=0, dt=self.window, when="synapses", order=-35, name=name
+        )
 
 
 class SSDPSynapses(DASSDPSynapses):
     """Spike-synchrony-dependent plasticity without the dopamine gate: `DASSDPSynapses` with
     ``params.gate = "off"`` (the two-factor ablation), no loss and no warm-up by default."""
 
-    def __init__(self, pre, post, window, params: DASSDPParams = DASSDPParams(gate="off"), *, warmup: int = 0,
-                 **kwargs) -> None:
+    def __init__(
+        self, pre, post, window, params: DASSDPParams = DASSDPParams(gate="off"), *, warmup: int = 0, **kwargs
+    ) -> None:
         if params.gate != "off":
             raise ValueError(f"SSDPSynapses has the gate off; got params.gate={params.gate!r} (use DASSDPSynapses)")
         super().__init__(pre, post, window, params, warmup=warmup, **kwargs)
-

@@ -27,8 +27,20 @@ stdp_last_pre_spike : second
 _SAME_STEP = "int(abs(t - stdp_last_pre_spike) < 0.5 * dt)"
 
 
-def _synapses(pre, post, model, on_pre, on_post, namespace, connect, transmission, delay, w0, name,
-              normalization: RowNormalization | None):
+def _synapses(
+    pre,
+    post,
+    model,
+    on_pre,
+    on_post,
+    namespace,
+    connect,
+    transmission,
+    delay,
+    w0,
+    name,
+    normalization: RowNormalization | None,
+):
     from brian2 import Synapses, second
 
     code = on_pre + "\nstdp_last_pre_spike = t" + ("\n" + transmission if transmission else "")
@@ -115,13 +127,26 @@ class STDPSynapses(_PairBased):
         namespace, learn = _learning(self.schedule)
         potentiation = f"stdp_a_plus * apre + stdp_same_step * {_SAME_STEP}"
         self.synapses = _synapses(
-            self.pre, self.post, _STDP,
+            self.pre,
+            self.post,
+            _STDP,
             on_pre=f"apre {bump}\nw = clip(w + {learn}stdp_a_minus * apost, stdp_w_min, stdp_w_max)",
             on_post=f"apost {bump}\nw = clip(w + {learn}({potentiation}), stdp_w_min, stdp_w_max)",
-            namespace={"stdp_tau_plus": p.tau_plus * second, "stdp_tau_minus": p.tau_minus * second, "stdp_a_plus": p.a_plus,
-                       "stdp_a_minus": p.a_minus, "stdp_w_min": p.w_min, "stdp_w_max": p.w_max,
-                       "stdp_same_step": same_step_correction(p.a_plus, p.a_minus, p.same_step), **namespace},
-            connect=self.connect, transmission=self.on_pre, delay=self.delay, w0=self.w0, name=self.name,
+            namespace={
+                "stdp_tau_plus": p.tau_plus * second,
+                "stdp_tau_minus": p.tau_minus * second,
+                "stdp_a_plus": p.a_plus,
+                "stdp_a_minus": p.a_minus,
+                "stdp_w_min": p.w_min,
+                "stdp_w_max": p.w_max,
+                "stdp_same_step": same_step_correction(p.a_plus, p.a_minus, p.same_step),
+                **namespace,
+            },
+            connect=self.connect,
+            transmission=self.on_pre,
+            delay=self.delay,
+            w0=self.w0,
+            name=self.name,
             normalization=self.normalization,
         )
         self._normalize(p.w_min, p.w_max)
@@ -162,23 +187,40 @@ class DASTDPSynapses(_PairBased):
         dt = float(self.pre.clock.dt / second)
         tau_s = p.tau_c * p.tau_n / (p.tau_c + p.tau_n)
         namespace = {
-            "stdp_tau_plus": p.tau_plus * second, "stdp_tau_minus": p.tau_minus * second,
-            "stdp_a_plus": p.a_plus, "stdp_a_minus": p.a_minus, "stdp_b": p.b, "stdp_w_min": p.w_min, "stdp_w_max": p.w_max,
-            "stdp_k_n": -tau_s * np.expm1(-dt / tau_s), "stdp_k_c": -p.tau_c * np.expm1(-dt / p.tau_c),
+            "stdp_tau_plus": p.tau_plus * second,
+            "stdp_tau_minus": p.tau_minus * second,
+            "stdp_a_plus": p.a_plus,
+            "stdp_a_minus": p.a_minus,
+            "stdp_b": p.b,
+            "stdp_w_min": p.w_min,
+            "stdp_w_max": p.w_max,
+            "stdp_k_n": -tau_s * np.expm1(-dt / tau_s),
+            "stdp_k_c": -p.tau_c * np.expm1(-dt / p.tau_c),
             "stdp_decay_c": np.exp(-dt / p.tau_c),
             "stdp_same_step": same_step_correction(p.a_plus, -p.a_minus, p.same_step),
         }
         schedule_namespace, learn = _learning(self.schedule)
         namespace.update(schedule_namespace)
         self.synapses = _synapses(
-            self.pre, self.post, _STDP + "c : 1",
-            on_pre="apre += 1\nc -= stdp_a_minus * apost", on_post=f"apost += 1\nc += stdp_a_plus * apre + stdp_same_step * {_SAME_STEP}",
-            namespace=namespace, connect=self.connect, transmission=self.on_pre, delay=self.delay,
-            w0=self.w0, name=self.name, normalization=self.normalization,
+            self.pre,
+            self.post,
+            _STDP + "c : 1",
+            on_pre="apre += 1\nc -= stdp_a_minus * apost",
+            on_post=f"apost += 1\nc += stdp_a_plus * apre + stdp_same_step * {_SAME_STEP}",
+            namespace=namespace,
+            connect=self.connect,
+            transmission=self.on_pre,
+            delay=self.delay,
+            w0=self.w0,
+            name=self.name,
+            normalization=self.normalization,
         )
         self._normalize(p.w_min, p.w_max)
         self.synapses.run_regularly(
-            f"w = clip(w + {learn}c * (DA_post * stdp_k_n - stdp_b * stdp_k_c), stdp_w_min, stdp_w_max)\nc = c * stdp_decay_c", when="end", order=0
+            f"w = clip(w + {learn}c * (DA_post * stdp_k_n - stdp_b * stdp_k_c), stdp_w_min, stdp_w_max)\n"
+            "c = c * stdp_decay_c",
+            when="end",
+            order=0,
         )
         self.delivery = self.volume.deliver_to(self.post)
         self.objects = [self.synapses, self.delivery]

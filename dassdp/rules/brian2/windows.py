@@ -141,7 +141,9 @@ def track_windows(group, window, latency: Literal["first", "last"], role: Role) 
         if latency == "first":
             lat = f"ssdp_fired_post * ssdp_lat_post + (1 - ssdp_fired_post) * ({lat})"
         on_spike = f"ssdp_lat_post = {lat}\nssdp_fired_post = 1"
-        clear = "ssdp_window_start = t\nssdp_fired = 0\nssdp_lat = 0*second" + ("\nssdp_n_inputs_fired = 0" if role == "post" else "")
+        clear = "ssdp_window_start = t\nssdp_fired = 0\nssdp_lat = 0*second" + (
+            "\nssdp_n_inputs_fired = 0" if role == "post" else ""
+        )
     group.run_regularly(clear, dt=window, when="synapses", order=ORDER_CLEAR)
     tracker = Synapses(group, group, on_pre=on_spike, name=group.name + "_tracker*")
     tracker.connect(j="i")
