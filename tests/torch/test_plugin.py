@@ -127,7 +127,7 @@ def test_plugin_bounds_and_detrended_fit_match_reference():
     torch.manual_seed(0)
     model = SpikingMLP([12, 16, 16], 3)
     w = model.fc[1].weight
-    low, high = float(w.min()) + 0.02, float(w.max()) - 0.02
+    low, high = float(w.detach().min()) + 0.02, float(w.detach().max()) - 0.02
     params = DASSDPParams(a_plus=0.02, a_base=0.01, w_min=low, w_max=high, gate_fit="detrended")
     with torch.no_grad():  # the weights start inside the bounds; updates push some across
         w.clamp_(low + 1e-3, high - 1e-3)
