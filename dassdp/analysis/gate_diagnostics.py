@@ -26,10 +26,10 @@ import pandas as pd
 
 from dassdp.rules.reference import fit_gate
 
-__all__ = ["COLUMNS", "gate_diagnostics"]
+__all__ = ["COLUMNS", "RUN_COLUMNS", "gate_diagnostics"]
 
-#: run-level then block-level columns, one row per (run, block)
-COLUMNS = [
+#: the run-level columns, then the block-level ones: one row per (run, block)
+RUN_COLUMNS = [
     "run",
     "variant",
     "seed",
@@ -42,12 +42,8 @@ COLUMNS = [
     "s",
     "k_published",
     "k_detrended",
-    "block",
-    "task",
-    "mean_gate",
-    "closed",
-    "mean_synchrony",
 ]
+COLUMNS = [*RUN_COLUMNS, "block", "task", "mean_gate", "closed", "mean_synchrony"]
 
 
 def _corr(x: np.ndarray, y: np.ndarray) -> float:

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 # the console summary's helpers, so that both say the same in the same words
+from dassdp.analysis.gate_diagnostics import RUN_COLUMNS
 from dassdp.analysis.summary import (
     calibrated_scales,
     detectable_lines,
@@ -528,21 +529,7 @@ def _gate_diagnostics(
         "(then corr(S, L) measures the trends; k_detrended is the fit on the residuals after a line on the trial "
         "index), and S may shift after a task switch (then the gate sits at a bound)."
     )
-    run_columns = [
-        "run",
-        "variant",
-        "seed",
-        "n_warmup",
-        "corr_S_L",
-        "trend_S",
-        "trend_L",
-        "k",
-        "mu",
-        "s",
-        "k_published",
-        "k_detrended",
-    ]
-    runs = diagnostics.drop_duplicates("run")[run_columns]
+    runs = diagnostics.drop_duplicates("run")[RUN_COLUMNS]
     warm = training[training.run.isin(runs.run) & training.warmup.astype(bool)].merge(
         runs.drop(columns=["variant", "seed"]), on="run"
     )
