@@ -95,3 +95,15 @@ def test_one_projection_per_post_group(groups):
     first = SSDPSynapses(pre, post, 5 * ms)
     with pytest.raises(ValueError, match=f"post .*already receives the DA-SSDP projection '{first.synapses.name}'"):
         SSDPSynapses(pre, post, 5 * ms)
+
+
+def test_explicit_full_connectivity_counts_synchrony_like_all_to_all(groups):
+    """A dense layer connected pair by pair (as the bridge does) needs no count of inputs per spike;
+    a partial connectivity does."""
+    pre, post = groups
+    j, i = np.meshgrid(np.arange(3), np.arange(4), indexing="ij")
+    full = SSDPSynapses(pre, post, 5 * ms, connect={"i": i.ravel(), "j": j.ravel()})
+    assert full.all_to_all and not hasattr(full.synapses, "ssdp_count_inputs")
+    other = current_lif().group(3, extra=neuron_variables("post"))
+    partial = SSDPSynapses(pre, other, 5 * ms, connect={"i": i.ravel()[:-1], "j": j.ravel()[:-1]})
+    assert not partial.all_to_all and hasattr(partial.synapses, "ssdp_count_inputs")

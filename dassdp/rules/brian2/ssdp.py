@@ -291,7 +291,7 @@ class DASSDPSynapses:
         self._check()
         bounded = np.isfinite(params.w_min) or np.isfinite(params.w_max)
         self.mode = "whole" if batch > 1 or bounded or normalization is not None else "split"
-        self.all_to_all = not connect
+        self.all_to_all = _all_to_all(connect, len(pre), len(post))
         weights_namespace = self._initial_weights()  # validates w0 before any group is modified
         self.kernel_table = TimedArray(self._kernel(params.sigma), dt=pre.clock.dt)  # a run_args key for sigma
         trackers = track_windows(pre, window, params.latency, "pre") + track_windows(
@@ -617,3 +617,14 @@ class SSDPSynapses(DASSDPSynapses):
         if params.gate != "off":
             raise ValueError(f"SSDPSynapses has the gate off; got params.gate={params.gate!r} (use DASSDPSynapses)")
         super().__init__(pre, post, window, params, warmup=warmup, **kwargs)
+
+
+def _all_to_all(connect: dict | None, n_pre: int, n_post: int) -> bool:
+    """Whether ``connect`` makes every (pre, post) pair a synapse: by default, or as explicit
+    ``i``, ``j`` arrays that list every pair once (the bridge connects dense layers that way)."""
+    if not connect:
+        return True
+    if set(connect) != {"i", "j"}:
+        return False
+    i, j = np.asarray(connect["i"]), np.asarray(connect["j"])
+    return i.size == n_pre * n_post and np.unique(i * n_post + j).size == i.size
