@@ -41,6 +41,7 @@ __all__ = [
     "raster",
     "synchrony_over_training",
     "weight_changes",
+    "window_rasters",
 ]
 
 #: the variant whose ``gate`` column is DA-SSDP's gate g, and the one whose ``dopamine`` column is
@@ -426,6 +427,55 @@ def gate_warmup_trends(warmup: pd.DataFrame, stem: str | Path, trial: str = "tri
     axes[1].set_xlabel(f"warm-up {trial} (from the first)")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center", fontsize=7)
     fig.suptitle("DA-SSDP warm-up: S and L per seed (thin), their linear trend (dashed) and mean (bold)")
+    return _save(fig, stem)
+
+
+def window_rasters(rasters: pd.DataFrame, stem: str | Path) -> list[Path]:
+    """Spikes of a few training windows per variant (columns of the Brian2 phase's ``rasters``
+    table: ``variant``, ``seed``, ``block``, ``task``, ``label``, ``position``, ``population``,
+    ``neuron``, ``step``), first seed of each variant: one row per variant, one column per window
+    (the first and last training window of every block); hidden neurons in grey, the label neurons
+    above them, the correct one in red."""
+    variants = _variants(rasters)
+    windows = rasters[["block", "task", "position"]].drop_duplicates().sort_values(["block", "position"])
+    n_hidden = int(rasters.loc[rasters.population == "hidden", "neuron"].max()) + 1
+    steps = int(rasters.step.max()) + 1
+    fig, axes = plt.subplots(
+        len(variants),
+        len(windows),
+        figsize=(1.6 * len(windows) + 1, 1.5 * len(variants) + 1),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
+    )
+    for row, variant in enumerate(variants):
+        table = rasters[(rasters.variant == variant) & (rasters.seed == rasters[rasters.variant == variant].seed.min())]
+        for col, window in enumerate(windows.itertuples()):
+            ax = axes[row, col]
+            spikes = table[(table.block == window.block) & (table.position == window.position)]
+            hidden, labels = spikes[spikes.population == "hidden"], spikes[spikes.population == "label"]
+            correct = labels.neuron == labels.label
+            ax.scatter(hidden.step, hidden.neuron, s=2, color="grey", linewidths=0)
+            ax.scatter(
+                labels.step[~correct], n_hidden + 2 + labels.neuron[~correct], s=6, color="tab:blue", linewidths=0
+            )
+            ax.scatter(labels.step[correct], n_hidden + 2 + labels.neuron[correct], s=8, color="tab:red", linewidths=0)
+            ax.axhline(n_hidden + 0.5, color="black", linewidth=0.5)
+            ax.set_xlim(-0.5, steps - 0.5)
+            if row == 0:
+                label = int(spikes.label.iloc[0]) if len(spikes) else "?"
+                ax.set_title(
+                    f"{block_label(window.block, window.task)}: {window.position}\n(label {label})", fontsize=8
+                )
+            if col == 0:
+                ax.set_ylabel(f"{variant}\nneuron", fontsize=8)
+            if row == len(variants) - 1:
+                ax.set_xlabel("time step in the window", fontsize=8)
+    fig.suptitle(
+        f"Spikes of the first and last training window of each block (first seed)\n{n_hidden} hidden "
+        "neurons (grey); label neurons above the line (red: the window's class)"
+    )
     return _save(fig, stem)
 
 

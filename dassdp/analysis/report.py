@@ -63,7 +63,17 @@ DIGEST = "inputs.sha256"
 #: modules besides this one whose source shapes the report (a change rewrites it)
 CODE = ("dassdp.analysis.figures", "dassdp.analysis.summary")
 #: the tables the report reads, in the appendix's order
-TABLES = ("summary", "metrics", "evaluations", "training", "weights", "gate", "gate_diagnostics", "calibration")
+TABLES = (
+    "summary",
+    "metrics",
+    "evaluations",
+    "training",
+    "weights",
+    "gate",
+    "gate_diagnostics",
+    "calibration",
+    "rasters",
+)
 #: metrics of the summary table, in this order; ``learned_<task>`` metrics follow ``forgetting``
 SUMMARY_METRICS = ("ACC", "BWT", "FWT", "forgetting", "final_ACC", "final_forgetting")
 #: metrics of the paired-difference figure (with every ``learned_<task>``)
@@ -507,6 +517,17 @@ def _point_sections(
             "DA-SSDP's gate is a function of; a shift at a task switch moves the gate away from its warm-up "
             "fit.",
             trial=trial,
+        )
+    rasters = tables.get("rasters")
+    if rasters is not None and len(rasters):
+        doc.heading(level, "Spike rasters", f"{prefix}rasters")
+        doc.figure(
+            figures.window_rasters,
+            rasters,
+            f"{prefix}rasters",
+            "the hidden layer's spikes are the same for every variant (it does not learn in this phase); look at "
+            "the label neurons: in training windows the teacher drives the red one, and a rule that has learnt B "
+            "makes the others quieter in B windows, while lateral inhibition and the gate shape what fires.",
         )
     _gate_diagnostics(doc, figures, tables, prefix, level, trial)
 

@@ -480,6 +480,7 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None, pretrained_roo
         PLASTIC_LAYER,
         fitted,
         BRIAN2_TRAINING_COLUMNS,
+        _raster_rows(lay, {"hidden": rasters[hidden], "label": rasters[LABELS]}),
     )
 
 
@@ -530,6 +531,32 @@ def _training_rows(
             }
         )
         trial += 1
+    return rows
+
+
+def _raster_rows(lay: Layout, rasters: dict[str, np.ndarray]) -> list[dict]:
+    """The spikes (rasters ``[window, step, neuron]``) of the first and last training window of
+    every block."""
+    rows = []
+    train = [w for w, (kind, _) in enumerate(lay.segment) if kind == "train"]
+    for block in sorted({lay.segment[w][1] for w in train}):
+        windows = [w for w in train if lay.segment[w][1] == block]
+        for position, w in (("first", windows[0]), ("last", windows[-1])):
+            for population, raster in rasters.items():
+                steps, neurons = np.nonzero(raster[w].reshape(raster.shape[1], -1))
+                rows += [
+                    {
+                        "window": w,
+                        "block": block,
+                        "task": lay.task[w],
+                        "label": int(lay.labels[w]),
+                        "position": position,
+                        "population": population,
+                        "neuron": int(n),
+                        "step": int(t),
+                    }
+                    for t, n in zip(steps, neurons, strict=True)
+                ]
     return rows
 
 

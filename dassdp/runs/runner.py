@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 #: tables every run writes (``<name>.parquet``)
-RUN_TABLES = ("training", "evaluations", "weights", "gate")
+RUN_TABLES = ("training", "evaluations", "weights", "gate", "rasters")
 STUDY_TOML, STUDY_JSON = "study.toml", "study.json"
 #: the calibration's choice of ``brian2.rate_scale`` per variant (written when calibration ends)
 CALIBRATION_JSON = "calibration.json"

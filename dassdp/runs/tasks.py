@@ -299,15 +299,23 @@ def execute(spec: RunSpec) -> dict[str, pd.DataFrame]:
 
 
 def run_tables(
-    spec: RunSpec, training, evaluations, weights, layer: str, gate, training_columns: dict[str, str] | None = None
+    spec: RunSpec,
+    training,
+    evaluations,
+    weights,
+    layer: str,
+    gate,
+    training_columns: dict[str, str] | None = None,
+    rasters: list[dict] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The run's four tables with fixed schemas (``gate``: one row of the fitted ``k, mu, s``, or
-    none without a gate)."""
+    """The run's tables with fixed schemas (``gate``: one row of the fitted ``k, mu, s``, or none
+    without a gate; ``rasters``: the spikes of a few windows, the Brian2 phase only)."""
     ident = {"run": spec.run_id, "variant": spec.variant, "seed": spec.seed}
     return {
         "training": _frame(training, ident, training_columns or TRAINING_COLUMNS),
         "evaluations": _frame(evaluations, ident, EVAL_COLUMNS),
         "weights": _frame(weights, ident, WEIGHT_COLUMNS),
+        "rasters": _frame(rasters or [], ident, RASTER_COLUMNS),
         "gate": pd.DataFrame(
             [{**ident, "layer": layer, "k": gate.k, "mu": gate.mu, "s": gate.s}] if gate is not None else [],
             columns=[*ident, "layer", "k", "mu", "s"],
@@ -315,6 +323,18 @@ def run_tables(
     }
 
 
+#: one row per spike: the window (its index in the run, its block and task, its label and where it
+#: lies in the block, ``first`` or ``last`` training window), the population, neuron and step
+RASTER_COLUMNS = {
+    "window": "int64",
+    "block": "int64",
+    "task": "object",
+    "label": "int64",
+    "position": "object",
+    "population": "object",
+    "neuron": "int64",
+    "step": "int64",
+}
 TRAINING_COLUMNS = {
     "block": "int64",
     "task": "object",
