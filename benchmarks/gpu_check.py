@@ -69,7 +69,7 @@ def main() -> int:
     agreement = {
         "max_abs_weight_difference": float(np.max(np.abs(cuda["w"] - cpp["w"]))),
         "spikes_equal": bool(
-            np.array_equal(cuda["spike_i"], cpp["spike_i"]) and np.array_equal(cuda["spike_t"], cpp["spike_t"])
+            np.array_equal(cuda["readout_i"], cpp["readout_i"]) and np.array_equal(cuda["readout_t"], cpp["readout_t"])
         ),
         "gate_cpp": [cpp["gate"].k, cpp["gate"].mu, cpp["gate"].s],
         "gate_cuda": [cuda["gate"].k, cuda["gate"].mu, cuda["gate"].s],

@@ -14,9 +14,10 @@ can make that fit misleading, and this table shows both:
   at a bound. ``mean_gate``, ``closed`` (fraction of windows with ``g < 0.1``) and
   ``mean_synchrony`` per block show whether the gate shut plasticity off in a block.
 
-In the Brian2 phase the training table has one row per window, so ``k_published`` equals the
-network's own fit (``k``, from the gate table); in the PyTorch phase the rows are mini-batches
-while the plug-in fits per sample, so the two differ.
+In the Brian2 phase the training table has one row per window and its ``loss`` is the loss the
+gate is fitted on, so the network's own fit (``k``, from the gate table) equals ``k_published``
+(or ``k_detrended`` with ``gate_fit="detrended"``); in the PyTorch phase the rows are
+mini-batches while the plug-in fits per sample, so they differ.
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ import pandas as pd
 # the console summary's helpers, so that both say the same in the same words
 from dassdp.analysis.gate_diagnostics import RUN_COLUMNS
 from dassdp.analysis.summary import (
+    MAIN_METRICS,
     calibrated_scales,
     detectable_lines,
     heading,
@@ -61,7 +62,7 @@ __all__ = ["DIGEST", "build_report", "report_is_current"]
 #: the digest of the inputs, beside the report
 DIGEST = "inputs.sha256"
 #: modules besides this one whose source shapes the report (a change rewrites it)
-CODE = ("dassdp.analysis.figures", "dassdp.analysis.summary")
+CODE = ("dassdp.analysis.figures", "dassdp.analysis.summary", "dassdp.analysis.gate_diagnostics")
 #: the tables the report reads, in the appendix's order
 TABLES = (
     "summary",
@@ -76,8 +77,6 @@ TABLES = (
 )
 #: metrics of the summary table, in this order; ``learned_<task>`` metrics follow ``forgetting``
 SUMMARY_METRICS = ("ACC", "BWT", "FWT", "forgetting", "final_ACC", "final_forgetting")
-#: metrics of the paired-difference figure (with every ``learned_<task>``)
-MAIN_METRICS = ("ACC", "BWT", "forgetting")
 #: metrics where a lower value is better (the others: higher is better)
 LOWER_IS_BETTER = ("forgetting", "final_forgetting")
 #: a table with at most this many rows is shown in full in the appendix; larger ones are linked
@@ -134,13 +133,14 @@ def _out_dir(results_dir: Path, out_dir: Path | None) -> Path:
     return Path(out_dir) if out_dir is not None else Path(results_dir) / "report"
 
 
-def report_is_current(results_dir: Path, out_dir: Path | None = None) -> bool:
-    """Whether ``out_dir`` holds a report of exactly the present inputs (its digest matches)."""
+def report_is_current(results_dir: Path, out_dir: Path | None = None, digest: str | None = None) -> bool:
+    """Whether ``out_dir`` holds a report of exactly the present inputs (its digest matches;
+    ``digest``: the inputs' digest if already computed)."""
     out = _out_dir(results_dir, out_dir)
     stored = out / DIGEST
     if not (stored.is_file() and (out / "report.html").is_file() and (out / "report.md").is_file()):
         return False
-    return stored.read_text().strip() == _digest(Path(results_dir))
+    return stored.read_text().strip() == (digest or _digest(Path(results_dir)))
 
 
 # ------------------------------------------------------------------------------------------
@@ -249,9 +249,9 @@ def _cell(value) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    from dassdp.runs.store import write_atomic
+
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text))
 
 
 # ------------------------------------------------------------------------------------------
@@ -702,11 +702,11 @@ def build_report(results_dir: Path, out_dir: Path | None = None, force: bool = F
     results_dir = Path(results_dir)
     out = _out_dir(results_dir, out_dir)
     html_path, md_path = out / "report.html", out / "report.md"
-    if not force and report_is_current(results_dir, out):
+    digest = _digest(results_dir)
+    if not force and report_is_current(results_dir, out, digest):
         return html_path, md_path
     import dassdp.analysis.figures as figures  # (`from dassdp.analysis import figures` may skip the import)
 
-    digest = _digest(results_dir)
     study_path = results_dir / "study.json"
     study = json.loads(study_path.read_text()).get("study", {}) if study_path.is_file() else {}
     manifest_path = results_dir / "manifest.json"

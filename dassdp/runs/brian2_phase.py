@@ -230,7 +230,7 @@ def layout(study: Study, tasks: dict[str, TaskData], seed: int) -> Layout:
     return Layout(torch.cat(xs), np.concatenate(ys), segment, names, np.array(epochs))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
 class Circuit:
     """The learning circuit around the plastic readout, the same for every variant: weight bounds
     ``[-bound, bound]``, the normalisation (None: none), the lateral inhibition strength and the
@@ -240,7 +240,10 @@ class Circuit:
     normalization: RowNormalization | None
     inhibition: float
     schedule: Schedule
-    window_s: float
+
+    @property
+    def window_s(self) -> float:
+        return self.schedule.window
 
     @classmethod
     def of(cls, study: Study, lay: Layout, w0: np.ndarray, window_s: float) -> Circuit:
@@ -248,18 +251,25 @@ class Circuit:
         normalization = None
         if spec.normalization != "none":
             normalization = RowNormalization(spec.normalization, *row_set_points(w0))
-        bound = spec.w_bound or 2 * float(np.abs(w0).max())
-        return cls(bound, normalization, spec.inhibition, Schedule(lay.learn.astype(float), window_s), window_s)
+        largest = float(np.abs(w0).max())
+        if spec.w_bound is not None and spec.w_bound < largest:
+            raise ValueError(
+                f"brian2.w_bound ({spec.w_bound}) is below the largest initial weight ({largest:.4g}): it "
+                "would clip the plastic variants at their first update but never 'none'"
+            )
+        bound = spec.w_bound or 2 * largest
+        return cls(bound, normalization, spec.inhibition, Schedule(lay.learn.astype(float), window_s))
 
 
-def _rule(variant: str, study: Study, lay: Layout, circuit: Circuit):
+def _rule(variant: str, study: Study, lay: Layout, circuit: Circuit, scored: np.ndarray):
     """The variant's rule factory for `dassdp.bridge.to_brian2` (None for ``none``) and the
-    equation lines its pre/post groups need."""
+    equation lines its pre/post groups need; ``scored``: the classes each window is scored over."""
     from brian2 import second
 
     from dassdp.rules.brian2 import (
         DASSDPSynapses,
         DASTDPSynapses,
+        ReadoutLoss,
         SpikeCountLoss,
         SSDPSynapses,
         STDPSynapses,
@@ -321,15 +331,23 @@ def _rule(variant: str, study: Study, lay: Layout, circuit: Circuit):
         return dastdp, {LABELS: "DA : 1\n" + neuron_variables("readout") + labels_extra}
     d = spec.dassdp
     params = d.params(variant, scale, w_min=-circuit.bound, w_max=circuit.bound)
+    hidden = f"lif{len(study.network.hidden) - 1}"
     extra = {
-        f"lif{len(study.network.hidden) - 1}": neuron_variables("pre"),
+        hidden: neuron_variables("pre"),
         LABELS: neuron_variables("post") + neuron_variables("readout") + labels_extra,
     }
     if variant == "ssdp":
         return (lambda pre, post, **kw: SSDPSynapses(pre, post, window, params, **common, **kw)), extra
+    extra[hidden] += neuron_variables("readout")  # the window's spike counts, for the readout loss
+
+    def loss(pre, post):
+        if d.loss == "spike_count":
+            return SpikeCountLoss(post, lay.labels)
+        return ReadoutLoss(pre, post, lay.labels, study.network.n_steps, classes=scored)
+
     return (
         lambda pre, post, **kw: DASSDPSynapses(
-            pre, post, window, params, warmup=d.warmup, loss=SpikeCountLoss(post, lay.labels), **common, **kw
+            pre, post, window, params, warmup=d.warmup, loss=loss(pre, post), **common, **kw
         )
     ), extra
 
@@ -402,7 +420,8 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None, pretrained_roo
         teacher[np.flatnonzero(train), :, lay.labels[train]] = b2.teacher * theta
         drive = {LABELS: teacher.reshape(-1, n_classes)}
     circuit = Circuit.of(study, lay, model.readout.weight.detach().double().numpy(), window_s)
-    factory, extra = _rule(variant, study, lay, circuit)
+    scored = scored_classes(study, tasks, n_classes, lay)
+    factory, extra = _rule(variant, study, lay, circuit, scored)
     hidden = f"lif{len(study.network.hidden) - 1}"
 
     with build_directory(spec, build_root if b2.target in STANDALONE else None) as build, use_target(b2.target, build):
@@ -457,16 +476,17 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None, pretrained_roo
     pre = activity_from_raster(rasters[hidden].reshape(n_windows, T, -1).transpose(1, 0, 2))
     post = activity_from_raster(label_raster.transpose(1, 0, 2))
     synchrony = sample_synchrony(pre, post)
-    shifted = counts - counts.max(1, keepdims=True)
-    loss = np.log(np.exp(shifted).sum(1)) - shifted[np.arange(n_windows), lay.labels]
+    if b2.dassdp.loss == "readout":
+        loss = readout_loss(own, scored, lay.labels, T)
+    else:
+        shifted = counts - counts.max(1, keepdims=True)
+        loss = np.log(np.exp(shifted).sum(1)) - shifted[np.arange(n_windows), lay.labels]
     warmup = b2.dassdp.warmup if fitted is not None else 0
     return run_tables(
         spec,
         _training_rows(
-            study,
-            tasks,
-            n_classes,
             lay,
+            scored,
             loss,
             integrated.argmax(1),
             own,
@@ -484,15 +504,23 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None, pretrained_roo
     )
 
 
-def _scored(study, tasks, n_classes, task: str, scores: np.ndarray) -> int:
-    """The prediction from label-neuron scores, over the task's classes where the scenario says so
-    (as evaluations score)."""
-    mask = task_mask(study, tasks[task], n_classes, "cpu")
-    return int((scores if mask is None else np.where(mask.numpy(), scores, -np.inf)).argmax())
+def scored_classes(study: Study, tasks: dict[str, TaskData], n_classes: int, lay: Layout) -> np.ndarray:
+    """``[window, class]``: the classes each window is scored over, its task's where the scenario
+    is task-incremental, else all (as the evaluations score)."""
+    masks = {name: task_mask(study, task, n_classes, "cpu") for name, task in tasks.items()}
+    return np.stack([np.ones(n_classes, bool) if masks[t] is None else masks[t].numpy() for t in lay.task])
+
+
+def readout_loss(own: np.ndarray, scored: np.ndarray, labels: np.ndarray, T: int) -> np.ndarray:
+    """Per window, the cross-entropy of the logits ``own / T`` over the scored classes
+    (`dassdp.rules.brian2.losses.ReadoutLoss`, computed from the recorded input)."""
+    logits = np.where(scored, own / T, -np.inf)
+    top = logits.max(1, keepdims=True)
+    return np.log(np.exp(logits - top).sum(1)) + top[:, 0] - logits[np.arange(len(labels)), labels]
 
 
 def _training_rows(
-    study, tasks, n_classes, lay: Layout, loss, prediction, own, synchrony, dopamine, warmup: int, gated: bool
+    lay: Layout, scored, loss, prediction, own, synchrony, dopamine, warmup: int, gated: bool
 ) -> list[dict]:
     """One row per training window. ``prediction`` is over all label neurons, teacher included;
     ``free_prediction`` (``free_accuracy``) is what the label neurons' own input says, without the
@@ -510,7 +538,7 @@ def _training_rows(
         in_warmup = gated and trial < warmup
         level = float(dopamine[w]) if dopamine is not None else float("nan")
         gate = level if gated and not in_warmup else float("nan")
-        free = _scored(study, tasks, n_classes, lay.task[w], own[w])
+        free = int(np.where(scored[w], own[w], -np.inf).argmax())
         rows.append(
             {
                 "block": block,

@@ -37,7 +37,7 @@ def input_spikes(labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarr
 def simulate(target: str, n_windows: int, warmup: int, seed: int, directory: str | None = None) -> dict:
     """Build and run the demo network; return the fitted gate, per-window series, weights and
     the spikes, as `plot_windows` reads them (``w0`` and ``w`` are the initial and final weight
-    matrices, ``spike_i``/``spike_t`` the readout spikes, as ``readout_i``/``readout_t``). The input
+    matrices, ``readout_i``/``readout_t`` the readout spikes). The input
     is drawn with NumPy, so every target sees the same spikes."""
     from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, defaultclock, ms, second
 
@@ -89,8 +89,6 @@ def simulate(target: str, n_windows: int, warmup: int, seed: int, directory: str
             "w0": w0,
             "w": rule.weight_matrix(),
             "weights": per_window,
-            "spike_i": readout_i,
-            "spike_t": readout_t,
             "readout_i": readout_i,
             "readout_t": readout_t,
             "input_i": np.asarray(idx),

@@ -40,12 +40,16 @@ from dassdp.runs.study import (
     parse_study,
     study_hash,
 )
+from dassdp.runs.study import (
+    first_pass as tasks_of_first_pass,
+)
 
 __all__ = [
     "RUN_TABLES",
     "StudyRuns",
     "aggregate",
     "calibrate",
+    "calibration_table",
     "check_execution",
     "load_dir",
     "metrics_table",
@@ -214,32 +218,39 @@ def run_states(runs: StudyRuns) -> pd.DataFrame:
     )
 
 
-def calibrate(runs: StudyRuns) -> pd.DataFrame:
-    """Choose each calibrated variant's ``brian2.rate_scale`` from its finished calibration runs:
-    the grid value with the highest mean criterion over the calibration seeds (the first such
-    value in grid order on a tie). Records the choice in ``DIR/calibration.json`` (with the
-    variants whose choice is the grid's smallest or largest value: the grid may not bracket their
-    best rate), expands the study's runs with it and returns the table (variant, rate_scale, seed,
-    criterion, value, chosen) that `aggregate` writes as ``calibration.parquet``."""
+def calibration_table(runs: StudyRuns) -> pd.DataFrame:
+    """The finished calibration runs' criterion: one row per (variant, rate_scale, seed) with
+    ``criterion``, ``value`` and ``chosen`` (whether it is the variant's chosen scale, once
+    `calibrate` has chosen), as `aggregate` writes ``calibration.parquet``."""
     spec = runs.study.calibration
     evaluations = pd.concat(
         [store.read_run_table(runs.run_dir(s), "evaluations") for _, _, s in runs.calibration], ignore_index=True
     )
-    training = pd.concat(
-        [store.read_run_table(runs.run_dir(s), "training") for _, _, s in runs.calibration], ignore_index=True
-    )
     scale_of = {s.run_id: overrides["brian2.rate_scale"] for _, overrides, s in runs.calibration}
-    metrics = metrics_table(evaluations, training, runs.study)
+    metrics = metrics_table(evaluations, None, runs.study)
     scores = metrics[metrics.metric == spec.criterion].assign(rate_scale=lambda m: m.run.map(scale_of))
-    means = scores.groupby(["variant", "rate_scale"], sort=False).value.mean()
+    table = scores[["variant", "rate_scale", "seed", "value"]].assign(criterion=spec.criterion)
+    table["chosen"] = table.rate_scale == table.variant.map(runs.scales or {})
+    return table[["variant", "rate_scale", "seed", "criterion", "value", "chosen"]].sort_values(
+        ["variant", "rate_scale", "seed"], ignore_index=True
+    )
+
+
+def calibrate(runs: StudyRuns) -> None:
+    """Choose each calibrated variant's ``brian2.rate_scale`` from its finished calibration runs:
+    the grid value with the highest mean criterion over the calibration seeds (the first such
+    value in grid order on a tie). Records the choice in ``DIR/calibration.json`` (with the
+    variants whose choice is the grid's smallest or largest value: the grid may not bracket their
+    best rate) and expands the study's runs with it."""
+    spec = runs.study.calibration
+    means = calibration_table(runs).groupby(["variant", "rate_scale"], sort=False).value.mean()
     chosen = {}
     for variant in calibrated_variants(runs.study):
-        by_scale = means.loc[variant].reindex(spec.grid)
-        if by_scale.isna().all():
+        if variant not in means.index.get_level_values("variant"):
             raise StudyError(
                 "calibration", f"no {spec.criterion} for variant {variant!r}: every calibration run failed"
             )
-        chosen[variant] = float(by_scale.idxmax())
+        chosen[variant] = float(means.loc[variant].reindex(spec.grid).idxmax())
     edges = (min(spec.grid), max(spec.grid))
     at_edge = sorted(variant for variant, scale in chosen.items() if scale in edges)
     store.write_json_atomic(
@@ -247,11 +258,6 @@ def calibrate(runs: StudyRuns) -> pd.DataFrame:
         runs.out / CALIBRATION_JSON,
     )
     runs.use_scales(chosen)
-    table = scores[["variant", "rate_scale", "seed", "value"]].assign(criterion=spec.criterion)
-    table["chosen"] = table.rate_scale == table.variant.map(chosen)
-    return table[["variant", "rate_scale", "seed", "criterion", "value", "chosen"]].sort_values(
-        ["variant", "rate_scale", "seed"], ignore_index=True
-    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -397,7 +403,7 @@ def _sweep_columns(runs: StudyRuns) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def metrics_table(evaluations: pd.DataFrame, training: pd.DataFrame, study: Study) -> pd.DataFrame:
+def metrics_table(evaluations: pd.DataFrame, training: pd.DataFrame | None, study: Study) -> pd.DataFrame:
     """Continual-learning metrics per run (tidy: run, variant, seed, metric, value).
 
     ACC, BWT, FWT, forgetting and learning accuracy come from the first pass through the tasks
@@ -405,16 +411,13 @@ def metrics_table(evaluations: pd.DataFrame, training: pd.DataFrame, study: Stud
     ``learned_<task>`` is the accuracy on each task right after its first block (``R[j, j]``). Sequences that
     revisit tasks (``A -> B -> A``) add ``final_ACC`` (mean accuracy over all tasks after the last
     block) and ``final_forgetting`` (mean over tasks not trained last of the best earlier accuracy
-    minus the final one). ``synchrony`` is the mean training S of the plastic layer.
+    minus the final one). ``synchrony`` is the mean training S of the plastic layer (not without
+    ``training``).
     """
     from dassdp.analysis.continual import continual_metrics
 
     blocks = study.blocks
-    first_pass: list[str] = []
-    for block in blocks:
-        if block.task in first_pass:
-            break
-        first_pass.append(block.task)
+    first_pass = tasks_of_first_pass(study)
     frames = []
     trained = evaluations[evaluations.block >= 0]
     if len(first_pass) >= 2:
@@ -476,11 +479,13 @@ def metrics_table(evaluations: pd.DataFrame, training: pd.DataFrame, study: Stud
                     ]
                 )
             )
-    synchrony = training.groupby(["variant", "seed", "run"], sort=True).synchrony.mean().rename("value").reset_index()
-    frames.append(synchrony.assign(metric="synchrony"))
-    ids = evaluations[["variant", "seed", "run"]].drop_duplicates()
-    missing = ids[~ids.run.isin(synchrony.run)]  # runs without training rows (frozen)
-    frames.append(missing.assign(metric="synchrony", value=np.nan))
+    if training is not None:
+        synchrony = training.groupby(["variant", "seed", "run"], sort=True).synchrony.mean().rename("value")
+        synchrony = synchrony.reset_index()
+        frames.append(synchrony.assign(metric="synchrony"))
+        ids = evaluations[["variant", "seed", "run"]].drop_duplicates()
+        missing = ids[~ids.run.isin(synchrony.run)]  # runs without training rows (frozen)
+        frames.append(missing.assign(metric="synchrony", value=np.nan))
     metrics = pd.concat([f for f in frames if len(f)], ignore_index=True)
     return metrics[["variant", "seed", "run", "metric", "value"]].sort_values(["run", "metric"], ignore_index=True)
 
@@ -504,7 +509,7 @@ def aggregate(runs: StudyRuns, started: float | None = None) -> dict[str, pd.Dat
     tables["metrics"] = metrics
     tables["gate_diagnostics"] = gate_diagnostics(tables["training"], tables["gate"])
     if runs.calibration:
-        tables["calibration"] = calibrate(runs)
+        tables["calibration"] = calibration_table(runs)
     by = ["point", *[c for c in sweep.columns if c.startswith("sweep.")], "variant", "metric"]
     summary = summarise(metrics, by=by, reference=runs.study.reference)
     rank = summary.variant.map({v: k for k, v in enumerate(runs.study.variants)})

@@ -83,6 +83,7 @@ __all__ = [
     "calibrated_variants",
     "expand_calibration",
     "expand_runs",
+    "first_pass",
     "load_study",
     "parse_study",
     "study_hash",
@@ -121,7 +122,7 @@ class DatasetSpec(_Model):
 
     ``validation_fraction > 0`` holds out that fraction of the *training* data (stratified by
     class, drawn with ``seed``) and evaluates on it instead of the test data, which is then never
-    read: calibration runs use it (`CalibrationSpec`)."""
+    read: only calibration runs use it (`CalibrationSpec` sets it; a study file may not)."""
 
     name: Literal["digits", "mnist1d", "npz"] = "digits"
     path: str | None = None
@@ -279,10 +280,15 @@ class DASTDPSpec(STDPSpec):
 
 
 class DASSDPSpec(DASSDPConstants):
-    """DA-SSDP (and SSDP) in the Brian2 phase: the constants, ``sigma`` in steps of ``dt_ms``, and
-    ``warmup`` in training windows."""
+    """DA-SSDP (and SSDP) in the Brian2 phase: the constants, ``sigma`` in steps of ``dt_ms``,
+    ``warmup`` in training windows, and the task loss L its gate is fitted on: ``"readout"`` (the
+    cross-entropy of the label neurons' own logits over the classes the window is scored on, as the
+    surrogate-gradient network computes its loss; `dassdp.rules.brian2.losses.ReadoutLoss`) or
+    ``"spike_count"`` (the cross-entropy of the label neurons' spike counts, teacher-driven spikes
+    included: with a teacher it barely varies)."""
 
-    warmup: Annotated[int, Field(ge=1)] = 50
+    warmup: Annotated[int, Field(ge=2)] = 50
+    loss: Literal["readout", "spike_count"] = "readout"
 
 
 class Brian2Spec(_Model):
@@ -304,10 +310,13 @@ class Brian2Spec(_Model):
 
     - ``head``: ``"masked"`` pretrains with the logits masked to the pretraining tasks' classes and
       sets the readout rows and biases of the other classes to 0, so that the label neurons of a
-      new task start neither suppressed nor favoured; ``"full"`` pretrains all logits (the label
-      neurons of unseen classes are then pushed down, as in class-incremental pretraining);
+      new task start neither suppressed nor favoured; ``"full"`` keeps the pretrained readout as it
+      is (class-incremental pretraining pushes the unseen classes' label neurons down; in the
+      task-incremental scenario the logits are masked to each task anyway, so "full" only keeps
+      the unseen rows' initial random weights);
     - ``w_bound``: every variant's readout weights are kept in ``[-w_bound, w_bound]`` (default:
-      twice the largest initial absolute weight);
+      twice the largest initial absolute weight; a bound below that weight is an error, since it
+      would clip the plastic variants at their first update but never ``none``);
     - ``inhibition``: lateral inhibition among label neurons in training windows
       (`dassdp.models.competition.lateral_inhibition`, in thresholds per spike; 0: none);
     - ``normalization``: ``"subtractive"`` or ``"divisive"`` normalisation of each label neuron's
@@ -499,7 +508,21 @@ def _check_semantics(study: Study) -> None:
             )
     if study.reference not in study.variants:
         raise StudyError("reference", f"{study.reference!r} is not one of the variants {study.variants}")
+    if study.dataset.validation_fraction > 0:
+        raise StudyError(
+            "dataset.validation_fraction",
+            "is set by [calibration] for its runs only; a study "
+            "evaluates on the test data (give [calibration] validation_fraction instead)",
+        )
     if study.calibration is not None:
+        criterion, passes = study.calibration.criterion, first_pass(study)
+        if criterion == "final_ACC" and len(passes) == len(study.blocks):
+            raise StudyError(
+                "calibration.criterion",
+                "'final_ACC' needs a sequence that returns to a task; use 'ACC' or 'learning_accuracy'",
+            )
+        if len(passes) < 2:
+            raise StudyError("calibration.criterion", f"{criterion!r} needs at least two tasks in the sequence")
         if study.phase != "brian2":
             raise StudyError("calibration", "calibration picks brian2.rate_scale: it needs phase = 'brian2'")
         if not set(PLASTIC_VARIANTS) & set(study.variants):
@@ -679,6 +702,17 @@ def expand_runs(study: Study, scales: dict[str, float] | None = None) -> list[tu
     return runs
 
 
+def first_pass(study: Study) -> list[str]:
+    """The tasks of the sequence up to the first one it revisits (ACC, BWT and forgetting are
+    taken over them)."""
+    tasks: list[str] = []
+    for block in study.blocks:
+        if block.task in tasks:
+            break
+        tasks.append(block.task)
+    return tasks
+
+
 def calibrated_variants(study: Study) -> list[str]:
     """The variants whose learning rate the study's calibration chooses."""
     return [v for v in study.variants if v in PLASTIC_VARIANTS] if study.calibration is not None else []
@@ -686,13 +720,17 @@ def calibrated_variants(study: Study) -> list[str]:
 
 def expand_calibration(study: Study) -> list[tuple[int, dict[str, Any], RunSpec]]:
     """The calibration runs: ``(grid index, {"brian2.rate_scale": value}, RunSpec)`` for each grid
-    value x calibrated variant x calibration seed, evaluated on the validation split."""
+    value x calibrated variant x calibration seed, evaluated on the validation split. A criterion
+    of the first pass through the tasks (``ACC``, ``learning_accuracy``) needs only that pass, so
+    the runs stop there."""
     spec = study.calibration
     if spec is None:
         return []
     runs = []
     for index, value in enumerate(spec.grid):
         body = _run_body(study, brian2={"rate_scale": value}, dataset={"validation_fraction": spec.validation_fraction})
+        if spec.criterion != "final_ACC":
+            body["sequence"] = body["sequence"][: len(first_pass(study))]
         for variant in calibrated_variants(study):
             for seed in spec.seeds:
                 runs.append((index, {"brian2.rate_scale": value}, RunSpec(study=body, variant=variant, seed=seed)))

@@ -18,9 +18,9 @@ def test_cpp_standalone_equals_numpy_for_spike_generator_input(tmp_path, capsys)
     assert capsys.readouterr().err.count("dassdp: compiling for cpp_standalone") == 1
     simulate("cpp_standalone", n_windows=30, warmup=8, seed=5, directory=tmp_path / "cpp")
     assert "compiling" not in capsys.readouterr().err
-    assert len(numpy_out["spike_t"]) > 20  # the readouts fire, so gate and updates are not trivial
-    np.testing.assert_array_equal(cpp_out["spike_i"], numpy_out["spike_i"])
-    np.testing.assert_array_equal(cpp_out["spike_t"], numpy_out["spike_t"])
+    assert len(numpy_out["readout_t"]) > 20  # the readouts fire, so gate and updates are not trivial
+    np.testing.assert_array_equal(cpp_out["readout_i"], numpy_out["readout_i"])
+    np.testing.assert_array_equal(cpp_out["readout_t"], numpy_out["readout_t"])
     np.testing.assert_allclose(cpp_out["w"], numpy_out["w"], rtol=1e-9)
     for key in ("k", "mu", "s"):
         assert getattr(cpp_out["gate"], key) == pytest.approx(getattr(numpy_out["gate"], key), rel=1e-9)

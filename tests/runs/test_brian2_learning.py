@@ -138,7 +138,7 @@ def test_calibration_picks_the_best_validation_score_and_never_reads_the_test_da
     calibration seeds is highest; calibration runs even when the test split cannot be read at all,
     and the study's runs then use the chosen scales."""
     import dassdp.runs.tasks as tasks
-    from dassdp.runs.runner import calibrate, prepare_dir, run_calibration
+    from dassdp.runs.runner import calibrate, calibration_table, prepare_dir, run_calibration
 
     study_path = write(
         tmp_path / "s.toml",
@@ -181,7 +181,10 @@ def test_calibration_picks_the_best_validation_score_and_never_reads_the_test_da
     assert run_calibration(runs, workers=1) == []
     monkeypatch.setattr(tasks, "_stored_dataset", stored)
 
-    table = calibrate(runs)  # again, from the stored runs: the same choice
+    chosen = dict(runs.scales)
+    calibrate(runs)  # again, from the stored runs: the same choice
+    assert runs.scales == chosen
+    table = calibration_table(runs)
     means = table.groupby(["variant", "rate_scale"]).value.mean()
     for variant in ("ssdp", "stdp"):
         best = means.loc[variant].idxmax()

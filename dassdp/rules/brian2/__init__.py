@@ -7,7 +7,7 @@ targets. The PyTorch counterpart of `DASSDPSynapses` is `dassdp.rules.plugin.DAS
 """
 
 from dassdp.rules.brian2 import log_filters
-from dassdp.rules.brian2.losses import ExternalLoss, SpikeCountLoss, WindowLoss
+from dassdp.rules.brian2.losses import ExternalLoss, ReadoutLoss, SpikeCountLoss, WindowLoss
 from dassdp.rules.brian2.protocol import BrianRule
 from dassdp.rules.brian2.ssdp import DASSDPSynapses, SSDPSynapses
 from dassdp.rules.brian2.stdp import DASTDPSynapses, STDPSynapses
@@ -20,6 +20,7 @@ __all__ = [
     "DASSDPSynapses",
     "DASTDPSynapses",
     "ExternalLoss",
+    "ReadoutLoss",
     "SSDPSynapses",
     "STDPSynapses",
     "SpikeCountLoss",

@@ -1,8 +1,9 @@
 """Per-window loss signals computed inside a Brian2 network, for the DA-SSDP warm-up.
 
-A loss is a `WindowLoss`: variables it adds to the DA-SSDP volume, namespace entries, objects
-that feed the variables, and an expression for ``L`` evaluated at the window end (in the volume's
-``groups`` slot of the step that opens the next window). Users can define their own.
+A loss is a `WindowLoss`: variables it adds to the DA-SSDP volume (and, optionally, summed
+variables it adds to the plastic synapses), namespace entries, objects that feed them, and an
+expression for ``L`` evaluated at the window end (in the volume's ``groups`` slot of the step that
+opens the next window). Users can define their own.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from dassdp.rules.brian2.windows import require_variables, track_windows
 
-__all__ = ["ExternalLoss", "SpikeCountLoss", "WindowLoss"]
+__all__ = ["ExternalLoss", "ReadoutLoss", "SpikeCountLoss", "WindowLoss"]
 
 
 @runtime_checkable
@@ -23,6 +24,9 @@ class WindowLoss(Protocol):
 
     #: equation lines added to the volume (variables the expression reads)
     volume_equations: str
+    #: lines added to the plastic synapses' model (summed variables into the post group; they run
+    #: once per window, before the reductions into the volume); may be empty
+    synapse_equations: str
 
     def expression(self) -> str:
         """The loss ``L`` of the window that just ended, in the volume's code (``ssdp_window`` is
@@ -41,6 +45,7 @@ class ExternalLoss:
 
     values: Any
     volume_equations: str = ""
+    synapse_equations: str = ""
 
     def expression(self) -> str:
         return "ssdp_loss_values(t - 0.5 * ssdp_window)"
@@ -70,12 +75,10 @@ class SpikeCountLoss:
     readout: Any
     labels: Any
     volume_equations: str = field(default="ssdp_loss_sum_exp : 1\nssdp_loss_label_count : 1", init=False)
+    synapse_equations: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
-        labels = np.asarray(self.labels)
-        n = len(self.readout)
-        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= n:
-            raise ValueError(f"labels must be a 1-d integer array with values in [0, {n}) (the readout size)")
+        _check_labels(self.labels, len(self.readout))
         require_variables(self.readout, "readout", "readout")
 
     def expression(self) -> str:
@@ -96,6 +99,83 @@ class SpikeCountLoss:
 ssdp_loss_sum_exp_post = exp(ssdp_count_pre) : 1 (summed)
 ssdp_loss_label_count_post = ssdp_count_pre * int(abs(i - ssdp_label(t - dt)) < 0.5) : 1 (summed)""",
             namespace={"ssdp_label": labels},
+            name=volume.name + "_loss*",
+        )
+        syn.connect()
+        return [syn, *trackers]
+
+
+def _check_labels(labels, n: int) -> None:
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError("labels must be a non-empty 1-d integer array, one class per window")
+    if labels.min() < 0 or labels.max() >= n:
+        raise ValueError(f"labels must lie in [0, {n}) (the readout size), got {labels.min()}..{labels.max()}")
+
+
+@dataclass
+class ReadoutLoss:
+    """Cross-entropy of the readout's logits, the task loss of the surrogate-gradient network the
+    readout came from, with the label neurons' own input only (a teacher current or lateral
+    inhibition does not enter it):
+
+    ``z_j = (1/T) sum_t (sum_i w_ij s_i[t] + b_j) = (sum_i w_ij n_i) / T + b_j``,
+    ``L = log(sum_(j in C_w) exp(z_j)) - z_label``,
+
+    with ``n_i`` the spikes of pre-synaptic neuron i in the window, ``w`` the plastic weights
+    (DA-SSDP changes them only at window ends, so they are the window's), ``b`` the label neurons'
+    per-step input ``bias`` (a variable of ``readout``, e.g. the bridge's ``b``; None for none),
+    ``T = n_steps`` and ``C_w`` the classes window w is scored over (``classes[w]``, boolean per
+    label neuron; None: all). ``pre`` and ``readout`` carry ``neuron_variables("readout")``.
+    """
+
+    pre: Any
+    readout: Any
+    labels: Any
+    n_steps: int
+    classes: Any = None
+    bias: str | None = "b"
+    volume_equations: str = field(default="ssdp_loss_sum_exp : 1\nssdp_loss_label_logit : 1", init=False)
+    synapse_equations: str = field(default="ssdp_logit_post = w * ssdp_count_pre : 1 (summed)", init=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.readout)
+        _check_labels(self.labels, n)
+        if int(self.n_steps) != self.n_steps or self.n_steps < 1:
+            raise ValueError(f"n_steps must be a positive integer, got {self.n_steps!r}")
+        if self.classes is not None:
+            classes = np.asarray(self.classes, dtype=bool)
+            if classes.shape != (len(self.labels), n) or not classes.any(1).all():
+                raise ValueError(
+                    f"classes must be boolean of shape (windows, readout) = {(len(self.labels), n)} "
+                    "with at least one class per window"
+                )
+        require_variables(self.pre, "readout", "pre")
+        require_variables(self.readout, "readout", "readout")
+        if self.bias is not None and self.bias not in self.readout.variables:
+            raise ValueError(f"bias: the readout group has no variable {self.bias!r}")
+
+    def expression(self) -> str:
+        return "log(ssdp_loss_sum_exp) - ssdp_loss_label_logit"
+
+    def namespace(self, window) -> dict[str, Any]:
+        return {}
+
+    def objects(self, volume, window, latency) -> list:
+        from brian2 import Synapses, TimedArray
+
+        trackers = track_windows(self.pre, window, latency, "readout")
+        labels = TimedArray(np.asarray(self.labels, dtype=np.float64), dt=window)
+        classes = np.ones((len(self.labels), len(self.readout))) if self.classes is None else self.classes
+        scored = TimedArray(np.asarray(classes, dtype=np.float64), dt=window)
+        logit = f"ssdp_logit_pre / {float(self.n_steps)!r}" + (f" + {self.bias}_pre" if self.bias else "")
+        syn = Synapses(
+            self.readout,
+            volume,
+            model=f"""
+ssdp_loss_sum_exp_post = exp({logit}) * ssdp_scored(t - dt, i) : 1 (summed)
+ssdp_loss_label_logit_post = ({logit}) * int(abs(i - ssdp_label(t - dt)) < 0.5) : 1 (summed)""",
+            namespace={"ssdp_label": labels, "ssdp_scored": scored},
             name=volume.name + "_loss*",
         )
         syn.connect()

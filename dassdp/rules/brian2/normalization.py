@@ -15,8 +15,10 @@ Schedule, in the step that opens window m + 1 (``synapses`` slot): the rules' wi
 run at order -20 (`windows.ORDER_UPDATE`), the row sums ``sum_i w_ij``, ``sum_i w_ij^2`` and
 ``n_j`` (summed variables, moved from the ``groups`` slot) at ``ORDER_NORMALIZE - 1``, the
 normalisation at ``ORDER_NORMALIZE``, before the window's flags are cleared (-10) and before the
-transmission of the step's spikes (-1). Pair-based rules change ``w`` at spikes, so for them the
-normalisation acts on everything up to the end of window m. With a `Schedule`, only learning
+transmission of the step's spikes (-1; a transmission in the ``groups`` slot, as the bridge
+places it, runs before and uses the previous weights for that one step). Pair-based rules
+change ``w`` at spikes, so for them the normalisation acts on everything up to the end of
+window m. With a `Schedule`, only learning
 windows are followed by a normalisation.
 """
 
@@ -64,7 +66,7 @@ _SCALE = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
 class RowNormalization:
     """Normalisation of a plastic projection's weights per post neuron (see the module docstring).
 

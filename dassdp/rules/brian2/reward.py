@@ -42,7 +42,7 @@ def reward_prediction_error(
     from brian2 import Synapses, TimedArray, second
 
     from dassdp.models.dopamine import DopamineVolume
-    from dassdp.rules.brian2.windows import schedule_table, track_windows
+    from dassdp.rules.brian2.windows import on_window_clock, schedule_table, track_windows
     from dassdp.rules.reference import check_positive
 
     check_positive("tau_n", tau_n)
@@ -57,7 +57,7 @@ def reward_prediction_error(
     )
     volume.group.namespace.update(
         {
-            "reward_learn": schedule_table(schedule),
+            "reward_learn": schedule_table(schedule, window_s * second),
             "reward_T": window_s * second,
             "reward_tau": tau_n,
             "reward_rate": rate,
@@ -78,5 +78,7 @@ reward = n_label / (n_total + int(n_total == 0))
 DA += on * (reward - rbar) / reward_tau
 rbar += on * reward_rate * (reward - rbar)"""
     release = volume.group.run_regularly(code, dt=window_s * second, when="groups", order=volume.group.order + 1)
+    for updater in counts.summed_updaters.values():  # the counts are read once per window
+        on_window_clock(updater, release.clock)
     volume.objects += [counts, release, *track_windows(labels_group, window_s * second, "first", "readout")]
     return volume

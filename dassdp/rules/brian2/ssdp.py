@@ -47,7 +47,10 @@ window m), on a clock of period ``window``:
     into ``ssdp_n_inputs_fired`` of the post neurons;
     order 20: spikes of this step are recorded as fired flags and latencies of the new window.
 
-The run therefore needs one step past the last window: use ``rule.duration(n_windows)``.
+The run therefore needs one step past the last window: use ``rule.duration(n_windows)``. A
+transmission placed earlier in that step than the ``synapses`` slot (the bridge puts it in
+``groups``, so that a spike reaches the next layer in its own step) still uses the weights of
+before window m's update for the spikes of window m+1's first step.
 Only one DA-SSDP projection may target a given post group (the post-side variables are shared).
 Read weights with `DASSDPSynapses.weights` / `DASSDPSynapses.weight_matrix` and record them with
 `DASSDPSynapses.monitor_weights`: Brian2 reads the subexpression ``w`` on runtime targets only.
@@ -65,7 +68,7 @@ from dassdp.rules.brian2.losses import WindowLoss
 from dassdp.rules.brian2.normalization import SYNAPSE_EQUATIONS, RowNormalization
 from dassdp.rules.brian2.protocol import WeightMonitor, split_sum
 from dassdp.rules.brian2.windows import (
-    ORDER_SYNC,
+    ORDER_COUNT_INPUTS,
     ORDER_UPDATE,
     on_window_clock,
     require_variables,
@@ -409,6 +412,8 @@ class DASSDPSynapses:
         on_pre, on_event = self._pathways()
         own = {"ssdp_count_inputs", "ssdp_window_end"} & set(on_pre)  # scalar delays: no per-synapse arrays
         model = _CONSTANTS + _WEIGHT[self.mode] + (SYNAPSE_EQUATIONS if self.normalization is not None else "")
+        loss_equations = getattr(self.loss, "synapse_equations", "")  # optional for a user's loss
+        model += loss_equations
         syn = Synapses(
             self.pre,
             self.post,
@@ -421,11 +426,16 @@ class DASSDPSynapses:
         )
         syn.connect(**(self.connect or {}))
         if "ssdp_count_inputs" in on_pre:
-            syn.ssdp_count_inputs.order = ORDER_SYNC
+            syn.ssdp_count_inputs.order = ORDER_COUNT_INPUTS
         if self.on_pre and self.delay is not None:
             syn.pre.delay = self.delay
         self._set_constants(syn)
         syn.run_at(_LOAD.format("ssdp_w_stored" if self.mode == "split" else "w"), times=[0 * second], when="start")
+        loss_targets = {line.split("=")[0].strip().removesuffix("_post") for line in loss_equations.splitlines()}
+        for updater in syn.summed_updaters.values():  # the loss's: once per window, before its reductions
+            if updater.target_varname in loss_targets:
+                updater.when, updater.order = "groups", self.volume.order - 2
+                on_window_clock(updater, self._window_end.clock)
         if self.mode == "split":
             syn.ssdp_window_end.order = ORDER_UPDATE
             on_window_clock(syn.ssdp_window_end, self.pre.thresholder[on_event["ssdp_window_end"]].clock)

@@ -94,7 +94,7 @@ def _learning(schedule: Schedule | None) -> tuple[dict, str]:
     return {"stdp_learn": schedule_table(schedule)}, "stdp_learn(t) * "
 
 
-@dataclass
+@dataclass(eq=False)  # no generated __eq__ over Brian2 groups and arrays
 class STDPSynapses(_PairBased):
     """Pair-based additive STDP (`dassdp.rules.reference.STDPParams`) between ``pre`` and ``post``.
 
@@ -153,7 +153,7 @@ class STDPSynapses(_PairBased):
         self.objects = [self.synapses]
 
 
-@dataclass
+@dataclass(eq=False)
 class DASTDPSynapses(_PairBased):
     """Three-factor DA-STDP (Izhikevich 2007) with NEST ``stdp_dopamine_synapse`` semantics.
 

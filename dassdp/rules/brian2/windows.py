@@ -20,7 +20,7 @@ from dassdp.models.dopamine import set_pathway_order
 
 ORDER_UPDATE = -20
 ORDER_CLEAR = -10
-ORDER_SYNC = 10
+ORDER_COUNT_INPUTS = 10
 ORDER_TRACK = 20
 
 _WINDOW = """
@@ -40,6 +40,7 @@ DA : 1
 """
 _READOUT = """
 ssdp_count : 1
+ssdp_logit : 1
 """
 
 Role = Literal["pre", "post", "readout"]
@@ -54,7 +55,7 @@ def neuron_variables(role: Role) -> str:
     flag ``ssdp_apply``, and the post neuron's share of every weight (``ssdp_share``, with its last
     increment ``ssdp_share_increment``, and the factor ``ssdp_update_factor`` and latency
     ``ssdp_post_latency`` of the window-end pass; see `dassdp.rules.brian2.ssdp`). ``readout``: the
-    spike count per window.
+    spike count per window (and the summed input ``ssdp_logit`` of `losses.ReadoutLoss`).
     """
     lines = {"pre": _WINDOW, "post": _WINDOW + _POST, "readout": _READOUT}
     if role not in lines:
@@ -128,7 +129,7 @@ def track_windows(group, window, latency: Literal["first", "last"], role: Role) 
 
     Spikes are tracked by a one-to-one Synapses from the group onto itself (a group with a reset
     cannot take more ``run_on_event`` code for its spikes), in the ``synapses`` slot at order 20:
-    after the flags were read (-20) and cleared (-10), and after ``ssdp_sync`` (10) has seen
+    after the flags were read (-20) and cleared (-10), and after ``ssdp_count_inputs`` (10) has seen
     whether a spike is the first of its window.
     """
     from brian2 import Synapses
