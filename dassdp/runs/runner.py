@@ -227,7 +227,7 @@ def calibration_table(runs: StudyRuns) -> pd.DataFrame:
         [store.read_run_table(runs.run_dir(s), "evaluations") for _, _, s in runs.calibration], ignore_index=True
     )
     scale_of = {s.run_id: overrides["brian2.rate_scale"] for _, overrides, s in runs.calibration}
-    metrics = metrics_table(evaluations, None, runs.study)
+    metrics = metrics_table(evaluations, None, runs.calibration[0][2].resolved())  # its sequence may be cut short
     scores = metrics[metrics.metric == spec.criterion].assign(rate_scale=lambda m: m.run.map(scale_of))
     table = scores[["variant", "rate_scale", "seed", "value"]].assign(criterion=spec.criterion)
     table["chosen"] = table.rate_scale == table.variant.map(runs.scales or {})

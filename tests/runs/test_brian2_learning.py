@@ -21,7 +21,7 @@ name = "b_learning"
 phase = "brian2"
 variants = {variants}
 seeds = {seeds}
-sequence = [{{ task = "A", epochs = 1 }}, {{ task = "B", epochs = 1 }}]
+sequence = {sequence}
 
 [tasks]
 kind = "classes"
@@ -49,8 +49,10 @@ warmup = 20
 """
 
 
-def write(path, variants, seeds=(0, 1), train_samples=80, brian2="", extra=""):
-    text = STUDY.format(variants=list(variants), seeds=list(seeds), train_samples=train_samples, brian2=brian2)
+def write(path, variants, seeds=(0, 1), train_samples=80, brian2="", extra="", sequence=("A", "B")):
+    text = STUDY.format(
+        variants=list(variants), seeds=list(seeds), train_samples=train_samples, brian2=brian2, sequence=list(sequence)
+    )
     path.write_text(text.replace("'", '"') + extra)
     return path
 
@@ -140,9 +142,10 @@ def test_calibration_picks_the_best_validation_score_and_never_reads_the_test_da
     import dassdp.runs.tasks as tasks
     from dassdp.runs.runner import calibrate, calibration_table, prepare_dir, run_calibration
 
-    study_path = write(
+    study_path = write(  # A -> B -> A, calibrated by ACC: its runs stop after the first pass
         tmp_path / "s.toml",
         ["none", "ssdp", "stdp"],
+        sequence=("A", "B", "A"),
         seeds=[0],
         train_samples=40,
         brian2='inhibition = 0.25\nnormalization = "divisive"',
@@ -197,3 +200,5 @@ def test_calibration_picks_the_best_validation_score_and_never_reads_the_test_da
     assert scales == {"none": 1.0, "ssdp": runs.scales["ssdp"], "stdp": runs.scales["stdp"]}
     assert all(spec.study["dataset"]["validation_fraction"] == 0 for _, _, spec in runs.runs)
     assert all(spec.study["dataset"]["validation_fraction"] == 0.2 for _, _, spec in runs.calibration)
+    assert {len(spec.study["sequence"]) for _, _, spec in runs.calibration} == {2}
+    assert {len(spec.study["sequence"]) for _, _, spec in runs.runs} == {3}
