@@ -107,7 +107,8 @@ def difference_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 def detectable_lines(summary: pd.DataFrame) -> list[str]:
     """Per grid point and main metric, the smallest paired difference to the reference that the
     study detects with probability `DETECTABLE_POWER` (the ``detectable`` column; the range over
-    the variants when their paired SDs differ)."""
+    the variants when their paired SDs differ). A variant whose paired differences are all equal
+    (SD 0) has no such size: it is named apart, as not estimable."""
     others = summary[summary.variant != summary.reference]
     points = others.point.unique()
     sweep = [c for c in summary.columns if c.startswith("sweep.")]
@@ -121,8 +122,12 @@ def detectable_lines(summary: pd.DataFrame) -> list[str]:
             prefix = f"point {point} ({values}): " if values else f"point {point}: "
         for metric in present_metrics(summary, MAIN_METRICS):
             rows = at[(at.metric == metric) & at.detectable.notna()]
+            flat = sorted(str(v) for v in rows.loc[rows.diff_sd == 0, "variant"])
+            rows = rows[rows.diff_sd > 0]
+            note = f" ({', '.join(flat)}: every paired difference equal, not estimable)" if flat else ""
             if rows.empty:
-                lines.append(f"{prefix}{heading(metric)}: fewer than 2 paired seeds, no difference can be tested")
+                reason = "every paired difference is equal" if flat else "fewer than 2 paired seeds"
+                lines.append(f"{prefix}{heading(metric)}: {reason}, the detectable difference is not estimable")
                 continue
             n = sorted(set(rows.n_pairs))
             seeds = f"n = {n[0]}" if len(n) == 1 else f"n = {n[0]}-{n[-1]}"
@@ -132,7 +137,7 @@ def detectable_lines(summary: pd.DataFrame) -> list[str]:
                 size = f"{size} ({low.variant}) to {high.detectable:.3f} ({high.variant})"
             lines.append(
                 f"{prefix}with {seeds} seeds and the observed paired SD, {heading(metric)} differences smaller than "
-                f"{size} would go undetected at {power} power"
+                f"{size} would go undetected at {power} power{note}"
             )
     return lines
 

@@ -119,7 +119,19 @@ def test_detectable_lines_per_point_and_with_too_few_pairs():
     lines = detectable_lines(summary)
     assert len(lines) == 2 * 4  # two points x ACC, BWT, forgetting, learned_B
     assert lines[0].startswith("point 0 (training.lr=0.001): with n = 5 seeds")
-    assert lines[5] == "point 1 (training.lr=0.002): BWT: fewer than 2 paired seeds, no difference can be tested"
+    assert lines[5] == (
+        "point 1 (training.lr=0.002): BWT: fewer than 2 paired seeds, the detectable difference is not estimable"
+    )
+
+
+def test_a_variant_without_spread_is_named_apart():
+    """Paired differences that are all equal (SD 0) have no detectable size: not 0.000."""
+    metrics = _metrics(points=(0,))
+    same = (metrics.metric == "ACC") & (metrics.variant == "ssdp")
+    reference = metrics[(metrics.metric == "ACC") & (metrics.variant == "none")].set_index("seed").value
+    metrics.loc[same, "value"] = metrics.loc[same, "seed"].map(reference).to_numpy() + 0.1
+    line = next(line for line in detectable_lines(summarise(metrics, by=BY, reference="none")) if "ACC" in line)
+    assert "(ssdp: every paired difference equal, not estimable)" in line and "0.000" not in line
 
 
 def test_summary_without_reference_prints_the_means_only(tmp_path):
