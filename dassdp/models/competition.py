@@ -23,8 +23,8 @@ def lateral_inhibition(group, strength: float, schedule=None, name: str | None =
     """The Synapses (add it to the Network) of lateral inhibition within ``group``."""
     from brian2 import Synapses
 
+    from dassdp.checks import check_positive
     from dassdp.rules.brian2.windows import schedule_table
-    from dassdp.rules.reference import check_positive
 
     check_positive("strength", strength)
     missing = [v for v in ("I", "vth") if v not in group.variables]

@@ -47,8 +47,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from dassdp.checks import check_choice
 from dassdp.models.snn import LIF
-from dassdp.rules.reference import DASSDPParams, Gate, GateMode, check_choice, fit_gate
+from dassdp.rules.reference import DASSDPParams, Gate, GateMode, fit_gate
 from dassdp.rules.torch import (
     Backend,
     RunningActivity,

@@ -178,6 +178,8 @@ from typing import Literal
 
 import numpy as np
 
+from dassdp.checks import check_choice, check_positive
+
 LatencyMode = Literal["first", "last"]
 SameStep = Literal["balanced", "causal"]
 GateMode = Literal["continuous", "sign", "off"]
@@ -190,16 +192,6 @@ A_BASE = 5e-4
 A_BASE_PAPER = 1e-4
 #: Added to the standard deviations of the gate fit, as in the published code.
 STD_EPS = 1e-8
-
-
-def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-
-
-def check_positive(name: str, value: float, strict: bool = True) -> None:
-    if not np.isfinite(value) or value < 0 or (strict and value == 0):
-        raise ValueError(f"{name} must be {'> 0' if strict else '>= 0'} and finite, got {value!r}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -52,7 +52,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dassdp.rules.reference import A_BASE, A_PLUS, Gate, GateMode, LatencyMode, check_choice, check_positive
+from dassdp.checks import check_choice, check_positive
+from dassdp.rules.reference import A_BASE, A_PLUS, Gate, GateMode, LatencyMode
 
 __all__ = [
     "Backend",

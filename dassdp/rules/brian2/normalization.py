@@ -28,8 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dassdp.checks import check_choice
 from dassdp.rules.brian2.windows import ORDER_UPDATE, on_window_clock, schedule_table
-from dassdp.rules.reference import Normalization, Schedule, check_choice
+from dassdp.rules.reference import Normalization, Schedule
 
 __all__ = ["ORDER_NORMALIZE", "POST_VARIABLES", "RowNormalization"]
 

@@ -41,9 +41,9 @@ def reward_prediction_error(
     counts). Add its ``objects``."""
     from brian2 import Synapses, TimedArray, second
 
+    from dassdp.checks import check_positive
     from dassdp.models.dopamine import DopamineVolume
     from dassdp.rules.brian2.windows import on_window_clock, schedule_table, track_windows
-    from dassdp.rules.reference import check_positive
 
     check_positive("tau_n", tau_n)
     if not 0 < rate <= 1:

@@ -1,0 +1,47 @@
+"""Argument checks shared by the public API: each raises naming the parameter it rejects.
+
+``TypeError`` for a value of the wrong kind (a string for a number, a bool for a count),
+``ValueError`` for a value of the right kind outside its range (NaN, infinity, a negative count).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["check_choice", "check_count", "check_finite", "check_positive", "check_real"]
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+def check_real(name: str, value) -> None:
+    """A real number or 0-d numeric array (not a bool, a string or a longer array)."""
+    scalar_array = isinstance(value, np.ndarray) and value.ndim == 0 and np.issubdtype(value.dtype, np.number)
+    if isinstance(value, bool) or not (isinstance(value, numbers.Real) or scalar_array):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+
+
+def check_finite(name: str, value) -> None:
+    """A real number that is neither NaN nor infinite."""
+    check_real(name, value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+
+
+def check_positive(name: str, value, strict: bool = True) -> None:
+    """A finite real number ``> 0`` (``>= 0`` with ``strict=False``)."""
+    check_real(name, value)
+    if not np.isfinite(value) or value < 0 or (strict and value == 0):
+        raise ValueError(f"{name} must be {'> 0' if strict else '>= 0'} and finite, got {value!r}")
+
+
+def check_count(name: str, value, minimum: int = 0) -> None:
+    """An integer (not a bool, not a float such as ``3.0``) ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
