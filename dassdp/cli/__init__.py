@@ -5,7 +5,7 @@ and ``run(args) -> int`` and leaves the work to the library (``dassdp.runs``, ``
 ``dassdp.analysis``). Modules are imported only when their command is used, so ``dassdp --help``
 stays fast and ``dassdp report`` works without Brian2 or torch being imported. A command that
 needs an optional dependency that is not installed exits with status 1 and names the extra to
-install (`dassdp.extras`).
+install (`dassdp.extras`). Ctrl-C exits with status 130 and one line, without a traceback.
 """
 
 from __future__ import annotations
@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         module.add_arguments(parser)
         args = parser.parse_args(rest)
         return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"dassdp {name}: interrupted", file=sys.stderr)
+        return 130
     except ModuleNotFoundError as err:
         if err.name not in EXTRAS:
             raise

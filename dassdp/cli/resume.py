@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from dassdp.runs.runner import check_execution, load_dir
 
     try:
-        check_execution(args.workers, args.local_cluster)
+        check_execution(args.workers, args.local_cluster, args.scheduler)
         runs, _ = load_dir(args.results_dir)
     except StudyError as err:
         return fail("resume", err)

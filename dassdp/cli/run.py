@@ -1,8 +1,11 @@
 """``dassdp run STUDY.toml``: run a continual-learning study (see `dassdp.runs.study`).
 
 Options shared with ``dassdp resume``: ``--workers N`` local processes, or ``--scheduler ADDR`` /
-``--local-cluster N`` for Dask. An invalid study file exits with status 2 before anything is
-written; a run that fails is reported (status 1) and redone by ``dassdp resume``.
+``--local-cluster N`` for Dask. An invalid study file, an unusable ``--out``, an unreachable
+scheduler or a results directory in use by another process exits with status 2 before anything is
+written; a run that fails is reported (status 1) and redone by ``dassdp resume``. Ctrl-C starts no
+further run, stops the running ones and exits with status 130, saying how to resume; the runs
+already stored are kept.
 """
 
 from __future__ import annotations
@@ -44,13 +47,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_execution_arguments(parser)
 
 
-def fail(command: str, err: StudyError) -> int:
-    print(f"dassdp {command}: invalid input. {err}", file=sys.stderr)
+def fail(command: str, err: StudyError | OSError) -> int:
+    """Print why ``command`` cannot go on (an invalid input, or a results directory it cannot use) and return 2."""
+    if isinstance(err, StudyError):
+        print(f"dassdp {command}: invalid input. {err}", file=sys.stderr)
+    else:
+        print(f"dassdp {command}: {err}", file=sys.stderr)
     return 2
 
 
 def execute_study(runs, args: argparse.Namespace, command: str) -> int:
-    """Run the pending runs with progress bars, aggregate, print the summary."""
+    """Run the pending runs with progress bars, aggregate, print the summary; the results
+    directory stays locked throughout (`dassdp.runs.store.lock`)."""
+    from dassdp.runs import store
+
+    started = time.time()
+    try:
+        with store.lock(runs.out):
+            failures = _run_with_progress(runs, args)
+            if not failures:
+                from dassdp.runs.runner import aggregate
+
+                aggregate(runs, started)
+    except (StudyError, store.StoreError) as err:
+        return fail(command, err)
+    except KeyboardInterrupt:
+        print(
+            f"dassdp {command}: interrupted; the finished runs are kept, continue with `dassdp resume {runs.out}`",
+            file=sys.stderr,
+        )
+        return 130
+    if failures:
+        for run_id, err in failures:
+            print(f"dassdp {command}: run {run_id} failed: {type(err).__name__}: {err}", file=sys.stderr)
+        print(
+            f"dassdp {command}: {len(failures)} run(s) failed; fix the cause and `dassdp resume {runs.out}`",
+            file=sys.stderr,
+        )
+        return 1
+    if not args.quiet:
+        from dassdp.cli.summary import print_summary
+
+        print_summary(runs.out)
+    print(f"study done in {time.time() - started:.1f} s: {runs.out}")
+    return 0
+
+
+def _run_with_progress(runs, args: argparse.Namespace) -> list:
+    """`dassdp.runs.runner.run_study` with a progress bar per variant (and one for calibration)."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -60,11 +104,9 @@ def execute_study(runs, args: argparse.Namespace, command: str) -> int:
         TimeElapsedColumn,
     )
 
-    from dassdp.cli.summary import print_summary
-    from dassdp.runs.runner import aggregate, run_study
+    from dassdp.runs.runner import run_study
 
     console = Console(stderr=True, quiet=args.quiet)
-    started = time.time()
     variants = list(runs.study.variants)
     per_variant = runs.n_runs // len(variants)  # every variant runs every seed and grid point
     counts = {v: per_variant + sum(spec.variant == v for _, _, spec in runs.calibration) for v in variants}
@@ -83,23 +125,7 @@ def execute_study(runs, args: argparse.Namespace, command: str) -> int:
                 progress.advance(stage)
             progress.refresh()
 
-        try:
-            failures = run_study(runs, args.workers, args.scheduler, args.local_cluster, on_done=done)
-        except StudyError as err:
-            return fail(command, err)
-    if failures:
-        for run_id, err in failures:
-            print(f"dassdp {command}: run {run_id} failed: {type(err).__name__}: {err}", file=sys.stderr)
-        print(
-            f"dassdp {command}: {len(failures)} run(s) failed; fix the cause and `dassdp resume {runs.out}`",
-            file=sys.stderr,
-        )
-        return 1
-    aggregate(runs, started)
-    if not args.quiet:
-        print_summary(runs.out)
-    print(f"study done in {time.time() - started:.1f} s: {runs.out}")
-    return 0
+        return run_study(runs, args.workers, args.scheduler, args.local_cluster, on_done=done)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
     from dassdp.runs.study import load_study
 
     try:
-        check_execution(args.workers, args.local_cluster)
         study, text = load_study(args.study)
+        check_execution(args.workers, args.local_cluster, args.scheduler)
         out = args.out if args.out is not None else Path("results") / args.study.stem
         runs = prepare_dir(study, text, out, args.resume)
     except StudyError as err:

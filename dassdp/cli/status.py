@@ -1,4 +1,7 @@
-"""``dassdp status DIR``: runs done and pending, per variant (and the summary once complete)."""
+"""``dassdp status DIR``: runs done, damaged and pending, per variant (and the summary once
+complete). A damaged run (a table that no longer matches its manifest's checksum) or damaged
+aggregate tables are redone by ``dassdp resume DIR``. Reads only: works while a study runs and on a
+read-only file system."""
 
 from __future__ import annotations
 
@@ -25,26 +28,33 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         runs, _ = load_dir(args.results_dir)
-    except StudyError as err:
+        states = run_states(runs)
+        damaged_tables = store.damaged_tables(runs.out)
+    except (StudyError, store.StoreError) as err:
         return fail("status", err)
-    states = run_states(runs)
     total = len(runs.calibration) + runs.n_runs
     table = Table(title=f"{runs.study.name} ({runs.out}): {int(states.done.sum())}/{total} runs done")
-    for column in ("stage", "variant", "done", "pending"):
+    for column in ("stage", "variant", "done", "damaged", "pending"):
         table.add_column(column)
     for stage in ("calibration", "study"):
         for variant in runs.study.variants:
             rows = states[(states.stage == stage) & (states.variant == variant)]
             if stage == "study" and not runs.runs:  # waiting for the calibration's choice
-                table.add_row(stage, variant, "0", str(runs.n_runs // len(runs.study.variants)))
+                table.add_row(stage, variant, "0", "0", str(runs.n_runs // len(runs.study.variants)))
             elif len(rows):
-                table.add_row(stage, variant, str(int(rows.done.sum())), str(int((~rows.done).sum())))
+                counts = rows.state.value_counts()
+                table.add_row(stage, variant, *(str(int(counts.get(s, 0))) for s in ("done", "damaged", "pending")))
     console = Console(width=160)
     console.print(table)
-    complete = bool(runs.runs) and bool(states.done.all()) and (runs.out / store.MANIFEST).is_file()
-    if complete:
+    damaged = states[states.state == "damaged"].run.tolist()
+    if damaged:
+        console.print(f"damaged runs (a table differs from its checksum), redone by resume: {', '.join(damaged)}")
+    all_done = bool(runs.runs) and bool(states.done.all())
+    if all_done and damaged_tables:
+        console.print(f"aggregate tables damaged ({', '.join(damaged_tables)}): dassdp resume {runs.out}")
+    elif all_done and (runs.out / store.MANIFEST).is_file():
         print_summary(runs.out, console)
-    elif runs.runs and states.done.all():
+    elif all_done:
         console.print(f"all runs done but not aggregated: dassdp resume {runs.out}")
     else:
         console.print(f"pending: dassdp resume {runs.out}")

@@ -9,8 +9,14 @@ runs. Both stages are resumable in the same way.
 A run is executed by `run_one`, a plain top-level function of picklable arguments, so the same
 code runs in a ``ProcessPoolExecutor`` worker and on a Dask worker; it writes its tables into the
 shared results directory itself and returns its manifest. Runs whose manifest says ``done`` are
-skipped; any other run directory is removed and the run redone, so a study killed at any moment
-(``kill -9``) resumes without losing completed runs and without reading a partial table.
+skipped; any other run directory (pending, or damaged: a table that no longer matches the
+checksum in its manifest) is removed and the run redone, so a study killed at any moment (``kill
+-9``) resumes without losing completed runs and without reading a partial table.
+
+`prepare_dir` and `run_study` hold the directory's lock (`dassdp.runs.store.lock`) while they
+write. A ``KeyboardInterrupt`` (Ctrl-C) in `run_study` starts no further run, stops the local
+worker processes' running runs (their directories are removed on resume, like any unfinished
+run) and propagates; the runs already stored stay done.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,27 +114,55 @@ class StudyRuns:
         return self.out / store.RUNS / spec.run_id
 
 
+#: what a `prepare_dir` killed before it wrote ``study.json`` can have left (besides ``.*.tmp`` files)
+_PREPARE_LEFTOVERS = {store.LOCK, store.RUNS, STUDY_TOML}
+
+
+def _interrupted_prepare(out: Path) -> bool:
+    """True if ``out`` holds nothing but what an interrupted `prepare_dir` leaves."""
+    for path in out.iterdir():
+        if path.name.startswith(".") and path.name.endswith(".tmp"):
+            continue
+        if path.name not in _PREPARE_LEFTOVERS or (path.name == store.RUNS and any(path.iterdir())):
+            return False
+    return True
+
+
 def prepare_dir(study: Study, text: str, out: Path, resume: bool) -> StudyRuns:
-    """Create ``out`` (or check that it holds this study when resuming) and record the study."""
+    """Create ``out`` (or check that it holds this study when resuming) and record the study
+    (``study.json`` last: a directory without it holds no study). Raises `StudyError` naming
+    ``--out`` when ``out`` is a file, cannot be written, holds another study or other files."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise StudyError("--out", f"{str(out)!r} is a file, not a directory")
     runs = StudyRuns(study, out)
-    if (out / STUDY_JSON).is_file():
-        recorded = json.loads((out / STUDY_JSON).read_text())
-        if recorded.get("hash") != runs.hash:
-            raise StudyError(
-                "--out",
-                f"{str(out)!r} holds results of a different study (hash {recorded.get('hash')}); "
-                "choose another directory",
-            )
-        if not resume:
-            raise StudyError(
-                "--out", f"{str(out)!r} already holds this study's results; use --resume (or `dassdp resume`)"
-            )
-    elif out.exists() and any(out.iterdir()):
-        raise StudyError("--out", f"{str(out)!r} exists, is not empty and holds no study")
-    (out / store.RUNS).mkdir(parents=True, exist_ok=True)
-    store.write_atomic(out / STUDY_TOML, lambda tmp: Path(tmp).write_text(text))
-    store.write_json_atomic({"hash": runs.hash, "study": study.model_dump(mode="json")}, out / STUDY_JSON)
+    try:
+        with store.lock(out):
+            if (out / STUDY_JSON).is_file():
+                try:
+                    recorded = json.loads((out / STUDY_JSON).read_text())
+                except ValueError:
+                    raise StudyError("--out", f"{str(out / STUDY_JSON)!r} is damaged (not JSON)") from None
+                if recorded.get("hash") != runs.hash:
+                    raise StudyError(
+                        "--out",
+                        f"{str(out)!r} holds results of a different study (hash {recorded.get('hash')}); "
+                        "choose another directory",
+                    )
+                if not resume:
+                    raise StudyError(
+                        "--out", f"{str(out)!r} already holds this study's results; use --resume (or `dassdp resume`)"
+                    )
+                return runs
+            if not _interrupted_prepare(out):
+                raise StudyError("--out", f"{str(out)!r} exists, is not empty and holds no study")
+            (out / store.RUNS).mkdir(exist_ok=True)
+            store.write_atomic(out / STUDY_TOML, lambda tmp: Path(tmp).write_text(text))
+            store.write_json_atomic({"hash": runs.hash, "study": study.model_dump(mode="json")}, out / STUDY_JSON)
+    except store.StoreError as err:
+        raise StudyError("--out", str(err)) from None
+    except OSError as err:
+        raise StudyError("--out", f"cannot write to {str(out)!r}: {err.strerror or err}") from None
     return runs
 
 
@@ -137,6 +173,10 @@ def load_dir(out: Path) -> tuple[StudyRuns, str]:
         recorded = json.loads((out / STUDY_JSON).read_text())
         text = (out / STUDY_TOML).read_text()
     except (OSError, ValueError):
+        if out.is_dir() and _interrupted_prepare(out):
+            raise StudyError(
+                "DIR", f"{str(out)!r} holds no study: it was interrupted before it started; run the study file again"
+            ) from None
         raise StudyError("DIR", f"{str(out)!r} is not a study results directory (no readable {STUDY_JSON})") from None
     return StudyRuns(parse_study(recorded["study"], source=out / STUDY_JSON), out), text
 
@@ -147,15 +187,16 @@ def load_dir(out: Path) -> tuple[StudyRuns, str]:
 
 
 def _worker_init() -> None:
-    """Worker processes: one torch thread, and die with the parent (Linux) so that a killed
-    study leaves no orphan writing into its directory."""
+    """Worker processes: one torch thread, ignore Ctrl-C (the parent stops them, see `_execute`)
+    and die with the parent (Linux) so that a killed study leaves no orphan writing into its
+    directory."""
     import torch
 
     torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         try:
             import ctypes
-            import signal
 
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         except OSError:
@@ -178,8 +219,9 @@ def run_one(spec_data: dict, out: str, hash_: str) -> dict:
         tables = execute_brian2(spec, build_root=Path(out) / BUILDS, pretrained_root=Path(out) / PRETRAINED)
     else:
         tables = execute(spec)
-    for name in RUN_TABLES:
-        store.write_parquet_atomic(tables[name], run_dir / f"{name}.parquet")
+    files = [f"{name}.parquet" for name in RUN_TABLES]
+    for name, file in zip(RUN_TABLES, files):
+        store.write_parquet_atomic(tables[name], run_dir / file)
     finished = time.time()
     manifest = {
         "run_id": spec.run_id,
@@ -191,6 +233,7 @@ def run_one(spec_data: dict, out: str, hash_: str) -> dict:
         "versions": store.versions(),
         "timings": {"started": started, "finished": finished, "seconds": finished - started},
         "tables": {name: len(tables[name]) for name in RUN_TABLES},
+        "files": store.file_digests(run_dir, files),
         "worker": {"host": os.uname().nodename, "pid": os.getpid()},
     }
     store.write_json_atomic(manifest, run_dir / store.MANIFEST)
@@ -198,24 +241,24 @@ def run_one(spec_data: dict, out: str, hash_: str) -> dict:
 
 
 def run_states(runs: StudyRuns) -> pd.DataFrame:
-    """One row per run: stage (``calibration`` or ``study``), point, variant, seed, run, done;
-    the study's runs appear once calibration has chosen their scales."""
+    """One row per run: stage (``calibration`` or ``study``), point, variant, seed, run, state
+    (`dassdp.runs.store.run_state`: done, damaged or pending) and done; the study's runs appear
+    once calibration has chosen their scales."""
     stages = [("calibration", runs.calibration), ("study", runs.runs)]
-    return pd.DataFrame(
-        [
-            {
-                "stage": stage,
-                "point": point,
-                "variant": spec.variant,
-                "seed": spec.seed,
-                "run": spec.run_id,
-                "done": store.is_done(runs.run_dir(spec)),
-            }
-            for stage, specs in stages
-            for point, _, spec in specs
-        ],
-        columns=["stage", "point", "variant", "seed", "run", "done"],
-    )
+    rows = [
+        {
+            "stage": stage,
+            "point": point,
+            "variant": spec.variant,
+            "seed": spec.seed,
+            "run": spec.run_id,
+            "state": store.run_state(runs.run_dir(spec)),
+        }
+        for stage, specs in stages
+        for point, _, spec in specs
+    ]
+    table = pd.DataFrame(rows, columns=["stage", "point", "variant", "seed", "run", "state"])
+    return table.assign(done=table.state == "done")
 
 
 def calibration_table(runs: StudyRuns) -> pd.DataFrame:
@@ -265,12 +308,16 @@ def calibrate(runs: StudyRuns) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def check_execution(workers: int, local_cluster: int | None) -> None:
-    """Raise `StudyError` for fewer than one local worker or Dask ``LocalCluster`` worker."""
+def check_execution(workers: int, local_cluster: int | None, scheduler: str | None = None) -> None:
+    """Raise `StudyError` for fewer than one local worker or Dask ``LocalCluster`` worker, or a
+    Dask scheduler that cannot be reached (checked before anything is written)."""
     if workers < 1:
         raise StudyError("--workers", f"must be >= 1, got {workers}")
     if local_cluster is not None and local_cluster < 1:
         raise StudyError("--local-cluster", f"must be >= 1, got {local_cluster}")
+    if scheduler is not None:
+        client, _ = _dask_client(scheduler, None)
+        client.close()
 
 
 def _dask_client(scheduler: str | None, local_cluster: int | None):
@@ -301,12 +348,18 @@ def run_study(
 
     Local workers are forked on Linux (``start_method`` None: they inherit the imported modules
     and the data set, loaded here first, and start in milliseconds; call this from a process
-    without other threads, e.g. no auto-refreshing progress bar) and spawned elsewhere."""
+    without other threads, e.g. no auto-refreshing progress bar) and spawned elsewhere.
+
+    Holds the directory's lock throughout (`dassdp.runs.store.lock`, which raises
+    `dassdp.runs.store.StoreError` if another process holds it) and first removes the temporary
+    files a killed writer left."""
     on_done = on_done or (lambda manifest: None)
-    failures = run_calibration(runs, workers, scheduler, local_cluster, on_done, start_method)
-    if failures:
-        return failures
-    return _execute(runs, runs.runs, workers, scheduler, local_cluster, on_done, start_method)
+    with store.lock(runs.out):
+        store.remove_temporaries(runs.out)
+        failures = run_calibration(runs, workers, scheduler, local_cluster, on_done, start_method)
+        if failures:
+            return failures
+        return _execute(runs, runs.runs, workers, scheduler, local_cluster, on_done, start_method)
 
 
 def run_calibration(
@@ -356,7 +409,7 @@ def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done,
                 except Exception as err:  # noqa: BLE001 - reported per run
                     failures.append((futures[future].run_id, err))
         finally:
-            client.close()
+            client.close()  # cancels the runs not started
             if cluster is not None:
                 cluster.close()
     elif workers <= 1:
@@ -374,14 +427,41 @@ def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done,
 
             make_tasks(pending[0].resolved())  # cached, inherited by the forked workers
         context = multiprocessing.get_context(start_method)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
-            futures = {pool.submit(run_one, *a): spec for a, spec in zip(args, pending)}
-            for future in as_completed(futures):
-                try:
-                    on_done(future.result())
-                except Exception as err:  # noqa: BLE001 - reported per run
-                    failures.append((futures[future].run_id, err))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+        queue = list(zip(args, pending))
+        running = {}
+        try:
+            while queue or running:
+                while queue and len(running) < workers:  # submitted one by one: Ctrl-C starts none
+                    a, spec = queue.pop(0)
+                    try:
+                        running[pool.submit(run_one, *a)] = spec
+                    except BrokenProcessPool as err:  # a worker died: the rest fail, resume redoes them
+                        failures.append((spec.run_id, err))
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    spec = running.pop(future)
+                    try:
+                        on_done(future.result())
+                    except Exception as err:  # noqa: BLE001 - reported per run
+                        failures.append((spec.run_id, err))
+        except BaseException:  # Ctrl-C: stop the running runs now
+            _terminate_workers(pool)
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
     return failures
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's worker processes (``terminate_workers`` from Python 3.14 on)."""
+    if hasattr(pool, "terminate_workers"):
+        pool.terminate_workers()
+        return
+    for process in list((pool._processes or {}).values()):  # noqa: SLF001 - no public way before 3.14
+        process.terminate()
 
 
 def _worker_init_torch_only() -> None:
@@ -495,7 +575,8 @@ def aggregate(runs: StudyRuns, started: float | None = None) -> dict[str, pd.Dat
     parameters as columns), compute ``metrics.parquet``, ``summary.parquet`` (t-intervals and
     paired differences to the study's reference variant, `dassdp.analysis.stats.summarise`),
     ``gate_diagnostics.parquet`` (`dassdp.analysis.gate_diagnostics`) and, with calibration,
-    ``calibration.parquet`` (`calibrate`), and write the study manifest last."""
+    ``calibration.parquet`` (`calibrate`), and write the study manifest last, with the tables'
+    checksums (`dassdp.runs.store.damaged_tables` checks them)."""
     from dassdp.analysis.gate_diagnostics import gate_diagnostics
     from dassdp.analysis.stats import summarise
 
@@ -517,6 +598,7 @@ def aggregate(runs: StudyRuns, started: float | None = None) -> dict[str, pd.Dat
     tables["summary"] = tables["summary"].reset_index(drop=True)
     for name, frame in tables.items():
         store.write_parquet_atomic(frame, runs.out / f"{name}.parquet")
+    files = store.file_digests(runs.out, [f"{name}.parquet" for name in tables])
     manifests = [store.read_manifest(runs.run_dir(spec)) for _, _, spec in runs.runs]
     store.write_json_atomic(
         {
@@ -531,6 +613,7 @@ def aggregate(runs: StudyRuns, started: float | None = None) -> dict[str, pd.Dat
             "versions": store.versions(),
             "run_seconds": float(sum(m["timings"]["seconds"] for m in manifests)),
             "wall_seconds": None if started is None else time.time() - started,
+            "files": files,
         },
         runs.out / store.MANIFEST,
     )
