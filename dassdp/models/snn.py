@@ -19,15 +19,24 @@ Networks: `SpikingMLP` (Linear -> LIF per hidden layer) and `SpikingConvNet` (Co
 MaxPool per block, 1-d or 2-d); both read out the time mean of a final non-spiking Linear layer
 as logits. Max pooling keeps spikes binary, so every weight feeding a LIF layer sees spikes (or the
 encoded input) and DA-SSDP can be applied to it.
+
+Arguments are checked, and a bad one raises ``TypeError`` (wrong kind: a string for a number, a
+bool or a float for a width) or ``ValueError`` (NaN, infinity, out of range) naming it. Tensor
+values (a tensor ``beta`` or ``threshold``, the currents) are not checked, so that a forward pass
+needs no device synchronisation; `lif_sequence` (and so `LIF`) checks its `LIFParameters` once
+per window, `lif_step` at every call (a few microseconds).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Literal, NamedTuple
 
 import torch
 from torch import nn
+
+from dassdp.checks import check_choice, check_count, check_finite, check_positive
 
 ResetMode = Literal["subtract", "zero"]
 SurrogateName = Literal["fast_sigmoid", "atan"]
@@ -45,7 +54,8 @@ __all__ = [
 
 
 class LIFParameters(NamedTuple):
-    """Parameters of `lif_step`. ``beta`` in [0, 1] may be a tensor (learnable or per neuron)."""
+    """Parameters of `lif_step`. ``beta`` in [0, 1] and ``threshold > 0`` may be tensors (learnable
+    or per neuron; their values are not checked); ``alpha > 0`` scales the surrogate."""
 
     beta: torch.Tensor | float = 0.9
     threshold: float = 1.0
@@ -92,17 +102,53 @@ class _ArctanSpike(_SpikeFunction):
 
 
 _SURROGATES = {"fast_sigmoid": _FastSigmoidSpike, "atan": _ArctanSpike}
+_RESETS = ("subtract", "zero")
+
+
+def _check_tensor(name: str, value) -> None:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+
+
+def _check_beta(beta) -> None:
+    check_finite("beta", beta)
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"beta must lie in [0, 1], got {beta!r}")
+
+
+def _check_parameters(p: LIFParameters) -> None:
+    """The numbers and names of ``p`` (not the values of tensor fields)."""
+    if not isinstance(p, LIFParameters):
+        raise TypeError(f"p must be LIFParameters, got {type(p).__name__}")
+    check_choice("reset", p.reset, _RESETS)
+    check_choice("surrogate", p.surrogate, tuple(_SURROGATES))
+    check_positive("alpha", p.alpha)
+    if not isinstance(p.threshold, torch.Tensor):
+        check_positive("threshold", p.threshold)
+    if not isinstance(p.beta, torch.Tensor):
+        _check_beta(p.beta)
 
 
 def spike(x: torch.Tensor, surrogate: SurrogateName = "fast_sigmoid", alpha: float = 10.0) -> torch.Tensor:
     """``H(x) = 1 if x > 0 else 0`` with the named surrogate derivative."""
+    _check_tensor("x", x)
+    check_choice("surrogate", surrogate, tuple(_SURROGATES))
+    check_positive("alpha", alpha)
     return _SURROGATES[surrogate].apply(x, alpha)
 
 
 def lif_step(current: torch.Tensor, state: LIFState, p: LIFParameters) -> tuple[torch.Tensor, LIFState]:
     """One LIF step (see the module docstring): returns ``(s[t], LIFState(v[t]))``."""
+    _check_parameters(p)
+    if not isinstance(state, LIFState):
+        raise TypeError(f"state must be a LIFState, got {type(state).__name__}")
+    return _lif_step(current, state, p)
+
+
+def _lif_step(current: torch.Tensor, state: LIFState, p: LIFParameters) -> tuple[torch.Tensor, LIFState]:
+    """`lif_step` without the checks (`lif_sequence` checks once per window)."""
     u = p.beta * state.v + current
-    s = spike(u - p.threshold, p.surrogate, p.alpha)
+    s = _SURROGATES[p.surrogate].apply(u - p.threshold, p.alpha)
     reset = s.detach()
     v = u - p.threshold * reset if p.reset == "subtract" else u * (1.0 - reset)
     return s, LIFState(v)
@@ -112,10 +158,16 @@ def lif_sequence(
     currents: torch.Tensor, p: LIFParameters, state: LIFState | None = None
 ) -> tuple[torch.Tensor, LIFState]:
     """`lif_step` over ``currents[T, B, ...]`` from ``v = 0`` (or ``state``): spikes ``[T, B, ...]``."""
+    _check_tensor("currents", currents)
+    if currents.ndim < 1 or currents.shape[0] < 1:
+        raise ValueError(f"currents must hold at least one step [T, B, ...], got shape {tuple(currents.shape)}")
+    _check_parameters(p)
+    if state is not None and not isinstance(state, LIFState):
+        raise TypeError(f"state must be a LIFState or None, got {type(state).__name__}")
     state = LIFState(torch.zeros_like(currents[0])) if state is None else state
     spikes = []
     for current in currents:
-        s, state = lif_step(current, state, p)
+        s, state = _lif_step(current, state, p)
         spikes.append(s)
     return torch.stack(spikes), state
 
@@ -140,14 +192,13 @@ class LIF(nn.Module):
         alpha: float = 10.0,
     ) -> None:
         super().__init__()
-        if reset not in ("subtract", "zero"):
-            raise ValueError(f"reset must be 'subtract' or 'zero', got {reset!r}")
-        if surrogate not in _SURROGATES:
-            raise ValueError(f"surrogate must be one of {tuple(_SURROGATES)}, got {surrogate!r}")
-        if not (threshold > 0 and alpha > 0):
-            raise ValueError(f"threshold and alpha must be > 0, got {threshold!r} and {alpha!r}")
-        if not 0.0 <= beta <= 1.0:
-            raise ValueError(f"beta must lie in [0, 1], got {beta!r}")
+        check_choice("reset", reset, _RESETS)
+        check_choice("surrogate", surrogate, tuple(_SURROGATES))
+        check_positive("threshold", threshold)
+        check_positive("alpha", alpha)
+        _check_beta(beta)
+        if not isinstance(learn_beta, bool):
+            raise TypeError(f"learn_beta must be a bool, got {type(learn_beta).__name__} {learn_beta!r}")
         beta_t = torch.tensor(float(beta))
         if learn_beta:
             self.beta = nn.Parameter(beta_t)
@@ -168,6 +219,16 @@ class LIF(nn.Module):
         )
 
 
+def _check_widths(name: str, values, minimum: int = 1) -> list[int]:
+    """A list of integers ``>= minimum`` (any iterable but a string), each named ``name[i]``."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be a list of integers, got {type(values).__name__} {values!r}")
+    values = list(values)
+    for i, value in enumerate(values):
+        check_count(f"{name}[{i}]", value, minimum)
+    return values
+
+
 def _time_distributed(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Apply a per-sample layer to ``x[T, B, ...]`` by folding time into the batch."""
     y = layer(x.flatten(0, 1))
@@ -182,6 +243,8 @@ class SpikingMLP(nn.Module):
 
     def __init__(self, sizes: list[int], n_classes: int, **lif_kwargs) -> None:
         super().__init__()
+        sizes = _check_widths("sizes", sizes)
+        check_count("n_classes", n_classes, 1)
         if len(sizes) < 2:
             raise ValueError(f"sizes must list the input and at least one hidden width, got {sizes}")
         self.fc = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
@@ -205,9 +268,15 @@ class SpikingConvNet(nn.Module):
         self, input_shape: tuple[int, ...], channels: list[int], hidden: int, n_classes: int, **lif_kwargs
     ) -> None:
         super().__init__()
+        input_shape = tuple(_check_widths("input_shape", input_shape))
+        channels = _check_widths("channels", channels)
+        check_count("hidden", hidden, 1)
+        check_count("n_classes", n_classes, 1)
         dims = len(input_shape) - 1
         if dims not in (1, 2):
             raise ValueError(f"input_shape must be (C, L) or (C, H, W), got {input_shape}")
+        if not channels:
+            raise ValueError("channels must list at least one convolution block's width")
         conv, pool = (nn.Conv1d, nn.MaxPool1d) if dims == 1 else (nn.Conv2d, nn.MaxPool2d)
         widths = [input_shape[0], *channels]
         self.conv = nn.ModuleList(conv(a, b, 3, padding=1) for a, b in zip(widths[:-1], widths[1:]))

@@ -27,6 +27,11 @@ makes the plug-in cheap there. That fusion is why this module decodes latencies 
 ``S_b`` and ``g_b`` itself rather than calling `dassdp.rules.torch.RunningActivity.finish`,
 `dassdp.rules.torch.sample_synchrony` and `dassdp.rules.torch.gate_values`, the one torch
 function of each; ``tests/torch/test_kernels.py`` checks it against those three.
+
+The kernels check only that every bin lies in the table (`_tally`); numba does not check bounds,
+so the shapes, dtypes and numbers they are given (``clip``, the gate's ``line``, the scores of one
+window) are checked by their callers in `dassdp.rules.torch` (`dassdp.rules.torch.kernel_window`,
+`dassdp.rules.torch.binned_update`) before the call, not per element here.
 """
 
 from __future__ import annotations

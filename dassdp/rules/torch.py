@@ -41,18 +41,26 @@ latencies `RunningActivity.finish` (which `activity_from_raster` calls), the syn
 `sample_synchrony`, the gate `gate_values`. The fused kernel that closes a plug-in window
 (`kernel_window`) computes the same quantities in compiled code, and the tests check it against
 these functions.
+
+Arguments are checked and a bad one raises ``TypeError`` or ``ValueError`` naming it (by
+`dassdp.checks`): numbers (``sigma``, ``clip``, ``a_plus``, ``a_base``, the gate, ``n_steps``,
+``max_elements``), shapes, and the values of the tensors where that costs no device
+synchronisation on the hot path: the binned update checks that flags are 0/1, latencies integer
+steps in range and ``g`` finite unless ``check_latencies=False``; the exact update always checks
+them; `RunningActivity.update` checks that spikes are 0/1 unless ``check=False``.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dassdp.checks import check_choice, check_positive
+from dassdp.checks import check_choice, check_count, check_finite, check_positive
 from dassdp.rules.reference import A_BASE, A_PLUS, Gate, GateMode, LatencyMode
 
 __all__ = [
@@ -63,6 +71,8 @@ __all__ = [
     "kernel_window",
     "kernel_window_takes",
     "sample_synchrony",
+    "check_gate",
+    "check_spikes",
     "gate_line",
     "gate_values",
     "exact_update",
@@ -79,10 +89,60 @@ MAX_ELEMENTS = 1 << 22
 DENSE_PRODUCT_MAX = 1 << 22
 
 
+def _check_finite(name: str, value) -> None:
+    """`dassdp.checks.check_finite`, at the cost of one comparison for a finite Python float
+    (the per-step path); anything else gets the full check and its message."""
+    if type(value) is not float or not math.isfinite(value):
+        check_finite(name, value)
+
+
+def _check_positive(name: str, value, strict: bool = True) -> None:
+    """`dassdp.checks.check_positive`, cheap for a Python float in range (as `_check_finite`)."""
+    if type(value) is not float or not (0.0 < value < math.inf if strict else 0.0 <= value < math.inf):
+        check_positive(name, value, strict)
+
+
+def _check_tensor(name: str, value, ndim: int | None = None, min_ndim: int | None = None) -> None:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
+    if min_ndim is not None and value.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimensions, got shape {tuple(value.shape)}")
+
+
+def check_spikes(name: str, value: torch.Tensor) -> None:
+    """0/1 values (or bool), as spikes are; one reduction and a device synchronisation."""
+    if value.dtype != torch.bool and value.numel() and not bool(((value == 0) | (value == 1)).all()):
+        raise ValueError(f"{name} must be 0/1 (or bool), a spike tensor; got other values")
+
+
+def _check_all_finite(name: str, value: torch.Tensor) -> None:
+    if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        raise ValueError(f"{name} must be finite; got NaN or infinite values")
+
+
+def _check_rule_constants(sigma, a_plus, a_base) -> None:
+    _check_positive("sigma", sigma)
+    _check_positive("a_plus", a_plus, strict=False)
+    _check_positive("a_base", a_base, strict=False)
+
+
+def check_gate(gate, name: str = "gate") -> None:
+    """A `Gate` with finite ``k`` and ``mu`` and ``s > 0`` (cheap for Python floats)."""
+    if not isinstance(gate, Gate):
+        raise TypeError(f"{name} must be a Gate(k, mu, s), got {type(gate).__name__}")
+    _check_finite(f"{name}.k", gate.k)
+    _check_finite(f"{name}.mu", gate.mu)
+    _check_positive(f"{name}.s", gate.s)
+
+
 def resolve_backend(backend: Backend, device: torch.device) -> Literal["tensor", "numba"]:
     """The backend that runs for tensors on ``device`` (see the module docstring): ``"auto"`` is
     ``"numba"`` on the CPU and ``"tensor"`` elsewhere; ``"numba"`` off the CPU raises."""
     check_choice("backend", backend, ("auto", "tensor", "numba"))
+    if not isinstance(device, torch.device):
+        raise TypeError(f"device must be a torch.device, got {type(device).__name__} {device!r}")
     if backend == "auto":
         return "numba" if device.type == "cpu" else "tensor"
     if backend == "numba" and device.type != "cpu":
@@ -93,8 +153,6 @@ def resolve_backend(backend: Backend, device: torch.device) -> Literal["tensor",
 def activity_from_raster(spikes: torch.Tensor, latency: LatencyMode = "first") -> tuple[torch.Tensor, torch.Tensor]:
     """``(fired[B, N], latency[B, N])`` from 0/1 ``spikes[T, B, N]``, as the reference's
     ``activity_from_raster``: first (or last) spike step, ``T`` where silent."""
-    if spikes.dtype != torch.bool and not bool(((spikes == 0) | (spikes == 1)).all()):
-        raise ValueError("spikes must be 0/1 (or bool); got graded values")
     tracker = RunningActivity(latency)
     tracker.update(spikes)
     return tracker.finish()
@@ -106,7 +164,8 @@ class RunningActivity:
     Keeps one tensor ``[B, ...]``, never the spike train: the score ``max_t s_t w_t`` over the steps
     ``t`` seen so far, with weights ``w_t = 2^24 - t`` (``first``) or ``t + 1`` (``last``), so the
     score is 0 while silent and otherwise encodes the first (last) spike step. `update` takes 0/1
-    spikes ``[Tc, B, ...]`` (bool or numbers) of ``Tc >= 1`` consecutive steps.
+    spikes ``[Tc, B, ...]`` (bool or numbers) of ``Tc >= 1`` consecutive steps, at most
+    ``2^24`` steps per window (so that the scores stay exact in float32).
     """
 
     #: Weight of step 0 in ``first`` mode; integers up to it are exact in float32.
@@ -118,10 +177,20 @@ class RunningActivity:
         self.steps = 0
         self.score: torch.Tensor | None = None
 
-    def update(self, spikes: torch.Tensor, positions: int = 0) -> None:
+    def update(self, spikes: torch.Tensor, positions: int = 0, check: bool = True) -> None:
         """Add ``spikes[Tc, B, ..., *p]``, whose last ``positions`` dimensions are positions of one
         neuron (e.g. a convolution channel's pixels): a neuron fires at a step if any of its
-        positions does."""
+        positions does. ``check=False`` skips the check that the spikes are 0/1 (one reduction
+        and, on CUDA, a device synchronisation), for callers that checked them already."""
+        if type(positions) is not int or positions < 0:
+            check_count("positions", positions)
+        _check_tensor("spikes", spikes, min_ndim=2 + positions)
+        if spikes.shape[0] < 1:
+            raise ValueError(f"spikes must hold at least one step, got shape {tuple(spikes.shape)}")
+        if self.steps + spikes.shape[0] > self.FIRST:
+            raise ValueError(f"a window holds at most 2^24 steps, got {self.steps + spikes.shape[0]}")
+        if check:
+            check_spikes("spikes", spikes)
         shape = spikes.shape[1 : spikes.ndim - positions]
         if self.score is not None and shape != self.score.shape:
             raise ValueError(
@@ -162,6 +231,7 @@ def kernel_window_takes(weight: torch.Tensor, backend: Backend) -> bool:
     """Whether `kernel_window` closes windows for ``weight`` under ``backend``: it resolves to
     ``"numba"`` on the weight's device (`resolve_backend`) and the weight is float32 or float64
     and contiguous, so that the kernel can add to it in place."""
+    _check_tensor("weight", weight)
     return (
         resolve_backend(backend, weight.device) == "numba"
         and weight.dtype in (torch.float32, torch.float64)
@@ -184,11 +254,21 @@ def kernel_window(
     ``(S_b, g_b)`` (float64; ``g_b`` None without ``line``) and, given a gate's `gate_line`, adds
     ``dW`` to ``weight`` ``[Cout, Cin, ...]`` in place (at every kernel tap of a convolution) and
     counts the change in its autograd version. Equals `RunningActivity.finish`, `sample_synchrony`,
-    `gate_values` and `dassdp_update` in float32."""
+    `gate_values` and `dassdp_update` in float32. Everything the kernel reads is checked first
+    (it has no bounds checks): shapes, devices and dtypes, and that ``line`` is four finite numbers
+    with ``lo <= hi``."""
     from dassdp.rules import kernels
 
-    check_positive("sigma", sigma)
-    check_positive("clip", clip)
+    _check_window(pre, post, weight)
+    if line is not None:
+        if not isinstance(line, tuple) or len(line) != 4:
+            raise TypeError(f"line must be a tuple (slope, mu, lo, hi) or None, got {line!r}")
+        for name, value in zip(("line slope", "line mu", "line lo", "line hi"), line):
+            _check_finite(name, value)
+        if line[2] > line[3]:
+            raise ValueError(f"line must have lo <= hi, got {line!r}")
+    _check_rule_constants(sigma, a_plus, a_base)
+    _check_positive("clip", clip)
     table = _eligibility_table(pre.steps, sigma, a_plus, a_base, torch.float32, weight.device)
     synchrony, gate = np.empty(len(pre.score)), np.empty(len(pre.score))
     kernels.window_update(
@@ -210,20 +290,60 @@ def kernel_window(
     return torch.from_numpy(synchrony), torch.from_numpy(gate)
 
 
+def _check_window(pre, post, weight) -> None:
+    """`kernel_window`'s inputs: two `RunningActivity` of one window on the CPU and a weight
+    ``[Cout, Cin, ...]`` the kernel can add to in place (a few microseconds: it runs per step)."""
+    for name, side in (("pre", pre), ("post", post)):
+        if not isinstance(side, RunningActivity):
+            raise TypeError(f"{name} must be a RunningActivity, got {type(side).__name__}")
+        if side.score is None:
+            raise ValueError(f"{name}: no spikes were recorded in this window")
+        if side.score.ndim != 2 or not side.score.is_cpu:
+            raise ValueError(
+                f"{name} must hold [B, neurons] activity on the CPU, got {tuple(side.score.shape)} on "
+                f"{side.score.device}"
+            )
+    if pre.steps != post.steps or pre.mode != post.mode:
+        raise ValueError(
+            f"pre and post must cover the same window: {pre.steps} and {post.steps} steps, "
+            f"latency {pre.mode!r} and {post.mode!r}"
+        )
+    _check_tensor("weight", weight, min_ndim=2)
+    if not (weight.is_cpu and weight.is_contiguous() and weight.dtype in (torch.float32, torch.float64)):
+        raise ValueError(
+            f"weight must be a contiguous float32 or float64 CPU tensor, got {weight.dtype} on {weight.device}"
+        )
+    (n_batch, n_pre), (n_post_batch, n_post), shape = pre.score.shape, post.score.shape, weight.shape
+    if n_post_batch != n_batch or n_post != shape[0] or n_pre != shape[1]:
+        raise ValueError(
+            f"pre [{n_batch}, {n_pre}] and post [{n_post_batch}, {n_post}] activity do not match "
+            f"the weight {tuple(shape)} (needs [B, Cin], [B, Cout] and [Cout, Cin, ...])"
+        )
+
+
 def sample_synchrony(pre_fired: torch.Tensor, post_fired: torch.Tensor) -> torch.Tensor:
     """``S_b = mean_{i, j} fired_bj fired_bi = mean_j fired_bj * mean_i fired_bi`` (all-to-all), in float64."""
+    _check_tensor("pre_fired", pre_fired, ndim=2)
+    _check_tensor("post_fired", post_fired, ndim=2)
+    if pre_fired.shape[0] != post_fired.shape[0]:
+        raise ValueError(
+            f"batch sizes differ: pre_fired {tuple(pre_fired.shape)}, post_fired {tuple(post_fired.shape)}"
+        )
     return post_fired.mean(1, dtype=torch.float64) * pre_fired.mean(1, dtype=torch.float64)
 
 
 def gate_line(gate: Gate | None, mode: GateMode, tol: float = 1e-6) -> tuple[float, float, float, float]:
     """Every gate mode as ``g_b = clip(1 + slope (S_b - mu), lo, hi)``, returned as
     ``(slope, mu, lo, hi)``: ``continuous`` ``(k / s, mu, 0, 2)``; ``sign`` a constant ``sign(k)``
-    (1 where ``|k| < tol``); ``off`` the constant 1."""
+    (1 where ``|k| < tol``); ``off`` the constant 1. ``gate`` must have finite ``k`` and ``mu``
+    and ``s > 0`` (one that does not raises, rather than yielding NaN or a sign of -1)."""
     check_choice("gate", mode, ("continuous", "sign", "off"))
+    _check_positive("tol", tol, strict=False)
     if mode == "off":
         return 0.0, 0.0, 1.0, 1.0
     if gate is None:
         raise ValueError(f"gate mode {mode!r} needs a fitted gate")
+    check_gate(gate)
     if mode == "continuous":
         return gate.k / gate.s, gate.mu, 0.0, 2.0
     sign = 1.0 if abs(gate.k) < tol else (1.0 if gate.k > 0 else -1.0)
@@ -233,6 +353,7 @@ def gate_line(gate: Gate | None, mode: GateMode, tol: float = 1e-6) -> tuple[flo
 def gate_values(synchrony: torch.Tensor, gate: Gate | None, mode: GateMode, tol: float = 1e-6) -> torch.Tensor:
     """Per-sample gate ``g_b`` as the reference ``gate_values``, by `gate_line`: ``continuous``
     ``clip(1 + k (S_b - mu) / s, 0, 2)``; ``sign`` ``sign(k)`` (1 where ``|k| < tol``); ``off`` 1."""
+    _check_tensor("synchrony", synchrony)
     slope, mu, lo, hi = gate_line(gate, mode, tol)
     if lo == hi:  # a constant, also where S is not defined (NaN)
         return torch.full_like(synchrony, lo)
@@ -240,12 +361,14 @@ def gate_values(synchrony: torch.Tensor, gate: Gate | None, mode: GateMode, tol:
 
 
 def _check_inputs(pre_fired, post_fired, pre_latency, post_latency, g) -> tuple[int, int, int]:
+    _check_tensor("g", g)
     for name, value in (
         ("pre_fired", pre_fired),
         ("post_fired", post_fired),
         ("pre_latency", pre_latency),
         ("post_latency", post_latency),
     ):
+        _check_tensor(name, value)
         if value.ndim != 2:
             raise ValueError(f"{name} must have shape [B, neurons], got {tuple(value.shape)}")
     if pre_fired.shape != pre_latency.shape:
@@ -259,6 +382,13 @@ def _check_inputs(pre_fired, post_fired, pre_latency, post_latency, g) -> tuple[
             f"(g must have shape [{n_batch}])"
         )
     return n_batch, post_fired.shape[1], pre_fired.shape[1]
+
+
+def _check_values(pre_fired, post_fired, g) -> None:
+    """0/1 flags and a finite gate (reductions with a device synchronisation: not per step)."""
+    check_spikes("pre_fired", pre_fired)
+    check_spikes("post_fired", post_fired)
+    _check_all_finite("g", g)
 
 
 def _float_dtype(*tensors: torch.Tensor) -> torch.dtype:
@@ -278,8 +408,14 @@ def exact_update(
     max_elements: int = MAX_ELEMENTS,
 ) -> torch.Tensor:
     """``sum_b g_b e_bji`` (not averaged, not clipped) for real latencies, in chunks of at most
-    ``max_elements`` (sample, post, pre) triples."""
+    ``max_elements`` (sample, post, pre) triples. Checks that the flags are 0/1 and the latencies
+    and ``g`` finite."""
     n_batch, n_post, n_pre = _check_inputs(pre_fired, post_fired, pre_latency, post_latency, g)
+    _check_rule_constants(sigma, a_plus, a_base)
+    check_count("max_elements", max_elements, 1)
+    _check_values(pre_fired, post_fired, g)
+    _check_all_finite("pre_latency", pre_latency)
+    _check_all_finite("post_latency", post_latency)
     dtype = _float_dtype(pre_latency, post_latency, g)
     pre_f, post_f = pre_fired.to(dtype), post_fired.to(dtype)
     pre_t, post_t, g = pre_latency.to(dtype), post_latency.to(dtype), g.to(dtype)
@@ -397,10 +533,16 @@ def binned_update(
 ) -> torch.Tensor:
     """``sum_b g_b e_bji`` (not averaged, not clipped) for integer latencies in ``{0..n_steps}``,
     by the reference-bin split of the module docstring, with ``backend`` ``"tensor"``, ``"numba"``
-    or ``"auto"`` (`resolve_backend`). ``check_latencies=False`` skips the check (and its device
-    synchronisation) for callers whose latencies are integer by construction."""
+    or ``"auto"`` (`resolve_backend`). ``check_latencies=False`` skips the checks of the values
+    (integer latencies in range, 0/1 flags, finite ``g``) and their device synchronisation, for
+    callers whose inputs are valid by construction (the plug-in)."""
+    _check_tensor("pre_fired", pre_fired)
     backend = resolve_backend(backend, pre_fired.device)
     _check_inputs(pre_fired, post_fired, pre_latency, post_latency, g)
+    check_count("n_steps", n_steps, 1)
+    _check_rule_constants(sigma, a_plus, a_base)
+    if check_latencies:
+        _check_values(pre_fired, post_fired, g)
     for name, lat in (("pre_latency", pre_latency), ("post_latency", post_latency)):
         if (
             check_latencies
@@ -444,11 +586,13 @@ def dassdp_update(
     operations, which has no numba backend (``max_elements`` bounds its temporaries;
     ``check_latencies`` see `binned_update`).
     """
+    _check_tensor("pre_fired", pre_fired)
     resolve_backend(backend, pre_fired.device)
     if n_steps is None and backend == "numba":
         raise ValueError("backend 'numba' computes the binned update only: give n_steps, or use 'tensor' or 'auto'")
-    check_positive("sigma", sigma)
-    check_positive("clip", clip)
+    _check_positive("clip", clip)
+    check_count("max_elements", max_elements, 1)
+    _check_inputs(pre_fired, post_fired, pre_latency, post_latency, g)
     g = g / pre_fired.shape[0]  # the sum over samples with g_b / B is the mean
     if n_steps is None:
         mean = exact_update(pre_fired, post_fired, pre_latency, post_latency, g, sigma, a_plus, a_base, max_elements)

@@ -324,7 +324,7 @@ def test_unknown_gate_mode_is_named():
 def test_weight_input_that_is_not_spikes_names_the_layer():
     model = SpikingMLP([12, 20], 3)
     DASSDPPlugin(model, ["lif.0"], DASSDPParams(gate="off"), warmup_epochs=0)
-    with pytest.raises(ValueError, match="input of the weight feeding layer 'lif.0' is not a spike tensor"):
+    with pytest.raises(ValueError, match="input of the weight feeding layer 'lif.0' must be 0/1"):
         model(torch.rand(4, 2, 12))
 
 
@@ -337,7 +337,7 @@ def test_hooked_module_that_does_not_spike_names_the_layer():
     model.lif[1] = Graded()
     DASSDPPlugin(model, ["lif.1"], DASSDPParams(gate="off"), warmup_epochs=0)
     x, _ = next(_batches(1, 4, 12, 0))
-    with pytest.raises(ValueError, match="output of layer 'lif.1' is not a spike tensor"):
+    with pytest.raises(ValueError, match="output of layer 'lif.1' must be 0/1"):
         model(x.float())
 
 
