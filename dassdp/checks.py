@@ -10,7 +10,22 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_choice", "check_count", "check_finite", "check_positive", "check_real"]
+__all__ = [
+    "check_choice",
+    "check_count",
+    "check_finite",
+    "check_positive",
+    "check_real",
+    "check_type",
+    "describe",
+    "is_real_array",
+]
+
+
+def describe(value) -> str:
+    """``type value`` for an error message (the value's repr cut to 60 characters)."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -45,3 +60,16 @@ def check_count(name: str, value, minimum: int = 0) -> None:
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+
+
+def check_type(name: str, value, kind: type | tuple[type, ...], optional: bool = False) -> None:
+    """``value`` is an instance of ``kind`` (or None with ``optional``); TypeError naming ``name``."""
+    if not (isinstance(value, kind) or (optional and value is None)):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        expected = " or ".join(k.__name__ for k in kinds) + (" or None" if optional else "")
+        raise TypeError(f"{name} must be a {expected}, got {type(value).__name__} {value!r}")
+
+
+def is_real_array(array: np.ndarray) -> bool:
+    """Whether ``array`` holds integers or floats (not bools, strings, objects or complex numbers)."""
+    return array.dtype != bool and (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating))

@@ -23,10 +23,14 @@ def lateral_inhibition(group, strength: float, schedule=None, name: str | None =
     """The Synapses (add it to the Network) of lateral inhibition within ``group``."""
     from brian2 import Synapses
 
-    from dassdp.checks import check_positive
+    from dassdp.checks import check_positive, check_type
+    from dassdp.rules.brian2.checks import check_group, check_schedule
     from dassdp.rules.brian2.windows import schedule_table
 
+    check_group("group", group)
     check_positive("strength", strength)
+    check_schedule(schedule)
+    check_type("name", name, str, optional=True)
     missing = [v for v in ("I", "vth") if v not in group.variables]
     if missing:
         raise ValueError(f"lateral_inhibition: group {group.name!r} lacks the variable(s) {missing}")

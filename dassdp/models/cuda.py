@@ -97,8 +97,13 @@ def configure_cuda(build_dir: str | os.PathLike, compute_capability: float | Non
     """Set Brian2/brian2cuda preferences so that ``cuda_standalone`` builds here.
 
     Returns what was chosen (compute capability and where it came from, cuRAND paths, whether a
-    GPU was found). Raises RuntimeError naming what is missing (nvcc, cuRAND).
+    GPU was found). Raises RuntimeError naming what is missing (nvcc, cuRAND), TypeError or
+    ValueError naming a bad ``build_dir``, ``compute_capability`` or ``DASSDP_CUDA_COMPUTE_CAPABILITY``.
     """
+    if not isinstance(build_dir, (str, os.PathLike)):
+        raise TypeError(f"build_dir must be a path (str or os.PathLike), got {type(build_dir).__name__} {build_dir!r}")
+    if compute_capability is not None:
+        _check_compute_capability("compute_capability", compute_capability)
     import brian2cuda  # noqa: F401  (registers the device and its preferences)
     from brian2 import prefs
 
@@ -117,7 +122,12 @@ def configure_cuda(build_dir: str | os.PathLike, compute_capability: float | Non
     elif compute_capability is not None:
         cc, source = float(compute_capability), "argument"
     elif os.environ.get(CC_ENV):
-        cc, source = float(os.environ[CC_ENV]), CC_ENV
+        try:
+            cc = float(os.environ[CC_ENV])
+        except ValueError:
+            raise ValueError(f"{CC_ENV} must be a number such as 9.0, got {os.environ[CC_ENV]!r}") from None
+        _check_compute_capability(CC_ENV, cc)
+        source = CC_ENV
     else:
         cc, source = DEFAULT_COMPUTE_CAPABILITY, "default"
 
@@ -148,6 +158,13 @@ def configure_cuda(build_dir: str | os.PathLike, compute_capability: float | Non
         "curand_include": str(curand.include_dir),
         "curand_library": str(curand.library),
     }
+
+
+def _check_compute_capability(name: str, value) -> None:
+    """A finite number > 0 such as 9.0 (major.minor)."""
+    from dassdp.checks import check_positive
+
+    check_positive(name, value)
 
 
 def _with(values, item):

@@ -40,10 +40,16 @@ class DopamineVolume:
     def __post_init__(self) -> None:
         from brian2 import NeuronGroup, ms
 
+        from dassdp.checks import check_finite, check_type
+        from dassdp.rules.brian2.checks import check_quantity
+
         if self.tau_DA is None:
             self.tau_DA = 200 * ms
-        if float(self.tau_DA) <= 0:
-            raise ValueError(f"tau_DA must be a positive time, got {self.tau_DA}")
+        check_quantity("tau_DA", self.tau_DA)
+        check_finite("DA_tonic", self.DA_tonic)
+        check_finite("DA_phasic", self.DA_phasic)
+        for name in ("deliver", "extra", "name"):
+            check_type(name, getattr(self, name), str)
         self.group = NeuronGroup(
             1,
             "dDA/dt = (DA_tonic - DA) / tau_DA : 1\n" + self.extra,
@@ -62,6 +68,9 @@ class DopamineVolume:
         """Each spike of ``source`` adds ``DA_phasic`` to ``DA``."""
         from brian2 import Synapses
 
+        from dassdp.rules.brian2.checks import check_group
+
+        check_group("source", source, spikes_only=True)
         syn = Synapses(
             source, self.group, on_pre="DA_post += DA_phasic", namespace={"DA_phasic": self.DA_phasic}, name=name
         )
@@ -72,6 +81,10 @@ class DopamineVolume:
 
     def deliver_to(self, target, variables: tuple[str, ...] = ("DA",), name: str = "dopamine_delivery*"):
         """Copy ``variables`` of the volume into the same-named variables of ``target``."""
+        from dassdp.rules.brian2.checks import check_group
+
+        check_group("target", target)
+        _check_variables(variables)
         missing = [v for v in variables if v not in target.variables]
         if missing:
             raise ValueError(
@@ -85,11 +98,18 @@ def deliver(source, target, variables: tuple[str, ...], name: str = "delivery*")
     """One-to-all Synapses that copies ``variables`` from ``source`` (one neuron) to ``target``."""
     from brian2 import Synapses
 
+    _check_variables(variables)
     code = "\n".join(f"{v}_post = {v}_pre" for v in variables)
     syn = Synapses(source, target, on_pre=code, name=name)
     syn.connect()
     set_pathway_order(syn, ORDER_DELIVER)
     return syn
+
+
+def _check_variables(variables) -> None:
+    """A tuple (or list) of variable names: a single string would be read letter by letter."""
+    if not isinstance(variables, (tuple, list)) or not all(isinstance(v, str) for v in variables):
+        raise TypeError(f"variables must be a tuple of variable names, got {type(variables).__name__} {variables!r}")
 
 
 def set_pathway_order(synapses, order: int) -> None:

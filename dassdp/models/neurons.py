@@ -3,7 +3,9 @@
 A template is a `NeuronModel`: equations, threshold, reset and refractoriness as strings, with the
 parameters in a namespace (physical units everywhere). ``model.group(n, extra=...)`` builds the
 `brian2.NeuronGroup`; ``extra`` appends the neuron-side variables a plasticity rule needs (see
-``dassdp.rules.brian2``).
+``dassdp.rules.brian2``). The templates check their parameters: a value without its unit (``5``
+for ``5*ms``) is a TypeError, a NaN, infinite or (for times, capacitances and conductances)
+non-positive one a ValueError, each naming the parameter.
 """
 
 from __future__ import annotations
@@ -26,14 +28,20 @@ class NeuronModel:
     input_variable: str = "I_syn"
 
     def group(self, n: int, extra: str = "", name: str | None = None, **kwargs):
-        """Build a `brian2.NeuronGroup` of ``n`` neurons; ``extra`` adds equation lines."""
+        """Build a `brian2.NeuronGroup` of ``n`` neurons; ``extra`` adds equation lines (a line
+        repeated verbatim, as in ``neuron_variables("pre") + neuron_variables("post")``, is kept
+        once)."""
         from brian2 import NeuronGroup
 
-        if int(n) != n or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
+        from dassdp.checks import check_count, check_type
+        from dassdp.rules.brian2.windows import merge_equations
+
+        check_count("n", n, minimum=1)
+        check_type("extra", extra, str)
+        check_type("name", name, str, optional=True)
         group = NeuronGroup(
             int(n),
-            self.equations + "\n" + extra,
+            merge_equations(self.equations, extra),
             threshold=self.threshold,
             reset=self.reset,
             refractory=self.refractory,
@@ -66,7 +74,9 @@ def current_lif(tau_m=None, tau_syn=None, v_rest=None, v_threshold=None, v_reset
         "v_threshold": -50 * mV if v_threshold is None else v_threshold,
         "v_reset": -70 * mV if v_reset is None else v_reset,
     }
-    _check_times(namespace, "tau_m", "tau_syn")
+    _check_parameters(namespace, second=("tau_m", "tau_syn"), volt=("v_rest", "v_threshold", "v_reset"))
+    refractory = 2 * ms if refractory is None else refractory
+    _check_refractory(refractory)
     return NeuronModel(
         equations="""
         dv/dt = (v_rest - v + I_syn + I_ext) / tau_m : volt (unless refractory)
@@ -75,7 +85,7 @@ def current_lif(tau_m=None, tau_syn=None, v_rest=None, v_threshold=None, v_reset
         """,
         threshold="v > v_threshold",
         reset="v = v_reset",
-        refractory=2 * ms if refractory is None else refractory,
+        refractory=refractory,
         namespace=namespace,
         method="exact",
         input_variable="I_syn",
@@ -115,7 +125,15 @@ def conductance_lif(
         "v_threshold": -50 * mV if v_threshold is None else v_threshold,
         "v_reset": -60 * mV if v_reset is None else v_reset,
     }
-    _check_times(namespace, "tau_e", "tau_i")
+    _check_parameters(
+        namespace,
+        second=("tau_e", "tau_i"),
+        volt=("E_L", "E_e", "E_i", "v_threshold", "v_reset"),
+        siemens=("g_L",),
+        farad=("C_m",),
+    )
+    refractory = 5 * ms if refractory is None else refractory
+    _check_refractory(refractory)
     namespace["v_rest"] = namespace["E_L"]
     return NeuronModel(
         equations="""
@@ -126,14 +144,25 @@ def conductance_lif(
         """,
         threshold="v > v_threshold",
         reset="v = v_reset",
-        refractory=5 * ms if refractory is None else refractory,
+        refractory=refractory,
         namespace=namespace,
         method="exponential_euler",
         input_variable="g_e",
     )
 
 
-def _check_times(namespace: dict, *names: str) -> None:
-    for name in names:
-        if float(namespace[name]) <= 0:
-            raise ValueError(f"{name} must be a positive time, got {namespace[name]}")
+def _check_parameters(namespace: dict, **names_by_unit: tuple[str, ...]) -> None:
+    """Each parameter in its unit and finite; times, conductances and capacitances also > 0."""
+    from dassdp.rules.brian2.checks import check_quantity
+
+    for unit, names in names_by_unit.items():
+        for name in names:
+            check_quantity(name, namespace[name], unit, bound=None if unit == "volt" else "> 0")
+
+
+def _check_refractory(refractory) -> None:
+    """A time >= 0, or a string (Brian2's refractoriness condition)."""
+    from dassdp.rules.brian2.checks import check_quantity
+
+    if not isinstance(refractory, str):
+        check_quantity("refractory", refractory, bound=">= 0")

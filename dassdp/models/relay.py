@@ -11,11 +11,26 @@ from __future__ import annotations
 
 
 def relay(source, extra: str = "", name: str = "relay*"):
-    """Return ``(group, objects)``: the relaying NeuronGroup and all objects to add to a Network."""
+    """Return ``(group, objects)``: the relaying NeuronGroup and all objects to add to a Network.
+
+    ``source`` is any Brian2 spike source; ``extra`` adds equation lines to the relay (a line
+    repeated verbatim is kept once, as in `dassdp.models.neurons.NeuronModel.group`).
+    """
     from brian2 import NeuronGroup, Synapses
 
+    from dassdp.checks import check_type
+    from dassdp.rules.brian2.checks import check_group
+    from dassdp.rules.brian2.windows import merge_equations
+
+    check_group("source", source, spikes_only=True)
+    check_type("extra", extra, str)
+    check_type("name", name, str)
     group = NeuronGroup(
-        len(source), "relay_flag : 1\n" + extra, threshold="relay_flag > 0.5", reset="relay_flag = 0", name=name
+        len(source),
+        merge_equations("relay_flag : 1", extra),
+        threshold="relay_flag > 0.5",
+        reset="relay_flag = 0",
+        name=name,
     )
     link = Synapses(source, group, on_pre="relay_flag_post = 1", name=group.name + "_link")
     link.connect(j="i")

@@ -35,6 +35,7 @@ class StandaloneNetwork:
     def __init__(self, target: str, directory: str | os.PathLike):
         if target not in ("cpp_standalone", "cuda_standalone"):
             raise ValueError(f"target must be 'cpp_standalone' or 'cuda_standalone', got {target!r}")
+        _check_directory("directory", directory)
         self.target = target
         self.directory = Path(directory).resolve()
         self.built = False
@@ -58,9 +59,17 @@ class StandaloneNetwork:
         set_device("runtime")
 
     def build(self, network, duration, compile_only: bool = False) -> None:
-        """Record ``network.run(duration)``, generate and compile the project (no run)."""
-        from brian2 import device
+        """Record ``network.run(duration)``, generate and compile the project (no run).
 
+        ``compile_only`` is accepted for compatibility and has no effect: the project is always
+        compiled and never run here (`run` runs it)."""
+        from brian2 import Network, device
+
+        from dassdp.checks import check_type
+        from dassdp.rules.brian2.checks import check_quantity
+
+        check_type("network", network, Network)
+        check_quantity("duration", duration)
         network.run(duration)
         start = time.perf_counter()
         device.build(directory=str(self.directory), compile=True, run=False, with_output=False)
@@ -82,8 +91,12 @@ class StandaloneNetwork:
 
         if not self.built:
             raise RuntimeError("build() must be called before run()")
+        if not isinstance(name, str):
+            raise TypeError(f"run name must be a string, got {type(name).__name__} {name!r}")
         if not name or os.sep in name or name.startswith("."):
             raise ValueError(f"run name must be a plain directory name, got {name!r}")
+        if run_args is not None and not isinstance(run_args, Mapping):
+            raise TypeError(f"run_args must be a mapping (or None), got {type(run_args).__name__} {run_args!r}")
         start = time.perf_counter()
         device.run(
             directory=str(self.directory),
@@ -101,6 +114,13 @@ class StandaloneNetwork:
         With ``workers > 1`` the runs go to forked processes (the build is shared, results
         directories are separate); ``read`` must return picklable values.
         """
+        from dassdp.checks import check_count
+
+        if not isinstance(arg_sets, Mapping):
+            raise TypeError(f"arg_sets must be a mapping of run names to run_args, got {type(arg_sets).__name__}")
+        if not callable(read):
+            raise TypeError(f"read must be callable, got {type(read).__name__} {read!r}")
+        check_count("workers", workers, minimum=1)
         if workers <= 1:
             return {name: (self.run(name, args), read())[1] for name, args in arg_sets.items()}
         global _WORKER
@@ -120,6 +140,11 @@ def loop_time(results_directory: str | os.PathLike) -> float:
 
 
 _WORKER: tuple | None = None
+
+
+def _check_directory(name: str, directory) -> None:
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(directory).__name__} {directory!r}")
 
 
 def _run_one(name: str) -> tuple[str, Any]:

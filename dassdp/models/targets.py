@@ -11,6 +11,7 @@ built in ``directory`` yet.
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +44,8 @@ def use_target(name: str, directory: str | None = None):
 
     if name not in RUNTIME + STANDALONE:
         raise ValueError(f"target must be one of {RUNTIME + STANDALONE}, got {name!r}")
+    if directory is not None and not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"directory must be a path (str or os.PathLike), got {type(directory).__name__} {directory!r}")
     announce_first_build(name, directory)
     old_target = prefs.codegen.target
     try:

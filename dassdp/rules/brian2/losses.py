@@ -4,6 +4,11 @@ A loss is a `WindowLoss`: variables it adds to the DA-SSDP volume (and, optional
 variables it adds to the plastic synapses), namespace entries, objects that feed them, and an
 expression for ``L`` evaluated at the window end (in the volume's ``groups`` slot of the step that
 opens the next window). Users can define their own.
+
+Values given per window (`ExternalLoss` values, the labels of `SpikeCountLoss` and `ReadoutLoss`)
+are `TimedArray` s, which would hold their last value past their end: each loss adds to its
+``objects`` a `windows.window_values_guard`, so a run longer than its values raises a ValueError
+at ``Network.run`` (on standalone targets: when the run is recorded), before anything runs.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from dassdp.rules.brian2.windows import require_variables, track_windows
+from dassdp.checks import check_count, check_type, is_real_array
+from dassdp.rules.brian2.checks import check_group
+from dassdp.rules.brian2.windows import require_variables, track_windows, window_values_guard
 
 __all__ = ["ExternalLoss", "ReadoutLoss", "SpikeCountLoss", "WindowLoss"]
 
@@ -41,11 +48,24 @@ class WindowLoss(Protocol):
 
 @dataclass
 class ExternalLoss:
-    """The loss of window w is ``values[w]``, computed elsewhere (a `TimedArray` over windows)."""
+    """The loss of window w is ``values[w]``, computed elsewhere (a `TimedArray` over windows).
+
+    ``values`` is a non-empty 1-d array of finite numbers, one per window of the run: a run that
+    ends more windows than it has raises a ValueError when it starts (the module docstring).
+    """
 
     values: Any
     volume_equations: str = ""
     synapse_equations: str = ""
+
+    def __post_init__(self) -> None:
+        values = np.asarray(self.values)
+        if not is_real_array(values):
+            raise TypeError(f"loss values must be real numbers, got {type(self.values).__name__} {self.values!r}")
+        if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"loss values must be a non-empty finite 1-d array, one value per window, got shape {values.shape}"
+            )
 
     def expression(self) -> str:
         return "ssdp_loss_values(t - 0.5 * ssdp_window)"
@@ -53,14 +73,12 @@ class ExternalLoss:
     def namespace(self, window) -> dict[str, Any]:
         from brian2 import TimedArray
 
-        values = np.asarray(self.values, dtype=np.float64)
-        if values.ndim != 1 or not np.all(np.isfinite(values)):
-            raise ValueError("loss values must be a finite 1-d array, one value per window")
-        self.table = TimedArray(values, dt=window)  # a run_args key in compiled networks
+        self.table = TimedArray(np.asarray(self.values, dtype=np.float64), dt=window)  # a run_args key
         return {"ssdp_loss_values": self.table}
 
     def objects(self, volume, window, latency) -> list:
-        return []
+        n = len(np.asarray(self.values))
+        return [window_values_guard("loss (ExternalLoss)", n, window, name=volume.name + "_loss_windows*")]
 
 
 @dataclass
@@ -78,6 +96,7 @@ class SpikeCountLoss:
     synapse_equations: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
+        check_group("readout", self.readout)
         _check_labels(self.labels, len(self.readout))
         require_variables(self.readout, "readout", "readout")
 
@@ -102,15 +121,19 @@ ssdp_loss_label_count_post = ssdp_count_pre * int(abs(i - ssdp_label(t - dt)) < 
             name=volume.name + "_loss*",
         )
         syn.connect()
-        return [syn, *trackers]
+        guard = window_values_guard("labels (SpikeCountLoss)", len(self.labels), window, name=volume.name + "_labels*")
+        return [syn, *trackers, guard]
 
 
-def _check_labels(labels, n: int) -> None:
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError("labels must be a non-empty 1-d integer array, one class per window")
-    if labels.min() < 0 or labels.max() >= n:
-        raise ValueError(f"labels must lie in [0, {n}) (the readout size), got {labels.min()}..{labels.max()}")
+def _check_labels(labels, n: int, name: str = "labels", size: str = "the readout size") -> None:
+    """One class per window: a non-empty 1-d integer array with values in ``[0, n)``."""
+    array = np.asarray(labels)
+    if array.size and (array.dtype == bool or not np.issubdtype(array.dtype, np.integer)):
+        raise TypeError(f"{name} must be integers (one class per window), got {array.dtype} {labels!r}")
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-d integer array, one class per window, got shape {array.shape}")
+    if array.min() < 0 or array.max() >= n:
+        raise ValueError(f"{name} must lie in [0, {n}) ({size}), got {array.min()}..{array.max()}")
 
 
 @dataclass
@@ -139,12 +162,19 @@ class ReadoutLoss:
     synapse_equations: str = field(default="ssdp_logit_post = w * ssdp_count_pre : 1 (summed)", init=False)
 
     def __post_init__(self) -> None:
+        check_group("pre", self.pre)
+        check_group("readout", self.readout)
         n = len(self.readout)
         _check_labels(self.labels, n)
-        if int(self.n_steps) != self.n_steps or self.n_steps < 1:
-            raise ValueError(f"n_steps must be a positive integer, got {self.n_steps!r}")
+        check_count("n_steps", self.n_steps, minimum=1)
+        check_type("bias", self.bias, str, optional=True)
         if self.classes is not None:
-            classes = np.asarray(self.classes, dtype=bool)
+            classes = np.asarray(self.classes)
+            if classes.dtype != bool and not np.issubdtype(classes.dtype, np.number):
+                raise TypeError(f"classes must be boolean, got {classes.dtype}")
+            if not np.all(np.isin(classes, (0, 1))):
+                raise ValueError("classes must be boolean (0 or 1 per window and label neuron)")
+            classes = classes.astype(bool)
             if classes.shape != (len(self.labels), n) or not classes.any(1).all():
                 raise ValueError(
                     f"classes must be boolean of shape (windows, readout) = {(len(self.labels), n)} "
@@ -179,4 +209,5 @@ ssdp_loss_label_logit_post = ({logit}) * int(abs(i - ssdp_label(t - dt)) < 0.5) 
             name=volume.name + "_loss*",
         )
         syn.connect()
-        return [syn, *trackers]
+        guard = window_values_guard("labels (ReadoutLoss)", len(self.labels), window, name=volume.name + "_labels*")
+        return [syn, *trackers, guard]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dassdp.checks import check_choice
+from dassdp.checks import check_choice, is_real_array
 from dassdp.rules.brian2.windows import ORDER_UPDATE, on_window_clock, schedule_table
 from dassdp.rules.reference import Normalization, Schedule
 
@@ -85,17 +85,34 @@ class RowNormalization:
             raise ValueError("normalization 'divisive' needs spread set points")
         for name in ("mean", "spread"):
             value = getattr(self, name)
-            if value is not None and (np.ndim(value) != 1 or not np.all(np.isfinite(value))):
+            if value is None:
+                continue
+            array = np.asarray(value)
+            if not is_real_array(array):
+                raise TypeError(f"normalization: {name} must be real numbers, got {type(value).__name__} {value!r}")
+            if array.ndim != 1 or not np.all(np.isfinite(array)):
                 raise ValueError(f"normalization: {name} must be a finite 1-d array, one value per post neuron")
+
+    def check_post(self, post) -> None:
+        """Raise a ValueError naming ``post`` if it cannot take this normalisation: it lacks
+        `POST_VARIABLES`, or the set points are not one per post neuron."""
+        needed = [line.split(":")[0].strip() for line in POST_VARIABLES.splitlines() if line.strip()]
+        missing = [name for name in needed if name not in getattr(post, "variables", {})]
+        if missing:
+            raise ValueError(
+                f"post ({getattr(post, 'name', post)!r}) lacks the normalisation variables {missing}: "
+                "add dassdp.rules.brian2.normalization.POST_VARIABLES to its equations"
+            )
+        for name, value in (("mean", self.mean), ("spread", self.spread)):
+            if value is not None and len(value) != len(post):
+                raise ValueError(f"normalization: {name} has {len(value)} values for {len(post)} post neurons")
 
     def attach(self, synapses, post, window, schedule: Schedule | None, w_min: float, w_max: float) -> None:
         """Add the normalisation to ``synapses`` (whose model holds `SYNAPSE_EQUATIONS`) into ``post``
         (which holds `POST_VARIABLES`); ``w_min``, ``w_max``: the rule's bounds."""
         from brian2 import second
 
-        for name, value in (("mean", self.mean), ("spread", self.spread)):
-            if value is not None and len(value) != len(post):
-                raise ValueError(f"normalization: {name} has {len(value)} values for {len(post)} post neurons")
+        self.check_post(post)
         post.norm_mean = self.mean
         post.norm_spread = 0.0 if self.spread is None else self.spread
         namespace = {"norm_w_min": float(w_min), "norm_w_max": float(w_max)}

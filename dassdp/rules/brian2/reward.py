@@ -38,14 +38,31 @@ def reward_prediction_error(
     """A `DopamineVolume` at tonic level ``tonic`` (1/s) that receives ``(r - rbar) / tau_n`` after
     every learning window (see the module docstring); ``labels[m]`` is the correct label neuron of
     window m and ``labels_group`` carries ``neuron_variables("readout")`` (the window's spike
-    counts). Add its ``objects``."""
+    counts). ``schedule`` (a `dassdp.rules.reference.Schedule`) has windows of ``window_s``
+    seconds; ``tau_n`` is in seconds. ``labels`` has one class per window of the run: a longer run
+    raises a ValueError when it starts, where the last label would silently repeat. Add its
+    ``objects``."""
     from brian2 import Synapses, TimedArray, second
 
-    from dassdp.checks import check_positive
+    from dassdp.checks import check_positive, check_real
     from dassdp.models.dopamine import DopamineVolume
-    from dassdp.rules.brian2.windows import on_window_clock, schedule_table, track_windows
+    from dassdp.rules.brian2.checks import check_group, check_schedule
+    from dassdp.rules.brian2.losses import _check_labels
+    from dassdp.rules.brian2.windows import (
+        on_window_clock,
+        require_variables,
+        schedule_table,
+        track_windows,
+        window_values_guard,
+    )
 
+    check_group("labels_group", labels_group)
+    require_variables(labels_group, "readout", "labels_group")
+    _check_labels(labels, len(labels_group), size="the size of labels_group")
+    check_positive("window_s", window_s)
+    check_schedule(schedule, window_s * second, optional=False)
     check_positive("tau_n", tau_n)
+    check_real("rate", rate)
     if not 0 < rate <= 1:
         raise ValueError(f"rate must lie in (0, 1], got {rate!r}")
     check_positive("tonic", tonic, strict=False)
@@ -80,5 +97,8 @@ rbar += on * reward_rate * (reward - rbar)"""
     release = volume.group.run_regularly(code, dt=window_s * second, when="groups", order=volume.group.order + 1)
     for updater in counts.summed_updaters.values():  # the counts are read once per window
         on_window_clock(updater, release.clock)
-    volume.objects += [counts, release, *track_windows(labels_group, window_s * second, "first", "readout")]
+    guard = window_values_guard(
+        "labels (reward_prediction_error)", len(labels), window_s * second, name=volume.group.name + "_labels*"
+    )
+    volume.objects += [counts, release, *track_windows(labels_group, window_s * second, "first", "readout"), guard]
     return volume

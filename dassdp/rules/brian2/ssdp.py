@@ -63,7 +63,9 @@ from typing import Any
 
 import numpy as np
 
+from dassdp.checks import check_count, check_type
 from dassdp.models.dopamine import ORDER_DELIVER, deliver, set_pathway_order
+from dassdp.rules.brian2.checks import check_group, check_quantity, check_schedule, check_weights
 from dassdp.rules.brian2.losses import WindowLoss
 from dassdp.rules.brian2.normalization import SYNAPSE_EQUATIONS, RowNormalization
 from dassdp.rules.brian2.protocol import WeightMonitor, split_sum
@@ -238,9 +240,12 @@ class DASSDPSynapses:
 
     pre, post
         NeuronGroups carrying ``neuron_variables("pre")`` and ``neuron_variables("post")`` (and
-        `normalization.POST_VARIABLES` on ``post`` with a normalisation).
+        `normalization.POST_VARIABLES` on ``post`` with a normalisation). They may be the same
+        group (a recurrent projection, self-synapses included unless ``connect`` excludes them),
+        which then needs ``neuron_variables("post")`` only (it includes the ``pre`` lines).
     window
-        Duration of one sample window ``T_win`` (an integer multiple of ``dt``).
+        Duration of one sample window ``T_win``: a Brian2 time (e.g. ``5*ms``), an integer
+        multiple of ``dt``.
     params
         The rule's constants (`dassdp.rules.reference.DASSDPParams`; the defaults are the
         published ones). ``params.sigma`` is the width of the latency kernel
@@ -266,6 +271,9 @@ class DASSDPSynapses:
     w0
         Initial weights: a scalar or a ``(len(post), len(pre))`` matrix, read where synapses exist;
         they are loaded at t = 0 (values assigned to ``synapses.w`` before the run are replaced).
+
+    Every argument is checked before any group is modified: a TypeError (wrong kind: a window
+    without a unit, a string for a group) or ValueError (wrong value) names the argument.
     """
 
     def __init__(
@@ -291,6 +299,7 @@ class DASSDPSynapses:
         self.pre, self.post, self.window, self.params = pre, post, window, params
         self.warmup, self.batch, self.loss, self.schedule = warmup, batch, loss, schedule
         self.normalization, self.connect, self.on_pre, self.delay, self.w0 = normalization, connect, on_pre, delay, w0
+        self.name = name
         self._check()
         bounded = np.isfinite(params.w_min) or np.isfinite(params.w_max)
         self.mode = "whole" if batch > 1 or bounded or normalization is not None else "split"
@@ -313,22 +322,36 @@ class DASSDPSynapses:
 
     # ---- construction -------------------------------------------------------------------------
     def _check(self) -> None:
-        """Raise a ValueError naming the argument that does not fit (before anything is built)."""
+        """Raise a TypeError or ValueError naming the argument that does not fit (before anything
+        is built or any group is modified)."""
+        check_group("pre", self.pre)
+        check_group("post", self.post)
         dt = self.pre.clock.dt
         if float(self.post.clock.dt) != float(dt):
             raise ValueError(f"pre and post must share dt, got {self.pre.clock.dt} and {self.post.clock.dt}")
-        if float(self.window) <= 0:
-            raise ValueError(f"window must be a positive duration, got {self.window}")
+        check_quantity("window", self.window)
         steps = float(self.window / dt)
         if abs(steps - round(steps)) > 1e-9 * steps:
             raise ValueError(f"window ({self.window}) must be an integer multiple of dt ({dt})")
-        if not isinstance(self.params, DASSDPParams):
-            raise ValueError(f"params must be a DASSDPParams, got {type(self.params).__name__}")
+        check_type("params", self.params, DASSDPParams)
+        check_count("warmup", self.warmup)
+        check_count("batch", self.batch, minimum=1)
         check_windows(self.warmup, self.batch, self.params.gate)
         if self.loss is None and self.params.gate != "off":
             raise ValueError(f"loss is required for gate={self.params.gate!r} (the warm-up correlates S with L)")
+        if self.loss is not None:
+            _check_loss(self.loss)
+        check_schedule(self.schedule, self.window)
+        check_type("normalization", self.normalization, RowNormalization, optional=True)
+        check_type("connect", self.connect, dict, optional=True)
+        check_type("on_pre", self.on_pre, str)
+        if self.delay is not None and not isinstance(self.delay, str):  # a string: a Brian2 expression
+            check_quantity("delay", self.delay, bound=">= 0", scalar=False)
+        check_type("name", self.name, str)
         require_variables(self.pre, "pre", "pre")
         require_variables(self.post, "post", "post")
+        if self.normalization is not None:
+            self.normalization.check_post(self.post)
         owner = getattr(self.post, "_ssdp_rule", None)
         if owner is not None:
             raise ValueError(
@@ -489,9 +512,9 @@ class DASSDPSynapses:
         """
         from brian2 import TimedArray, second
 
-        w0 = np.asarray(self.w0, dtype=np.float64)
         shape = (len(self.post), len(self.pre))
-        if (w0.ndim != 0 and w0.shape != shape) or not np.all(np.isfinite(w0)):
+        w0 = check_weights("w0", self.w0)
+        if w0.ndim != 0 and w0.shape != shape:
             raise ValueError(
                 f"w0 must be a finite scalar or an array of shape (len(post), len(pre)) = {shape}, got shape {w0.shape}"
             )
@@ -514,6 +537,9 @@ class DASSDPSynapses:
         if unknown:
             raise ValueError(f"run_args: unknown DA-SSDP parameter(s) {sorted(unknown)}")
         replace(self.params, **{k: v for k, v in changes.items() if k in constants})  # validates
+        for name, minimum in (("warmup", 0), ("batch", 1)):
+            if name in changes:
+                check_count(name, changes[name], minimum)
         check_windows(changes.get("warmup", self.warmup), changes.get("batch", self.batch), self.params.gate)
         if self.batch == 1 and changes.get("batch", 1) != 1:
             raise ValueError(
@@ -541,7 +567,7 @@ class DASSDPSynapses:
         return args
 
     def _w0_args(self, value) -> np.ndarray:
-        w0 = np.asarray(value, dtype=np.float64)
+        w0 = check_weights("run_args: w0", value)
         shape, scalar_build = (len(self.post), len(self.pre)), np.ndim(self.w0) == 0
         if scalar_build and w0.ndim != 0:
             raise ValueError(
@@ -550,14 +576,11 @@ class DASSDPSynapses:
             )
         if not scalar_build and w0.ndim != 0 and w0.shape != shape:
             raise ValueError(f"run_args: w0 must be a scalar or have shape {shape}, got {w0.shape}")
-        if not np.all(np.isfinite(w0)):
-            raise ValueError("run_args: w0 must be finite")
         return (w0 if scalar_build else np.broadcast_to(w0, shape)).T.reshape(1, -1)
 
     def duration(self, n_windows: int):
         """Run time for ``n_windows`` windows: one step more, in which the last window ends."""
-        if int(n_windows) != n_windows or n_windows < 1:
-            raise ValueError(f"n_windows must be a positive integer, got {n_windows!r}")
+        check_count("n_windows", n_windows, minimum=1)
         if self.warmup > n_windows:
             raise ValueError(f"warmup ({self.warmup} windows) is longer than the run ({n_windows} windows)")
         return n_windows * self.window + self.pre.clock.dt
@@ -594,6 +617,8 @@ class DASSDPSynapses:
         """
         from brian2 import StateMonitor
 
+        check_quantity("dt", dt)
+        check_type("name", name, str)
         base = name.replace("*", "")
         if self.mode == "whole":
             return WeightMonitor(StateMonitor(self.synapses, "w", record=True, dt=dt, when=when, name=name))
@@ -612,6 +637,12 @@ class DASSDPSynapses:
         """
         from brian2 import StateMonitor
 
+        if isinstance(variables, str):
+            raise TypeError(f"variables must be a tuple of variable names, got the string {variables!r}")
+        unknown = [v for v in variables if v not in self.volume.variables or v.startswith("_")]
+        if unknown:
+            names = sorted(v for v in self.volume.variables if not v.startswith("_") and v not in ("i", "N"))
+            raise ValueError(f"variables: the gate volume has no variable(s) {unknown}; it has {names}")
         return StateMonitor(
             self.volume, list(variables), record=0, dt=self.window, when="synapses", order=-35, name=name
         )
@@ -624,9 +655,22 @@ class SSDPSynapses(DASSDPSynapses):
     def __init__(
         self, pre, post, window, params: DASSDPParams = DASSDPParams(gate="off"), *, warmup: int = 0, **kwargs
     ) -> None:
+        check_type("params", params, DASSDPParams)
         if params.gate != "off":
             raise ValueError(f"SSDPSynapses has the gate off; got params.gate={params.gate!r} (use DASSDPSynapses)")
         super().__init__(pre, post, window, params, warmup=warmup, **kwargs)
+
+
+def _check_loss(loss) -> None:
+    """A `WindowLoss`: TypeError naming ``loss`` for anything else (``synapse_equations`` may be
+    missing from a user's loss)."""
+    methods = ("expression", "namespace", "objects")
+    has_methods = all(callable(getattr(loss, m, None)) for m in methods)
+    if not (has_methods and isinstance(getattr(loss, "volume_equations", None), str)):
+        raise TypeError(
+            "loss must be a WindowLoss (SpikeCountLoss, ReadoutLoss, ExternalLoss or an object with "
+            f"volume_equations, expression(), namespace() and objects()), got {type(loss).__name__} {loss!r}"
+        )
 
 
 def _all_to_all(connect: dict | None, n_pre: int, n_post: int) -> bool:

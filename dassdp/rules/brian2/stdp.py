@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from dassdp.checks import check_type
+from dassdp.rules.brian2.checks import check_group, check_quantity, check_schedule, check_weights
 from dassdp.rules.brian2.normalization import SYNAPSE_EQUATIONS, RowNormalization
 from dassdp.rules.brian2.protocol import WeightMonitor
 from dassdp.rules.brian2.windows import schedule_table
@@ -49,14 +51,45 @@ def _synapses(
     syn.connect(**(connect or {}))
     if delay is not None:
         syn.pre.delay = delay
+    if not isinstance(w0, str) and np.ndim(w0) != 0:  # a string is a Brian2 expression
+        try:
+            n = len(syn)
+        except NotImplementedError:  # standalone: synapses exist once the network runs
+            n = None
+        if n is not None and np.shape(w0) != (n,):
+            raise ValueError(
+                f"w0 must be a finite scalar, one value per synapse ({n},) or a Brian2 expression string, "
+                f"got shape {np.shape(w0)}"
+            )
     syn.w = w0
     syn.stdp_last_pre_spike = -1 * second  # no pre spike yet
     return syn
 
 
 class _PairBased:
-    """What STDP and DA-STDP share: windows (for normalisation and monitors) and the
-    `dassdp.rules.brian2.protocol.BrianRule` interface."""
+    """What STDP and DA-STDP share: argument checks, windows (for normalisation and monitors) and
+    the `dassdp.rules.brian2.protocol.BrianRule` interface."""
+
+    def _check(self, params_type: type) -> None:
+        """Raise a TypeError or ValueError naming the argument that does not fit (before anything
+        is built)."""
+        check_group("pre", self.pre, spikes_only=True)
+        check_group("post", self.post, spikes_only=True)
+        check_type("params", self.params, params_type)
+        if self.window is not None:
+            check_quantity("window", self.window)
+        check_schedule(self.schedule, self.window)
+        check_type("connect", self.connect, dict, optional=True)
+        check_type("on_pre", self.on_pre, str)
+        if self.delay is not None and not isinstance(self.delay, str):  # a string: a Brian2 expression
+            check_quantity("delay", self.delay, bound=">= 0", scalar=False)
+        if not isinstance(self.w0, str):  # a string: a Brian2 expression
+            check_weights("w0", self.w0)
+        check_type("name", self.name, str)
+        check_type("normalization", self.normalization, RowNormalization, optional=True)
+        if self.normalization is not None:
+            check_group("post", self.post)
+            self.normalization.check_post(self.post)
 
     def _window(self, purpose: str):
         from brian2 import second
@@ -78,6 +111,7 @@ class _PairBased:
     def monitor_weights(self, dt, when: str = "end", name: str = "stdp_weights*") -> WeightMonitor:
         from brian2 import StateMonitor
 
+        check_quantity("dt", dt)
         return WeightMonitor(StateMonitor(self.synapses, "w", record=True, dt=dt, when=when, name=name))
 
     def monitor_dopamine(self, name: str = "dopamine*"):
@@ -122,6 +156,7 @@ class STDPSynapses(_PairBased):
     def __post_init__(self) -> None:
         from brian2 import second
 
+        self._check(STDPParams)
         p = self.params
         bump = "= 1" if p.pairing == "nearest" else "+= 1"
         namespace, learn = _learning(self.schedule)
@@ -183,6 +218,15 @@ class DASTDPSynapses(_PairBased):
     def __post_init__(self) -> None:
         from brian2 import second
 
+        from dassdp.models.dopamine import DopamineVolume
+
+        self._check(DASTDPParams)
+        check_type("volume", self.volume, DopamineVolume)
+        if "DA" not in getattr(self.post, "variables", {}):
+            raise ValueError(
+                f"post ({getattr(self.post, 'name', self.post)!r}) has no variable DA to receive the dopamine: "
+                "add 'DA : 1' to its equations"
+            )
         p = self.params
         dt = float(self.pre.clock.dt / second)
         tau_s = p.tau_c * p.tau_n / (p.tau_c + p.tau_n)

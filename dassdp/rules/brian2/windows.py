@@ -14,9 +14,14 @@ spikes of the new step are tracked at order 20, so they count for the new window
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
+import numpy as np
+
+from dassdp.checks import check_choice
 from dassdp.models.dopamine import set_pathway_order
+from dassdp.rules.brian2.checks import check_schedule
 
 ORDER_UPDATE = -20
 ORDER_CLEAR = -10
@@ -44,10 +49,12 @@ ssdp_logit : 1
 """
 
 Role = Literal["pre", "post", "readout"]
+ROLES = ("pre", "post", "readout")
 
 
-def neuron_variables(role: Role) -> str:
-    """Equation lines a group needs to take part in DA-SSDP in ``role``.
+def neuron_variables(role: Role, *more: Role) -> str:
+    """Equation lines a group needs to take part in DA-SSDP in ``role`` (and in each of ``more``:
+    the union of their lines, each once, e.g. ``neuron_variables("post", "readout")``).
 
     ``pre``: fired flag, latency and window start. ``post``: the same, plus the count of
     connected pre-synaptic neurons that fired (``ssdp_n_inputs_fired``), the number of incoming
@@ -55,12 +62,78 @@ def neuron_variables(role: Role) -> str:
     flag ``ssdp_apply``, and the post neuron's share of every weight (``ssdp_share``, with its last
     increment ``ssdp_share_increment``, and the factor ``ssdp_update_factor`` and latency
     ``ssdp_post_latency`` of the window-end pass; see `dassdp.rules.brian2.ssdp`). ``readout``: the
-    spike count per window (and the summed input ``ssdp_logit`` of `losses.ReadoutLoss`).
+    spike count per window (and the summed input ``ssdp_logit`` of `losses.ReadoutLoss`). The
+    ``post`` lines include the ``pre`` ones: a group that is both (a recurrent projection, or a
+    hidden layer) needs ``neuron_variables("post")`` only.
     """
     lines = {"pre": _WINDOW, "post": _WINDOW + _POST, "readout": _READOUT}
-    if role not in lines:
-        raise ValueError(f"role must be 'pre', 'post' or 'readout', got {role!r}")
-    return lines[role]
+    out: list[str] = []
+    for r in (role, *more):
+        if not isinstance(r, str):
+            raise TypeError(f"role must be one of {ROLES}, got {type(r).__name__} {r!r}")
+        check_choice("role", r, ROLES)
+        out += [line for line in lines[r].splitlines() if line.strip() and line not in out]
+    return "\n" + "\n".join(out) + "\n"
+
+
+def merge_equations(*parts: str) -> str:
+    """Equation strings joined, each line once: lines repeated verbatim (e.g. from
+    ``neuron_variables("pre") + neuron_variables("post")``) declare the same variable and are
+    kept once, where Brian2 would reject the duplicate definition. Other conflicts stay for Brian2
+    to report."""
+    seen: set[str] = set()
+    out = []
+    for part in parts:
+        for line in part.splitlines():
+            key = line.strip()
+            if key and not key.startswith("#") and key in seen:
+                continue
+            seen.add(key)
+            out.append(line)
+    return "\n".join(out)
+
+
+@functools.cache
+def _limited_clock():
+    """The Clock class of `window_values_guard` (defined on first use: Brian2 loads lazily)."""
+    from brian2 import Clock
+
+    class WindowValuesClock(Clock):
+        """A clock of period ``window`` that refuses a run reading past the last per-window value."""
+
+        # Brian2 routes attribute writes of a group through its variables unless the attribute is
+        # in the object's own class: the clock's properties are declared again here
+        dt = Clock.dt
+        dt_ = Clock.dt_
+
+        def __init__(self, dt, n_values: int, what: str, name: str) -> None:
+            self._dassdp_limit = (n_values, what)  # before Brian2 locks the attributes
+            super().__init__(dt=dt, name=name)
+
+        def set_interval(self, start, end) -> None:
+            super().set_interval(start, end)
+            n_values, what = self._dassdp_limit
+            needed = int(self._i_end) - 1  # window ends k = 1 .. i_end - 1 read value k - 1
+            if needed > n_values:
+                raise ValueError(
+                    f"{what} has {n_values} values, one per window, but this run ends {needed} windows "
+                    f"(it needs {needed} values; Brian2 would silently repeat the last one): give one value "
+                    "per window of the run, or run fewer windows"
+                )
+
+    return WindowValuesClock
+
+
+def window_values_guard(what: str, n_values: int, window, name: str = "window_values_guard*"):
+    """A Brian2 object (add it to the Network) that makes ``Network.run`` raise a ValueError
+    naming ``what`` before anything runs, if the run reaches past the last of ``n_values``
+    per-window values (a `TimedArray` over windows read at each window end, which would hold its
+    last value). It has no code; its clock, of period ``window``, checks the run's end when the
+    network sets it (on every target: standalone devices set clocks when they record the run)."""
+    from brian2 import BrianObject
+
+    clock = _limited_clock()(window, int(n_values), what, name=name.replace("*", "") + "_clock*")
+    return BrianObject(clock=clock, name=name)
 
 
 def schedule_table(schedule, window=None):
@@ -68,8 +141,7 @@ def schedule_table(schedule, window=None):
     its window equals ``window`` (a Brian2 duration) where the rule has one."""
     from brian2 import TimedArray, second
 
-    if window is not None and abs(float(window / second) - schedule.window) > 1e-12 * schedule.window:
-        raise ValueError(f"schedule: its window ({schedule.window} s) must equal the rule's window ({window})")
+    check_schedule(schedule, window, optional=False)
     return TimedArray(schedule.values, dt=schedule.window * second)
 
 
@@ -86,12 +158,11 @@ def window_end_event(group, window) -> str:
     every step until the next window end. Returns the event's name, which encodes the window
     length so rules with equal windows share it.
     """
-    import numpy as np
     from brian2 import Clock, NeuronGroup, second
     from brian2.groups.neurongroup import Thresholder
 
     if not isinstance(group, NeuronGroup):
-        raise ValueError(f"{getattr(group, 'name', group)!r} must be a NeuronGroup to carry the window-end event")
+        raise TypeError(f"{getattr(group, 'name', group)!r} must be a NeuronGroup to carry the window-end event")
     dt = float(group.clock.dt / second)
     steps = int(round(float(window / second) / dt))
     name = f"ssdp_window_end{steps}"
