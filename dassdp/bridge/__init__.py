@@ -7,14 +7,17 @@
   (`dassdp.bridge.weights`);
 - `to_nir(model)` / `from_nir(graph, dt=..., reset=...)`: NIR graphs (`dassdp.bridge.nir_io`).
 
-Submodules import Brian2, torch and nir lazily where they can.
+Submodules import Brian2, torch and nir lazily where they can. Bad arguments raise before anything
+is built: `ConversionError` (a ValueError) names the layer or graph node that cannot be represented
+or holds NaN/infinite parameters; TypeError (`ConversionTypeError` for a model, graph or converted
+network of the wrong type) and ValueError name the argument.
 """
 
 from __future__ import annotations
 
-from dassdp.bridge.plan import ConversionError
+from dassdp.bridge.plan import ConversionError, ConversionTypeError
 
-__all__ = ["ConversionError", "from_nir", "to_brian2", "to_nir", "to_torch"]
+__all__ = ["ConversionError", "ConversionTypeError", "from_nir", "to_brian2", "to_nir", "to_torch"]
 
 
 def __getattr__(name: str):

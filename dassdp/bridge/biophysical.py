@@ -31,7 +31,8 @@ import math
 
 import numpy as np
 
-from dassdp.bridge.brian2 import Converted, _Builder, _prepare_inputs, resolve_input_mode
+from dassdp.bridge.brian2 import Converted, _Builder, _prepare_inputs, check_name, check_time, resolve_input_mode
+from dassdp.bridge.lower import check_model
 from dassdp.bridge.plan import ConversionError, Neurons
 
 __all__ = ["to_brian2_biophysical"]
@@ -165,7 +166,8 @@ def to_brian2_biophysical(
     """The continuous-time Brian2 version of ``model`` (see the module docstring).
 
     ``dt`` is the duration of one PyTorch step (default ``defaultclock.dt``); ``sim_dt`` Brian2's integration
-    step (default ``dt``; must divide ``dt``). Other arguments as `dassdp.bridge.to_brian2`.
+    step (default ``dt``; must divide ``dt``); both Brian2 times (TypeError otherwise). Other arguments
+    as `dassdp.bridge.to_brian2`, and checked as there.
     """
     import copy
 
@@ -174,6 +176,10 @@ def to_brian2_biophysical(
 
     from dassdp.bridge.lower import lower
 
+    check_model(model)
+    check_time("dt", dt, required=False)
+    check_time("sim_dt", sim_dt, required=False)
+    check_name(name)
     x = _prepare_inputs(inputs, n_steps, encoding, seed)
     model = copy.deepcopy(model).to(torch.float64)
     plan = lower(model, input_shape=tuple(x.shape[2:]))

@@ -19,20 +19,27 @@ float64) and fed through a 2-d `TimedArray` (``input_mode="current"``, the defau
 inputs); binary encodings may instead enter as spikes (``"spikes"``) through synapses. Summed
 synaptic input is added in Brian2's order, not BLAS's, so membrane potentials agree to rounding
 (~1e-15) and spike rasters are identical unless a potential lies within rounding of the threshold.
+
+Arguments are checked before anything is built: a ``model`` that is not a ``torch.nn.Module``, inputs
+that are not numeric, a ``dt`` that is not a Brian2 time, a non-integer ``n_steps`` raise TypeError;
+NaN or infinite inputs or parameters, empty inputs, ``n_steps < 1`` raise ValueError (a
+`ConversionError` where a layer is at fault), each naming the argument or layer.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from dassdp.bridge.lower import apply_stage, lower
+from dassdp.bridge.lower import apply_stage, check_model, lower
 from dassdp.bridge.plan import LINEAR, ConversionError, Flatten, MaxPool, Neurons, Plan, TimeMean
+from dassdp.checks import check_choice, check_count, describe
 
 __all__ = ["Converted", "Projection", "brian2_name", "to_brian2"]
 
@@ -194,10 +201,65 @@ class Converted:
         }
 
 
+ENCODINGS = ("rate", "latency", "direct")
+
+
+def check_time(name: str, value, required: bool = True) -> None:
+    """Raise TypeError unless ``value`` is a Brian2 time (e.g. ``0.1*ms``), ValueError unless it is > 0
+    and finite; ``None`` passes unless ``required``."""
+    from brian2 import Quantity, second
+    from brian2.units.fundamentalunits import have_same_dimensions
+
+    if value is None and not required:
+        return
+    if not isinstance(value, Quantity) or not have_same_dimensions(value, second) or np.ndim(value) != 0:
+        raise TypeError(f"{name} must be a Brian2 time such as 0.1*ms, got {describe(value)}")
+    if not (np.isfinite(float(value)) and float(value) > 0):
+        raise ValueError(f"{name} must be > 0 and finite, got {value!r}")
+
+
+def check_name(name) -> None:
+    """A Brian2 object name prefix: letters, digits and underscores, not starting with a digit."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {describe(name)}")
+    if not name.isidentifier() or not name.isascii():
+        raise ValueError(f"name must consist of letters, digits and '_' and not start with a digit, got {name!r}")
+
+
+def _check_mapping(name: str, value) -> None:
+    if value is not None and not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict keyed by layer name, got {describe(value)}")
+
+
+def _as_tensor(inputs) -> torch.Tensor:
+    """``inputs`` as a real tensor: TypeError naming ``inputs`` for anything else, ValueError for NaN or inf."""
+    x = None
+    if not isinstance(inputs, (str, bytes)):
+        try:
+            x = torch.as_tensor(inputs)
+        except (TypeError, ValueError, RuntimeError):
+            x = None
+    if x is None or x.dtype.is_complex:
+        raise TypeError(
+            f"inputs must be a real-valued tensor or array [T, N, ...] (or [N, ...]), got {describe(inputs)}"
+        )
+    bad = int((~torch.isfinite(x.to(torch.float64))).sum())
+    if bad:
+        raise ValueError(f"inputs contain {bad} NaN or infinite value(s)")
+    return x
+
+
 def _prepare_inputs(inputs, n_steps, encoding, seed) -> torch.Tensor:
     from dassdp.models.encoders import encode
 
-    x = torch.as_tensor(inputs)
+    if n_steps is not None:
+        check_count("n_steps", n_steps, minimum=1)
+    if encoding is not None:
+        check_choice("encoding", encoding, ENCODINGS)
+    check_count("seed", seed, minimum=-(2**63))
+    x = _as_tensor(inputs)
+    if x.ndim == 0 or 0 in x.shape:
+        raise ValueError(f"inputs must hold at least one sample (and time step), got shape {tuple(x.shape)}")
     if encoding is None:
         if n_steps is not None and x.shape[0] != n_steps:
             raise ConversionError(f"inputs have {x.shape[0]} time steps but n_steps={n_steps}")
@@ -295,6 +357,11 @@ def to_brian2(
     """
     from brian2 import defaultclock
 
+    check_model(model)
+    check_time("dt", dt, required=False)
+    check_name(name)
+    for what, value in (("plastic", plastic), ("drive", drive), ("extra_variables", extra_variables)):
+        _check_mapping(what, value)
     if mode == "biophysical":
         if plastic or drive or extra_variables:
             raise ConversionError("plastic, drive and extra_variables are supported in exact mode only")

@@ -2,7 +2,9 @@
 
 Supported: `dassdp.models.snn.SpikingMLP`, `dassdp.models.snn.SpikingConvNet`,
 `dassdp.bridge.modules.NIRNetwork` and ``nn.Sequential`` chains of the layers listed in
-`SUPPORTED`. Anything else raises `ConversionError` naming the layer.
+`SUPPORTED`. Anything else raises `ConversionError` naming the layer, as does a parameter
+(weight, bias, ``beta``, threshold) holding NaN or infinite values; a ``model`` that is not a
+``torch.nn.Module`` raises TypeError (`check_model`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,22 @@ import torch
 from torch import nn
 
 from dassdp.bridge import modules as M
-from dassdp.bridge.plan import Affine, Conv, ConversionError, Flatten, MaxPool, Neurons, Plan, SumPool, TimeMean
+from dassdp.bridge.plan import (
+    Affine,
+    Conv,
+    ConversionError,
+    ConversionTypeError,
+    Flatten,
+    MaxPool,
+    Neurons,
+    Plan,
+    SumPool,
+    TimeMean,
+)
+from dassdp.checks import check_count, describe
 from dassdp.models.snn import LIF, SpikingConvNet, SpikingMLP
+
+__all__ = ["SUPPORTED", "apply_stage", "check_model", "check_shape", "lower", "lower_layer"]
 
 SUPPORTED = (
     "nn.Linear, nn.Conv1d, nn.Conv2d (groups=1, zero padding), nn.MaxPool1d/2d (no padding), nn.AvgPool2d, "
@@ -21,8 +37,44 @@ SUPPORTED = (
 )
 
 
+#: the model types `lower` accepts, as error messages name them
+MODEL_TYPES = "a SpikingMLP, SpikingConvNet, NIRNetwork or nn.Sequential"
+
+
+def check_model(model, name: str = "model") -> None:
+    """Raise `ConversionTypeError` (a TypeError) unless ``model`` is a ``torch.nn.Module`` (which
+    `lower` may still reject)."""
+    if not isinstance(model, nn.Module):
+        raise ConversionTypeError(f"{name} must be a torch.nn.Module ({MODEL_TYPES}), got {describe(model)}")
+
+
+def check_shape(name: str, shape) -> tuple[int, ...]:
+    """``shape`` as a tuple of positive integers (the shape of one sample); TypeError/ValueError naming ``name``."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"{name} must be a tuple of positive integers, got {describe(shape)}")
+    shape = tuple(shape)
+    for n in shape:
+        check_count(name, n.item() if isinstance(n, np.generic) else n, minimum=1)
+    if not shape:
+        raise ValueError(f"{name} must have at least one dimension, got ()")
+    return tuple(int(n) for n in shape)
+
+
 def _np(t) -> np.ndarray:
     return t.detach().to("cpu", torch.float64).numpy().copy()
+
+
+def _finite(name: str, layer: nn.Module, **values) -> None:
+    """Raise `ConversionError` naming the layer and parameter that holds NaN or infinite values."""
+    for what, value in values.items():
+        if value is None:
+            continue
+        array = np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value, dtype=np.float64)
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        if bad:
+            raise ConversionError(
+                f"layer {name!r} ({type(layer).__name__}): {what} has {bad} NaN or infinite value(s) of {array.size}"
+            )
 
 
 def _tuple(v, dims):
@@ -31,6 +83,8 @@ def _tuple(v, dims):
 
 def lower_layer(name: str, layer: nn.Module):
     """One PyTorch layer as a stage (``None`` for layers that change nothing, e.g. Identity)."""
+    if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+        _finite(name, layer, weight=layer.weight, bias=layer.bias)
     if isinstance(layer, nn.Linear):
         return Affine(name, _np(layer.weight), None if layer.bias is None else _np(layer.bias), module=layer)
     if isinstance(layer, (nn.Conv1d, nn.Conv2d)):
@@ -73,12 +127,15 @@ def lower_layer(name: str, layer: nn.Module):
         return Flatten(name, module=layer)
     if isinstance(layer, LIF):
         p = layer.parameters_tuple()
+        _finite(name, layer, beta=torch.as_tensor(p.beta), threshold=torch.as_tensor(p.threshold))
         return Neurons(name, "lif", _np(torch.as_tensor(p.beta)), p.threshold, layer.reset, module=layer)
     if isinstance(layer, M.CubaLIF):
+        _finite(name, layer, alpha=layer.alpha, beta=layer.beta, threshold=layer.threshold)
         return Neurons(
             name, "cubalif", _np(layer.beta), _np(layer.threshold), layer.reset, alpha=_np(layer.alpha), module=layer
         )
     if isinstance(layer, M.LI):
+        _finite(name, layer, beta=layer.beta)
         return Neurons(name, "li", _np(layer.beta), np.inf, module=layer)
     if isinstance(layer, M.TimeMean):
         return TimeMean(name)
@@ -89,6 +146,9 @@ def lower_layer(name: str, layer: nn.Module):
 
 def lower(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> Plan:
     """The stages of ``model`` for samples of ``input_shape`` (derived where the model fixes it)."""
+    check_model(model)
+    if input_shape is not None:
+        input_shape = check_shape("input_shape", input_shape)
     if isinstance(model, SpikingMLP):
         layers = []
         for k, (fc, lif) in enumerate(zip(model.fc, model.lif)):

@@ -17,7 +17,11 @@ importer uses) or ``"subtract"`` (``v = v - v_threshold``, our default). Exporte
 graphs written in float32 (snnTorch) get their decay factors rounded to float32, and input gains
 within 1e-6 of 1 count as 1; the exact decay factors
 are kept so that PyTorch -> NIR -> PyTorch is bit-exact (``1 - dt / (dt / (1 - beta))`` may differ
-from ``beta`` in the last bit). A node that cannot be represented raises `ConversionError` naming it.
+from ``beta`` in the last bit). A node that cannot be represented raises `ConversionError` naming it,
+as does a parameter with NaN or infinite values (a NaN layer would simply never spike in Brian2),
+a time constant ``<= 0``, or an Output node whose shape is not that of the layer before it (size-1
+dimensions aside). A ``graph_or_path`` that is neither a graph nor a path, or a ``model`` that is
+not a ``torch.nn.Module``, raises TypeError; a bad ``dt`` or ``reset`` argument ValueError or TypeError.
 """
 
 from __future__ import annotations
@@ -32,13 +36,26 @@ import torch
 from torch import nn
 
 from dassdp.bridge import modules as M
-from dassdp.bridge.lower import lower
-from dassdp.bridge.plan import Affine, Conv, ConversionError, Flatten, MaxPool, Neurons, SumPool, TimeMean
+from dassdp.bridge.lower import check_model, check_shape, lower
+from dassdp.bridge.plan import (
+    Affine,
+    Conv,
+    ConversionError,
+    ConversionTypeError,
+    Flatten,
+    MaxPool,
+    Neurons,
+    SumPool,
+    TimeMean,
+)
+from dassdp.checks import check_choice, check_positive, describe
 
 __all__ = ["DEFAULT_DT", "SUPPORTED_NODES", "from_nir", "read_graph", "to_nir"]
 
 #: snnTorch and Norse write NIR with forward Euler and dt = 1e-4 s
 DEFAULT_DT = 1e-4
+#: the reset semantics `from_nir` accepts
+RESETS = ("zero", "subtract")
 SUPPORTED_NODES = (
     "Input",
     "Output",
@@ -65,9 +82,9 @@ def to_nir(model: nn.Module, dt: float = DEFAULT_DT, input_shape: tuple[int, ...
     its metadata. Max pooling has no NIR node and is rejected."""
     import nir
 
-    if not dt > 0:
-        raise ValueError(f"dt must be > 0 (seconds), got {dt!r}")
-    plan = lower(model, input_shape)
+    check_model(model)
+    check_positive("dt", dt)
+    plan = lower(model, None if input_shape is None else check_shape("input_shape", input_shape))
     shapes = plan.shapes()
     nodes: dict[str, Any] = {"input": nir.Input(input_type=np.array(plan.input_shape))}
     order = ["input"]
@@ -160,7 +177,8 @@ def _neuron_node(stage: Neurons, shape, dt: float):
 
 
 def read_graph(graph_or_path):
-    """A ``nir.NIRGraph`` from a graph or a ``.nir`` file (clear errors for anything else)."""
+    """A ``nir.NIRGraph`` from a graph or a ``.nir`` file (`ConversionError` for a file that is not a
+    graph, TypeError for an argument that is neither a graph nor a path)."""
     import nir
 
     if isinstance(graph_or_path, nir.NIRGraph):
@@ -178,7 +196,9 @@ def read_graph(graph_or_path):
         if not isinstance(graph, nir.NIRGraph):
             raise ConversionError(f"{path!r} holds a single NIR node ({type(graph).__name__}), not a graph")
         return graph
-    raise ConversionError(f"expected a nir.NIRGraph or a path to a .nir file, got {type(graph_or_path).__name__}")
+    raise ConversionTypeError(
+        f"graph_or_path must be a nir.NIRGraph or a path to a .nir file, got {describe(graph_or_path)}"
+    )
 
 
 def _chain(graph) -> list[str]:
@@ -260,9 +280,47 @@ def _scalar_or_tensor(values: np.ndarray):
     return float(values.reshape(-1)[0]) if np.all(values == values.reshape(-1)[0]) else torch.as_tensor(values)
 
 
+#: the numeric parameters of each node type, checked to be finite
+_PARAMETERS = {
+    "Affine": ("weight", "bias"),
+    "Linear": ("weight",),
+    "Conv1d": ("weight", "bias"),
+    "Conv2d": ("weight", "bias"),
+    "LIF": ("tau", "r", "v_leak", "v_threshold", "v_reset"),
+    "IF": ("r", "v_threshold", "v_reset"),
+    "CubaLIF": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in"),
+    "LI": ("tau", "r", "v_leak"),
+}
+#: time constants, which must be > 0
+_TIME_CONSTANTS = ("tau", "tau_syn", "tau_mem")
+
+
+def _check_parameters(name: str, node) -> None:
+    """Raise `ConversionError` naming the node and parameter that is not numeric, holds NaN or
+    infinite values, or (a time constant) is ``<= 0``."""
+    kind = type(node).__name__
+    for what in _PARAMETERS.get(kind, ()):
+        value = getattr(node, what, None)
+        if value is None:
+            continue
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ConversionError(f"NIR node {name!r} ({kind}): {what} is not numeric ({describe(value)})") from None
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        if bad:
+            raise ConversionError(
+                f"NIR node {name!r} ({kind}): {what} has {bad} NaN or infinite value(s) of {array.size}"
+            )
+        if what in _TIME_CONSTANTS and np.any(array <= 0):
+            raise ConversionError(f"NIR node {name!r} ({kind}): {what} must be > 0, got min {array.min()!r}")
+
+
 def _node_module(name: str, node, shape, dt: float, reset: str, metadata: dict):
     """One NIR node as a PyTorch module and its output shape."""
     import nir
+
+    _check_parameters(name, node)
 
     if isinstance(node, (nir.Affine, nir.Linear)):
         weight = np.asarray(node.weight, dtype=np.float64)
@@ -384,6 +442,24 @@ def _neuron_module(name, node, shape, dt, reset, metadata):
     return layer, shape
 
 
+def _check_output(name: str, node, previous: str, shape: tuple[int, ...]) -> None:
+    """The Output node's shape must be that of the layer before it (size-1 dimensions aside); an
+    Output without a shape is accepted."""
+    declared = node.output_type.get("output") if isinstance(node.output_type, dict) else None
+    if declared is None or np.asarray(declared).size == 0:
+        return
+    declared = tuple(int(n) for n in np.asarray(declared).reshape(-1))
+
+    def squeezed(s):
+        return tuple(n for n in s if n != 1)
+
+    if squeezed(declared) != squeezed(tuple(shape)):
+        raise ConversionError(
+            f"NIR Output node {name!r}: its shape {declared} is not the shape {tuple(shape)} of the layer before it "
+            f"({previous!r})"
+        )
+
+
 def from_nir(graph_or_path, dt: float | None = None, reset: str | None = None) -> M.NIRNetwork:
     """A `dassdp.bridge.modules.NIRNetwork` (float64) from a NIR graph or ``.nir`` file.
 
@@ -391,28 +467,39 @@ def from_nir(graph_or_path, dt: float | None = None, reset: str | None = None) -
     convention of snnTorch's NIR reader: ``dt = 1e-4`` s and ``reset = "zero"`` (NIR's ``v_reset``).
     Convert the result with `dassdp.bridge.to_brian2`.
     """
+    if dt is not None:
+        check_positive("dt", dt)
+    if reset is not None:
+        check_choice("reset", reset, RESETS)
     graph = read_graph(graph_or_path)
     metadata = graph.metadata if isinstance(graph.metadata, dict) else {}
-    dt = float(_meta(metadata, "dt", DEFAULT_DT) if dt is None else dt)
-    if not dt > 0:
-        raise ValueError(f"dt must be > 0 (seconds), got {dt!r}")
+    if dt is None:
+        dt = _meta(metadata, "dt", DEFAULT_DT)
+        try:
+            check_positive("dt", dt)
+        except (TypeError, ValueError) as exc:
+            raise ConversionError(f"the graph's metadata: {exc}; pass dt= (seconds)") from None
+    dt = float(dt)
     per_node = metadata.get("reset_per_node", {}) if reset is None else {}
     default_reset = reset or _meta(metadata, "reset", "zero")
     if default_reset == "per_node":
         default_reset = "zero"
-    if default_reset not in ("zero", "subtract"):
-        raise ValueError(f"reset must be 'zero' or 'subtract', got {default_reset!r}")
+    if default_reset not in RESETS:
+        raise ConversionError(f"the graph's metadata: reset must be 'zero' or 'subtract', got {default_reset!r}")
     chain = _chain(graph)
     input_node = graph.nodes[chain[0]]
     shape = input_node.input_type.get("input") if isinstance(input_node.input_type, dict) else None
     if shape is None:
         raise ConversionError(f"NIR Input node {chain[0]!r} has no shape")
     shape = tuple(int(n) for n in np.asarray(shape).reshape(-1))
+    if not shape or min(shape) < 1:
+        raise ConversionError(f"NIR Input node {chain[0]!r}: its shape {shape} must have dimensions >= 1")
     input_shape = shape
     layers: dict[str, nn.Module] = {}
     for name in chain[1:-1]:
         node_reset = _meta(per_node, name, default_reset) if isinstance(per_node, dict) else default_reset
         layers[name], shape = _node_module(name, graph.nodes[name], shape, dt, node_reset, metadata)
+    _check_output(chain[-1], graph.nodes[chain[-1]], chain[-2], shape)
     if _meta(metadata, "readout") == "time_mean":
         layers["mean"] = M.TimeMean()
     return M.NIRNetwork(layers, input_shape, {"dt": dt, "reset": default_reset})

@@ -24,6 +24,11 @@ class ConversionError(ValueError):
     """A model, layer or graph node that the bridge cannot represent (the message names it)."""
 
 
+class ConversionTypeError(ConversionError, TypeError):
+    """An argument of the wrong type (a string for a model, ...): a TypeError naming the argument and
+    what it accepts, and a `ConversionError` for code that catches those."""
+
+
 @dataclass
 class Affine:
     """``y_j[t] = sum_i W_ji x_i[t] + b_j``; ``weight`` is ``(n_out, n_in)``, ``bias`` ``(n_out,)``."""

@@ -7,6 +7,11 @@ Brian2 keeping the synapse order); biases come from the post group's ``b``, neur
 still agree (``conv_sharing="check"``) or their mean is taken (``"mean"``, e.g. after plasticity).
 A layer carried by a `dassdp.rules.brian2.ssdp.DASSDPSynapses` rule gives its ``weight_matrix()``, and its
 fitted gate is returned (and stored into a `dassdp.rules.plugin.DASSDPPlugin` if one is given).
+
+Nothing is written into the model unless every value read from Brian2 is finite: a NaN or infinite
+weight, bias, ``beta`` or threshold (plasticity that diverged) raises `ConversionError` naming the
+layer. An argument of the wrong type (not the result of `to_brian2`, not a ``torch.nn.Module``)
+raises TypeError naming it (`dassdp.bridge.plan.ConversionTypeError`, also a `ConversionError`).
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dassdp.bridge.lower import lower
-from dassdp.bridge.plan import Affine, Conv, ConversionError, Neurons
+from dassdp.bridge.lower import check_model, lower
+from dassdp.bridge.plan import Affine, Conv, ConversionError, ConversionTypeError, Neurons
+from dassdp.checks import check_choice, describe
 
 __all__ = ["to_torch", "weights_by_layer"]
 
@@ -28,9 +34,18 @@ def _converted(converted_or_network):
     bridge = getattr(converted_or_network, "bridge", None)
     if isinstance(bridge, Converted):
         return bridge
-    raise ConversionError(
-        f"to_torch needs the result of to_brian2 (or its .network), got {type(converted_or_network).__name__}"
+    raise ConversionTypeError(
+        "converted_or_network must be the result of to_brian2 (a Converted) or its .network, "
+        f"got {describe(converted_or_network)}"
     )
+
+
+def _check_finite(layer: str, what: str, values: np.ndarray) -> None:
+    bad = int(np.count_nonzero(~np.isfinite(values)))
+    if bad:
+        raise ConversionError(
+            f"layer {layer!r}: {bad} of the {values.size} {what} values read from Brian2 are NaN or infinite"
+        )
 
 
 def _synapse_weights(projection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,8 +92,7 @@ def _gather(stage, in_shape, i, j, w, conv_sharing: str) -> np.ndarray:
 
 def weights_by_layer(converted_or_network, conv_sharing: str = "check") -> dict[str, dict[str, np.ndarray]]:
     """``{layer: {"weight": ..., "bias": ...}}`` read from the Brian2 objects (float64)."""
-    if conv_sharing not in ("check", "mean"):
-        raise ValueError(f"conv_sharing must be 'check' or 'mean', got {conv_sharing!r}")
+    check_choice("conv_sharing", conv_sharing, ("check", "mean"))
     conv = _converted(converted_or_network)
     shapes = conv.plan.shapes()
     in_shapes = dict(zip([s.name for s in conv.plan.stages], [tuple(conv.plan.input_shape), *shapes[:-1]]))
@@ -100,8 +114,10 @@ def weights_by_layer(converted_or_network, conv_sharing: str = "check") -> dict[
             out[stage.name] = {"weight": stage.weight.copy(), "bias": stage.bias.copy()}
             continue
         i, j, w = _synapse_weights(projection)
+        _check_finite(stage.name, "weight", np.asarray(w, dtype=np.float64))
         weight = _gather(stage, in_shapes[stage.name], i, j, w, conv_sharing)
         b = np.asarray(conv.groups[projection.post].b[:], dtype=np.float64)
+        _check_finite(stage.name, "bias", b)
         bias = b.reshape(stage.bias.shape[0], -1)
         if np.any(bias != bias[:, :1]):
             raise ConversionError(f"layer {stage.name!r}: the bias differs between neurons of one channel")
@@ -117,28 +133,35 @@ def to_torch(converted_or_network, model: torch.nn.Module, conv_sharing: str = "
     ``plasticity``: a `dassdp.rules.plugin.DASSDPPlugin` whose layers receive the fitted gates.
     """
     conv = _converted(converted_or_network)
+    check_model(model)
+    check_choice("conv_sharing", conv_sharing, ("check", "mean"))
+    if plasticity is not None and not (hasattr(plasticity, "gates") and hasattr(plasticity, "set_gate")):
+        raise TypeError(f"plasticity must be a DASSDPPlugin (with gates and set_gate), got {describe(plasticity)}")
     target = lower(model, input_shape=tuple(conv.plan.input_shape))
     stages = {s.name: s for s in target.stages}
     written = []
+    layers = weights_by_layer(conv, conv_sharing)  # everything is read and checked before anything is written
+    neurons = {}
+    for name, group in conv.groups.items():
+        if isinstance(stages.get(name), Neurons):
+            neurons[name] = _neuron_values(stages[name], group)
+    for name, values in layers.items():
+        stage = stages.get(name)
+        if stage is None or not isinstance(stage, (Affine, Conv)) or stage.weight.shape != values["weight"].shape:
+            raise ConversionError(
+                f"layer {name!r}: the model has no weight layer of shape {values['weight'].shape} under that name"
+            )
+        if stage.module.bias is None and np.any(values["bias"] != 0):
+            raise ConversionError(f"layer {name!r}: Brian2 has a bias but the PyTorch layer has none")
     with torch.no_grad():
-        for name, values in weights_by_layer(conv, conv_sharing).items():
-            stage = stages.get(name)
-            if stage is None or not isinstance(stage, (Affine, Conv)) or stage.weight.shape != values["weight"].shape:
-                raise ConversionError(
-                    f"layer {name!r}: the model has no weight layer of shape {values['weight'].shape} under that name"
-                )
-            module = stage.module
+        for name, values in layers.items():
+            module = stages[name].module
             module.weight.copy_(torch.as_tensor(values["weight"], dtype=module.weight.dtype))
             if module.bias is not None:
                 module.bias.copy_(torch.as_tensor(values["bias"], dtype=module.bias.dtype))
-            elif np.any(values["bias"] != 0):
-                raise ConversionError(f"layer {name!r}: Brian2 has a bias but the PyTorch layer has none")
             written.append(name)
-        for name, group in conv.groups.items():
-            stage = stages.get(name)
-            if not isinstance(stage, Neurons):
-                continue
-            _write_neuron(stage, group)
+        for name, (beta, threshold) in neurons.items():
+            _write_neuron(stages[name], beta, threshold)
             written.append(name)
     gates = {}
     for projection in conv.projections:
@@ -149,17 +172,34 @@ def to_torch(converted_or_network, model: torch.nn.Module, conv_sharing: str = "
     return {"layers": written, "gates": gates}
 
 
-def _write_neuron(stage: Neurons, group) -> None:
+def _neuron_values(stage: Neurons, group) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(beta, threshold)`` of a Brian2 group, checked to be finite and to fit the PyTorch layer."""
     from dassdp.models.snn import LIF
 
     module = stage.module
     beta = np.asarray(group.beta[:], dtype=np.float64)
+    _check_finite(stage.name, "beta", beta)
     if isinstance(module, LIF):
         if np.any(beta != beta[0]):
             raise ConversionError(f"layer {stage.name!r}: beta differs between neurons; a LIF layer has one beta")
-        threshold = np.asarray(group.vth[:])
+        threshold = np.asarray(group.vth[:], dtype=np.float64)
+        _check_finite(stage.name, "threshold", threshold)
         if np.any(threshold != threshold[0]):
             raise ConversionError(f"layer {stage.name!r}: the threshold differs between neurons; a LIF layer has one")
+        return beta, threshold
+    if module.beta.numel() != beta.size and np.any(beta != beta[0]):
+        raise ConversionError(
+            f"layer {stage.name!r}: beta differs between the {beta.size} neurons in Brian2, but the PyTorch layer "
+            f"has {module.beta.numel()} value(s)"
+        )
+    return beta, None
+
+
+def _write_neuron(stage: Neurons, beta: np.ndarray, threshold: np.ndarray | None) -> None:
+    from dassdp.models.snn import LIF
+
+    module = stage.module
+    if isinstance(module, LIF):
         module.beta.copy_(torch.as_tensor(beta[0], dtype=module.beta.dtype))
         module.threshold = float(threshold[0])
         return

@@ -1,15 +1,20 @@
 """``dassdp convert MODEL_OR_NIR --to brian2|nir``: convert a saved PyTorch model or a NIR graph.
 
 - ``MODEL_OR_NIR``: a ``.nir`` file (any framework that writes NIR), or a file written with
-  ``torch.save(model)`` holding a `SpikingMLP`, `SpikingConvNet`, `NIRNetwork` or ``nn.Sequential``
-  (unpickled with ``weights_only=False``: only load files you trust).
+  ``torch.save(model)`` holding a `SpikingMLP`, `SpikingConvNet`, `NIRNetwork` or ``nn.Sequential``.
+  Files that are not HDF5 are read with ``torch.load(weights_only=True)``, which loads tensors and
+  state dicts but executes nothing from the file; a whole pickled ``nn.Module`` needs
+  ``--trust-pickle`` (``weights_only=False``), which *executes code from the file*: pass it only
+  for files you trust. Without it such a file exits with status 2 and a message naming the flag.
 - ``--to brian2``: builds the Brian2 network for ``--samples`` random rate-coded inputs
   (``--seed``) of ``--steps`` steps and prints its layers, neurons and synapses; ``--check`` also
   runs it (Brian2 numpy target) and compares spikes and predictions with PyTorch (exit status 1
   if the rasters differ in ``--mode exact``); ``--mode biophysical`` converts to continuous time.
 - ``--to nir``: writes the graph to ``--out`` (default: the input with suffix ``.nir``).
 
-Exit status 2 for a file that is neither a model nor a graph, or a model that cannot be converted.
+Exit status 2 (and ``dassdp convert: error: ...`` on standard output) for a file that is neither a
+model nor a graph, a pickled model without ``--trust-pickle``, a model that cannot be converted or
+a bad option value.
 """
 
 from __future__ import annotations
@@ -43,6 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="exact (spike-identical to PyTorch) or biophysical (continuous time, units)",
     )
     parser.add_argument("--check", action="store_true", help="run the Brian2 network and compare with PyTorch")
+    parser.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="load a whole pickled nn.Module (torch.load with weights_only=False). WARNING: this executes "
+        "code from the file; use it only for files you trust (default: weights_only=True, which runs nothing)",
+    )
 
 
 def _fail(message: str) -> int:
@@ -50,8 +61,16 @@ def _fail(message: str) -> int:
     return 2
 
 
-def load_model_or_graph(path: str, dt: float | None = None, reset: str | None = None):
-    """``(model, kind)`` from a ``.nir`` graph or a ``torch.save``'d model; raises ConversionError."""
+def load_model_or_graph(path: str, dt: float | None = None, reset: str | None = None, trust_pickle: bool = False):
+    """``(model, kind)`` from a ``.nir`` graph or a ``torch.save``'d model; raises ConversionError.
+
+    Without ``trust_pickle`` the file is read with ``torch.load(weights_only=True)``, which executes
+    nothing from it: a whole pickled ``nn.Module`` is then refused with a message naming
+    ``--trust-pickle`` (``weights_only=False``, which executes code from the file)."""
+    import pickle
+    import re
+    import warnings
+
     import torch
 
     from dassdp.bridge.nir_io import from_nir
@@ -64,16 +83,45 @@ def load_model_or_graph(path: str, dt: float | None = None, reset: str | None = 
     if magic.startswith(b"\x89HDF"):
         return from_nir(path, dt=dt, reset=reset), "nir"
     try:
-        model = torch.load(path, map_location="cpu", weights_only=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. the weights-only unpickler's "pickle protocol" warning
+            model = torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+    except pickle.UnpicklingError as exc:
+        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if trust_pickle:
+            raise ConversionError(
+                f"{path!r} is neither a NIR graph (HDF5) nor a model saved with torch.save(model) "
+                f"(UnpicklingError: {_first_line(exc)})"
+            ) from exc
+        if refused is None:
+            reason = re.search(r"WeightsUnpickler error:\s*(.+)", str(exc))
+            raise ConversionError(
+                f"{path!r} is neither a NIR graph (HDF5) nor a file that torch.load reads with weights_only=True "
+                f"({reason.group(1).strip() if reason else _first_line(exc)}); if it is a pickled model from a "
+                "source you trust, --trust-pickle loads it, executing code from the file"
+            ) from exc
+        raise ConversionError(
+            f"{path!r} holds a pickled object ({refused.group(1)}) that loads only with --trust-pickle; "
+            "that option executes code from the file: pass it only if you trust where the file comes from"
+        ) from exc
     except Exception as exc:
         raise ConversionError(
             f"{path!r} is neither a NIR graph (HDF5) nor a model saved with torch.save(model) "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            f"({type(exc).__name__}: {_first_line(exc)})"
         ) from exc
     if not isinstance(model, torch.nn.Module):
-        hint = " (a state_dict? save the module itself: torch.save(model, path))" if isinstance(model, dict) else ""
+        hint = (
+            " (a state_dict? save the module itself, torch.save(model, path), and load it with --trust-pickle)"
+            if isinstance(model, dict)
+            else ""
+        )
         raise ConversionError(f"{path!r} holds a {type(model).__name__}, not a torch.nn.Module{hint}")
     return model, "torch"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _input_shape(text: str | None, model):
@@ -95,11 +143,11 @@ def run(args: argparse.Namespace) -> int:
     BrianLogger.suppress_name("unused_brian_object")  # a network built only to be summarised is never run
 
     try:
-        model, _ = load_model_or_graph(args.source, args.dt, args.reset)
+        model, _ = load_model_or_graph(args.source, args.dt, args.reset, trust_pickle=args.trust_pickle)
         if args.to == "nir":
             return _to_nir(args, model)
         return _to_brian2(args, model)
-    except (ConversionError, ValueError) as exc:
+    except (ConversionError, ValueError, TypeError) as exc:
         return _fail(str(exc))
 
 
@@ -109,7 +157,7 @@ def _to_nir(args, model) -> int:
     from dassdp.bridge.nir_io import DEFAULT_DT, to_nir
 
     shape = _input_shape(args.input_shape, model)
-    graph = to_nir(model, dt=args.dt or DEFAULT_DT, input_shape=shape)
+    graph = to_nir(model, dt=DEFAULT_DT if args.dt is None else args.dt, input_shape=shape)
     out = Path(args.out) if args.out else Path(args.source).with_suffix(".nir")
     if out.resolve() == Path(args.source).resolve():
         return _fail(f"--out {str(out)!r} would overwrite the source")

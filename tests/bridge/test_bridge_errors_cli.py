@@ -51,12 +51,13 @@ def test_cli_converts_model_and_graph(tmp_path, capsys):
     model = SpikingMLP([16, 12], 3)
     with torch.no_grad():
         model.fc[0].weight.mul_(4.0)
-    torch.save(model, tmp_path / "mlp.pt")
-    assert _run_cli(tmp_path / "mlp.pt", "--to", "brian2", "--samples", "3", "--steps", "8", "--check") == 0
+    torch.save(model, tmp_path / "mlp.pt")  # a whole pickled module: loads only with --trust-pickle
+    trust = "--trust-pickle"
+    assert _run_cli(tmp_path / "mlp.pt", "--to", "brian2", "--samples", "3", "--steps", "8", "--check", trust) == 0
     out = capsys.readouterr().out
     assert f"{16 + 12 + 3} neurons" in out
     assert f"{16 * 12 + 12 * 3} synapses" in out and "identical spike rasters: True" in out
-    assert _run_cli(tmp_path / "mlp.pt", "--to", "nir", "--out", tmp_path / "g.nir") == 0
+    assert _run_cli(tmp_path / "mlp.pt", "--to", "nir", "--out", tmp_path / "g.nir", trust) == 0
     assert "fc.0             Affine" in capsys.readouterr().out
     assert _run_cli(tmp_path / "g.nir", "--to", "brian2", "--samples", "2") == 0
     assert "lif.0" in capsys.readouterr().out
@@ -71,5 +72,60 @@ def test_cli_rejects_files_that_are_not_models(tmp_path, capsys):
     assert "not a torch.nn.Module (a state_dict?" in capsys.readouterr().out
     assert _run_cli(tmp_path / "missing.pt", "--to", "nir") == 2
     torch.save(SpikingConvNet((1, 8, 8), [2], 4, 2), tmp_path / "conv.pt")
-    assert _run_cli(tmp_path / "conv.pt", "--to", "nir", "--input-shape", "1,8,8") == 2
+    assert _run_cli(tmp_path / "conv.pt", "--to", "nir", "--input-shape", "1,8,8", "--trust-pickle") == 2
     assert "'pool.0' (MaxPool)" in capsys.readouterr().out
+
+
+class _WritesMarker:
+    """Unpickling this object runs ``os.mkdir(marker)``: what a malicious pickle would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (self.marker,))
+
+
+def test_cli_does_not_unpickle_untrusted_files(tmp_path, capsys):
+    """A pickle named ``.nir`` (not HDF5) is read with ``weights_only=True``: its code does not run,
+    and the command exits with status 2 naming --trust-pickle."""
+    import pickle
+
+    marker = tmp_path / "marker"
+    for name, dump in (("evil.nir", pickle.dump), ("evil.pt", torch.save)):
+        with open(tmp_path / name, "wb") as handle:
+            dump(_WritesMarker(marker), handle)
+        assert _run_cli(tmp_path / name, "--to", "brian2") == 2
+        assert not marker.exists(), f"{name}: the pickle's code ran"
+        out = capsys.readouterr().out
+        assert out.startswith("dassdp convert: error:") and "--trust-pickle" in out, out
+
+
+def test_cli_loads_a_pickled_module_only_with_trust_pickle(tmp_path, capsys):
+    model = SpikingMLP([4, 3], 2)
+    torch.save(model, tmp_path / "mlp.pt")
+    assert _run_cli(tmp_path / "mlp.pt", "--to", "nir") == 2
+    out = capsys.readouterr().out
+    assert "(dassdp.models.snn.SpikingMLP) that loads only with --trust-pickle" in out
+    assert "executes code from the file" in out
+    assert _run_cli(tmp_path / "mlp.pt", "--to", "nir", "--trust-pickle") == 0
+    assert "fc.0             Affine" in capsys.readouterr().out
+    torch.save(model.state_dict(), tmp_path / "state.pt")  # tensors load with weights_only=True
+    assert _run_cli(tmp_path / "state.pt", "--to", "nir") == 2
+    assert "holds a OrderedDict, not a torch.nn.Module (a state_dict?" in capsys.readouterr().out
+
+
+def test_cli_help_warns_that_trust_pickle_executes_code(capsys):
+    with pytest.raises(SystemExit):
+        _run_cli("--help")
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--trust-pickle" in help_text and "executes code from the file" in help_text
+
+
+def test_cli_rejects_a_zero_dt(tmp_path, capsys):
+    torch.save(SpikingMLP([4, 3], 2), tmp_path / "mlp.pt")
+    assert _run_cli(tmp_path / "mlp.pt", "--to", "nir", "--trust-pickle", "--dt", "0") == 2
+    assert "dt must be > 0" in capsys.readouterr().out
+    assert not (tmp_path / "mlp.nir").exists()  # the old code wrote it with the default dt
