@@ -7,6 +7,10 @@ figures: where ``variant`` is a categorical column, its categories (the study's 
 study's order) fix the colours, else the order of appearance does. Curves over training are the
 mean over seeds of each seed's running mean within a block (shaded: +-1 SD over seeds), with the
 blocks marked and labelled ``<block number>: <task>``.
+
+Each function first checks its table: not a DataFrame raises TypeError, a missing column or a table
+without rows ValueError naming it (never a KeyError from deep inside matplotlib or seaborn); a
+``stem`` that is not a path raises TypeError.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from dassdp.analysis.table_checks import numeric_column, require_columns, require_names, require_path  # noqa: E402
+from dassdp.checks import check_count, check_finite, check_positive, check_real  # noqa: E402
 
 __all__ = [
     "DOPAMINERGIC",
@@ -58,6 +65,18 @@ LABELS = {
 }
 
 
+#: the columns of a curve over training (`_curves`, `_mark_blocks`)
+CURVE_COLUMNS = ("run", "variant", "seed", "block", "task", "trial")
+#: the statistics `weight_changes` plots
+WEIGHT_STATS = ("change_from_previous", "min", "max", "mean", "std")
+
+
+def _check(name: str, table, stem, columns) -> None:
+    """``table`` has ``columns`` and rows, ``stem`` is a path (ValueError/TypeError naming them)."""
+    require_path("stem", stem)
+    require_columns(name, table, columns, rows=True)
+
+
 def _save(fig: plt.Figure, stem: str | Path) -> list[Path]:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +90,7 @@ def _save(fig: plt.Figure, stem: str | Path) -> list[Path]:
 def block_label(block: int, task: str) -> str:
     """``before training`` for block -1 (the evaluation before the first block), else
     ``<block number from 1>: <task>``."""
+    check_real("block", block)
     return "before training" if block < 0 else f"{block + 1}: {task}"
 
 
@@ -148,6 +168,10 @@ def paired_differences(summary: pd.DataFrame, stem: str | Path, metrics: list[st
     ``diff``, ``diff_low``, ``diff_high``, ``n_pairs``), one panel per metric of ``metrics`` (titled
     with the metric's name), one row per variant other than the reference; the bar is the 95 %
     t-interval."""
+    _check("summary", summary, stem, ["variant", "metric", "reference", "diff", "diff_low", "diff_high", "n_pairs"])
+    metrics = require_names("metrics", metrics)
+    if not metrics:
+        raise ValueError("metrics must name at least one metric")
     others = summary[(summary.variant != summary.reference) & summary.metric.isin(metrics)]
     variants, palette = _variants(others), _palette(summary)
     reference = summary.reference.iloc[0]
@@ -181,6 +205,7 @@ def paired_differences(summary: pd.DataFrame, stem: str | Path, metrics: list[st
 def accuracy_matrices(evaluations: pd.DataFrame, stem: str | Path) -> list[Path]:
     """Per variant, the accuracy matrix averaged over seeds: one row per evaluation (``block``,
     with ``trained_task``; block -1 is before training), one column per ``eval_task``."""
+    _check("evaluations", evaluations, stem, ["variant", "seed", "block", "trained_task", "eval_task", "accuracy"])
     variants = _variants(evaluations)
     tasks = list(pd.unique(evaluations.eval_task))
     labels = evaluations.groupby("block").trained_task.first()
@@ -224,7 +249,8 @@ def learning_curves(training: pd.DataFrame, stem: str | Path, trial: str = "tria
     the unit of the x axis (a training window, a mini-batch). Where the table has
     ``free_accuracy`` (the Brian2 phase: the label neurons' own prediction, without the teacher)
     it is the accuracy shown."""
-    accuracy = "free_accuracy" if "free_accuracy" in training.columns else "accuracy"
+    accuracy = "free_accuracy" if "free_accuracy" in getattr(training, "columns", ()) else "accuracy"
+    _check("training", training, stem, [*CURVE_COLUMNS, accuracy, "loss"])
     fig, axes = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, layout="constrained")
     for ax, column in zip(axes, (accuracy, "loss"), strict=True):
         _plot_curves(ax, training, column)
@@ -244,6 +270,7 @@ def learning_curves(training: pd.DataFrame, stem: str | Path, trial: str = "tria
 def synchrony_over_training(training: pd.DataFrame, stem: str | Path, trial: str = "trial") -> list[Path]:
     """Sample synchrony S of the plastic projection over training, per variant (columns ``run``,
     ``variant``, ``seed``, ``block``, ``task``, ``trial``, ``synchrony``)."""
+    _check("training", training, stem, [*CURVE_COLUMNS, "synchrony"])
     fig, ax = plt.subplots(figsize=(9, 3.5), layout="constrained")
     _plot_curves(ax, training, "synchrony")
     _mark_blocks(ax, training)
@@ -257,7 +284,11 @@ def gate_and_dopamine(training: pd.DataFrame, stem: str | Path, trial: str = "tr
     """DA-SSDP's gate g (rows of variant ``dassdp``, column ``gate``; NaN during warm-up) and
     DA-STDP's dopamine level (rows of variant ``dastdp``, column ``dopamine``, in 1/s) on separate
     axes, each seed's running mean thin and their mean bold; the warm-up is shaded."""
-    panels = [(GATED, "gate")] if training.loc[training.variant == GATED, "gate"].notna().any() else []
+    _check("training", training, stem, ["run", "variant", "block", "task", "trial"])
+    if "gate" not in training.columns and "dopamine" not in training.columns:
+        raise ValueError(f"training: columns 'gate' and 'dopamine' are missing (have {list(training.columns)})")
+    gated = "gate" in training.columns and training.loc[training.variant == GATED, "gate"].notna().any()
+    panels = [(GATED, "gate")] if gated else []
     if "dopamine" in training.columns and training.loc[training.variant == DOPAMINERGIC, "dopamine"].notna().any():
         panels.append((DOPAMINERGIC, "dopamine"))
     if not panels:
@@ -297,6 +328,10 @@ def weight_changes(weights: pd.DataFrame, stem: str | Path) -> list[Path]:
     """Per block and variant, the norm of the weight change since the previous block and the
     range of the weights, one column per layer whose weights change at all (the weights table:
     ``variant``, ``seed``, ``block``, ``trained_task``, ``layer``, ``stat``, ``value``)."""
+    _check("weights", weights, stem, ["variant", "seed", "block", "trained_task", "layer", "stat", "value"])
+    missing = sorted(set(WEIGHT_STATS) - set(weights["stat"]))
+    if missing:
+        raise ValueError(f"weights: column 'stat' lacks the statistics {missing}")
     wide = weights.pivot_table(
         index=["variant", "seed", "block", "trained_task", "layer"], columns="stat", values="value", observed=True
     ).reset_index()
@@ -345,6 +380,8 @@ def gate_warmup(warmup: pd.DataFrame, stem: str | Path, max_panels: int = 12) ->
     ``synchrony``, ``loss`` and the run's fit ``k``, ``mu``, ``s``; optional ``k_detrended``,
     ``trend_S``, ``trend_L`` of `dassdp.analysis.gate_diagnostics`). One panel per run, the first
     ``max_panels`` runs by seed."""
+    _check("warmup", warmup, stem, ["run", "seed", "trial", "synchrony", "loss", "k", "mu", "s"])
+    check_count("max_panels", max_panels, minimum=1)
     every = warmup.groupby("run").seed.first().sort_values().index
     runs = every[:max_panels]
     ncols = min(4, len(runs))
@@ -391,6 +428,7 @@ def gate_warmup_trends(warmup: pd.DataFrame, stem: str | Path, trial: str = "tri
     """S and L against the trial index over each DA-SSDP run's warm-up: each seed's records thin,
     its least-squares line dashed, the mean over seeds bold (columns ``run``, ``seed``, ``trial``,
     ``synchrony``, ``loss``)."""
+    _check("warmup", warmup, stem, ["run", "seed", "trial", "synchrony", "loss"])
     seeds = sorted(warmup.seed.unique())
     colours = dict(zip(seeds, sns.color_palette("viridis", len(seeds)), strict=True))
     ordered = warmup.sort_values("trial").assign(step=lambda t: t.groupby("run").cumcount())
@@ -436,6 +474,12 @@ def window_rasters(rasters: pd.DataFrame, stem: str | Path) -> list[Path]:
     ``neuron``, ``step``), first seed of each variant: one row per variant, one column per window
     (the first and last training window of every block); hidden neurons in grey, the label neurons
     above them, the correct one in red."""
+    _check(
+        "rasters",
+        rasters,
+        stem,
+        ["variant", "seed", "block", "task", "label", "position", "population", "neuron", "step"],
+    )
     variants = _variants(rasters)
     windows = rasters[["block", "task", "position"]].drop_duplicates().sort_values(["block", "position"])
     n_hidden = int(rasters.loc[rasters.population == "hidden", "neuron"].max()) + 1
@@ -483,6 +527,7 @@ def gate_per_block(diagnostics: pd.DataFrame, stem: str | Path) -> list[Path]:
     """Per block after warm-up, DA-SSDP's mean gate and the fraction of windows with g < 0.1
     (columns ``seed``, ``block``, ``task``, ``mean_gate``, ``closed`` of
     `dassdp.analysis.gate_diagnostics`): one point per seed, the mean as a bar."""
+    _check("diagnostics", diagnostics, stem, ["seed", "block", "task", "mean_gate", "closed"])
     labels = diagnostics.assign(
         label=[block_label(b, t) for b, t in zip(diagnostics.block, diagnostics.task, strict=True)]
     )
@@ -506,6 +551,7 @@ def calibration_curves(calibration: pd.DataFrame, stem: str | Path) -> list[Path
     """The validation criterion against the learning-rate scale, per variant (columns
     ``variant``, ``rate_scale``, ``seed``, ``criterion``, ``value``, ``chosen``): the mean over
     calibration seeds as a line, each seed as a dot, the chosen scale ringed; log x."""
+    _check("calibration", calibration, stem, ["variant", "rate_scale", "seed", "criterion", "value", "chosen"])
     palette = _palette(calibration)
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     for variant in _variants(calibration):
@@ -529,6 +575,14 @@ def calibration_curves(calibration: pd.DataFrame, stem: str | Path) -> list[Path
 def raster(spikes: pd.DataFrame, stem: str | Path) -> list[Path]:
     """Spike raster (time in s vs neuron), one colour per population, window starts as lines
     (from the table's window definition, ``attrs``)."""
+    from dassdp.analysis.spikes import validate, window_definition
+
+    require_path("stem", stem)
+    validate(spikes)
+    definition = window_definition(spikes)
+    if "window" in definition:
+        check_positive("window", definition["window"])
+        check_finite("t0", definition.get("t0", 0.0))
     fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     hue = "population" if "population" in spikes.columns else None
     sns.scatterplot(data=spikes, x="time", y="neuron", hue=hue, s=4, linewidth=0, ax=ax)
@@ -544,6 +598,10 @@ def raster(spikes: pd.DataFrame, stem: str | Path) -> list[Path]:
 
 def latency_distributions(table: pd.DataFrame, stem: str | Path) -> list[Path]:
     """Histograms of first-spike latency in ms (column ``latency``, in s; hue ``population``)."""
+    _check("table", table, stem, ["latency"])
+    latency = numeric_column("table", table, "latency")
+    if not np.isfinite(latency).all():
+        raise ValueError("table: column 'latency' has NaN or infinite values")
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     hue = "population" if "population" in table.columns else None
     sns.histplot(

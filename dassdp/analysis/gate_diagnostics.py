@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dassdp.analysis.table_checks import numeric_column, require_columns
 from dassdp.rules.reference import fit_gate
 
 __all__ = ["COLUMNS", "RUN_COLUMNS", "gate_diagnostics"]
@@ -58,8 +59,23 @@ def gate_diagnostics(training: pd.DataFrame, gate: pd.DataFrame) -> pd.DataFrame
 
     ``training`` has the columns of a run's training table (``run``, ``variant``, ``seed``,
     ``block``, ``task``, ``trial``, ``loss``, ``synchrony``, ``gate``, ``warmup``), ``gate`` those of
-    its gate table (``run``, ``k``, ``mu``, ``s``).
+    its gate table (``run``, ``k``, ``mu``, ``s``). A missing column raises ValueError naming it, as
+    does a run with two rows in ``gate`` or NaN/infinite ``k``, ``mu``, ``s``.
     """
+    require_columns(
+        "training",
+        training,
+        ["run", "variant", "seed", "block", "task", "trial", "loss", "synchrony", "gate", "warmup"],
+    )
+    require_columns("gate", gate, ["run", "k", "mu", "s"])
+    twice = gate.run[gate.run.duplicated()]
+    if len(twice):
+        raise ValueError(f"gate: run {twice.iloc[0]!r} has more than one row")
+    for column in ("k", "mu", "s"):
+        if not np.isfinite(numeric_column("gate", gate, column)).all():
+            raise ValueError(f"gate: column {column!r} has NaN or infinite values")
+    for column in ("seed", "block", "trial", "loss", "synchrony", "gate"):
+        numeric_column("training", training, column)
     rows = []
     fitted = gate.set_index("run")
     for run, table in training[training.run.isin(fitted.index)].groupby("run", sort=True):

@@ -5,6 +5,8 @@ population size N and the recording interval ``[t_start, t_stop]``, and returns 
 (:func:`dassdp.analysis.synchrony.matrix_to_tidy` makes it tidy). The spike trains are kept as one
 array sorted by (neuron, time); the work is vectorised over all spikes with ``np.searchsorted``
 against one train at a time, so the Python loop runs over neurons, never over pairs or spikes.
+``n_neurons`` must be an integer ``>= 0``, ``t_start < t_stop`` finite and ``dt`` finite and > 0
+(TypeError or ValueError naming the argument).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dassdp.analysis.spikes import SpikeTrains
+from dassdp.checks import check_positive
 
 __all__ = ["isi_distance_matrix", "spike_sync_matrix", "sttc_matrix"]
 
@@ -26,8 +29,7 @@ def sttc_matrix(spikes: pd.DataFrame, n_neurons: int, dt: float, t_start: float,
     ``P T`` is 1 is 0/0 and set to 1, as in the authors' C code and Elephant. NaN where a train is
     empty. Symmetric, in [-1, 1]; the diagonal is 1 for non-empty trains.
     """
-    if not dt > 0:
-        raise ValueError(f"dt must be > 0, got {dt}")
+    check_positive("dt", dt)
     trains = SpikeTrains.from_table(spikes, n_neurons)
     duration = trains.check_interval(t_start, t_stop)
     counts = trains.counts

@@ -1,5 +1,5 @@
 """Population synchrony: Golomb's chi from membrane potentials and the Kuramoto order parameter
-from spike phases."""
+from spike phases. Non-numeric arguments raise TypeError, NaN or infinite ones ValueError, naming them."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ def golomb_chi(potentials: np.ndarray) -> np.ndarray:
     ``chi`` is 1 for identical traces and about ``1/sqrt(N)`` for independent ones. Leading axes
     (trials, windows) are kept; NaN where every trace is constant.
     """
-    v = np.asarray(potentials, dtype=float)
+    try:
+        v = np.asarray(potentials, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"golomb_chi: potentials must be a numeric array, got {type(potentials).__name__}") from None
     if v.ndim < 2 or v.shape[-2] < 2 or v.shape[-1] < 1:
         raise ValueError(f"golomb_chi: expected [..., T >= 2, N >= 1] potentials, got {v.shape}")
     if not np.isfinite(v).all():
@@ -39,7 +42,15 @@ def kuramoto_order(spikes: pd.DataFrame, n_neurons: int, times: np.ndarray) -> p
     ``N_t`` neurons whose phase is defined at t (between their first and last spike) count.
     Returns columns ``time, order_parameter, n_defined``; R is NaN where no phase is defined.
     """
-    times = np.asarray(times, dtype=float)
+    try:
+        times = np.asarray(times, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"kuramoto_order: times must be numbers (seconds), got {type(times).__name__}") from None
+    if times.ndim > 1:
+        raise ValueError(f"kuramoto_order: times must be a 1-d array, got shape {times.shape}")
+    if not np.isfinite(times).all():
+        raise ValueError("kuramoto_order: times contain NaN or infinite values")
+    times = np.atleast_1d(times)
     trains = SpikeTrains.from_table(spikes, n_neurons)
     total = np.zeros(times.size, dtype=complex)
     defined = np.zeros(times.size, dtype=np.int64)

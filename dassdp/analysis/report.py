@@ -28,7 +28,8 @@ PyTorch phase's missing dopamine) are left out.
 `build_report` writes a digest of its inputs (every ``DIR/*.parquet``, ``*.json`` and ``*.toml``,
 the manifest without its wall-clock time, and the source of this module, the figures module and
 the console summary) as ``inputs.sha256`` beside the report, and returns at once, writing
-nothing, while the digest matches (`report_is_current`).
+nothing, while the digest matches (`report_is_current`). A ``results_dir`` that is not an existing
+directory raises ValueError, an argument of the wrong type TypeError, each naming it.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ from dassdp.analysis.summary import (
     present_metrics,
     scenario,
 )
+from dassdp.analysis.table_checks import require_path
+from dassdp.checks import describe
 
 __all__ = ["DIGEST", "build_report", "report_is_current"]
 
@@ -129,6 +132,14 @@ def _digest(results_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def _check_dirs(results_dir, out_dir) -> None:
+    require_path("results_dir", results_dir)
+    if out_dir is not None:
+        require_path("out_dir", out_dir)
+    if not Path(results_dir).is_dir():
+        raise ValueError(f"results_dir {str(results_dir)!r} is not an existing directory")
+
+
 def _out_dir(results_dir: Path, out_dir: Path | None) -> Path:
     return Path(out_dir) if out_dir is not None else Path(results_dir) / "report"
 
@@ -136,6 +147,7 @@ def _out_dir(results_dir: Path, out_dir: Path | None) -> Path:
 def report_is_current(results_dir: Path, out_dir: Path | None = None, digest: str | None = None) -> bool:
     """Whether ``out_dir`` holds a report of exactly the present inputs (its digest matches;
     ``digest``: the inputs' digest if already computed)."""
+    _check_dirs(results_dir, out_dir)
     out = _out_dir(results_dir, out_dir)
     stored = out / DIGEST
     if not (stored.is_file() and (out / "report.html").is_file() and (out / "report.md").is_file()):
@@ -699,6 +711,9 @@ def build_report(results_dir: Path, out_dir: Path | None = None, force: bool = F
     """Write ``report.html`` and ``report.md`` (and ``figures/``) into ``out_dir`` (default:
     ``results_dir/report``) and return their paths; return at once when the report there is of
     the same inputs (`report_is_current`) unless ``force``."""
+    _check_dirs(results_dir, out_dir)
+    if not isinstance(force, bool):
+        raise TypeError(f"force must be a bool, got {describe(force)}")
     results_dir = Path(results_dir)
     out = _out_dir(results_dir, out_dir)
     html_path, md_path = out / "report.html", out / "report.md"

@@ -21,6 +21,10 @@ population size and the number of windows explicitly. The window definition is k
 
 Nothing here imports PyTorch or Brian2: tensors and monitors are duck-typed, and
 `dassdp.rules.reference`, which assigns the windows, imports NumPy only.
+
+Arguments are checked (`dassdp.checks`): a table that is not a DataFrame, a count that is not an
+integer or a time that is not a number raises TypeError; a missing column, a NaN, infinite or
+negative window length, ``t0``, ``dt`` or count raises ValueError naming it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dassdp.analysis.table_checks import require_frame
+from dassdp.checks import check_count, check_finite, check_positive
 from dassdp.rules.reference import window_positions
 
 __all__ = [
@@ -56,22 +62,36 @@ WINDOW_ATTRS = ("window", "t0", "n_windows")
 def validate(spikes: pd.DataFrame) -> pd.DataFrame:
     """Check a spike table and return it.
 
-    Raises :class:`ValueError` naming the column when ``neuron`` or ``time`` is missing, when a time
-    is NaN or infinite, or when a neuron index is negative or not an integer.
+    Raises :class:`ValueError` naming the column when ``neuron`` or ``time`` is missing or not
+    numeric, when a time is NaN or infinite, or when a neuron index is negative or not an integer;
+    TypeError when ``spikes`` is not a DataFrame.
     """
+    require_frame("spikes", spikes)
     for column in ("neuron", "time"):
         if column not in spikes.columns:
             raise ValueError(f"spike table: column {column!r} is missing (have {list(spikes.columns)})")
-    times = spikes["time"].to_numpy(dtype=float)
+    times = _numeric(spikes, "time")
     if not np.isfinite(times).all():
         raise ValueError("spike table: column 'time' contains NaN or infinite values")
     neurons = spikes["neuron"].to_numpy()
     if neurons.size and not np.issubdtype(neurons.dtype, np.integer):
-        if not np.array_equal(neurons, np.round(neurons.astype(float))):
+        as_float = _numeric(spikes, "neuron")
+        if not np.array_equal(as_float, np.round(as_float)):
             raise ValueError("spike table: column 'neuron' must hold integer indices")
+        neurons = as_float
     if neurons.size and neurons.min() < 0:
         raise ValueError(f"spike table: column 'neuron' has a negative index ({neurons.min()})")
     return spikes
+
+
+def _numeric(spikes: pd.DataFrame, column: str) -> np.ndarray:
+    values = spikes[column].to_numpy()
+    if values.dtype == bool or not (np.issubdtype(values.dtype, np.number) or values.dtype == object):
+        raise ValueError(f"spike table: column {column!r} must be numeric, got {values.dtype} values")
+    try:
+        return values.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"spike table: column {column!r} must be numeric, got {values.dtype} values") from None
 
 
 def from_arrays(
@@ -87,7 +107,10 @@ def from_arrays(
     accepted and sorted by time (stable sort); NaN times and negative indices raise ValueError.
     """
     indices = np.asarray(indices).ravel()
-    times = np.asarray(times, dtype=float).ravel()
+    try:
+        times = np.asarray(times, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"from_arrays: times must be numbers (seconds), got {type(times).__name__}") from None
     if indices.shape != times.shape:
         raise ValueError(f"from_arrays: 'neuron' has {indices.size} entries but 'time' has {times.size}")
     columns: dict[str, Any] = {"neuron": indices, "time": times}
@@ -115,10 +138,12 @@ def from_torch(spikes: Any, dt: float, *, population: str | None = None, first_w
     array = np.asarray(spikes)
     if array.ndim != 3:
         raise ValueError(f"from_torch: expected a [T, B, N] array, got shape {array.shape}")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"from_torch: spikes must be a numeric [T, B, N] tensor or array, got dtype {array.dtype}")
     if not np.isfinite(array).all():
         raise ValueError("from_torch: the spike tensor contains NaN or infinite values")
-    if dt <= 0:
-        raise ValueError(f"from_torch: dt must be > 0, got {dt}")
+    check_positive("dt", dt)
+    check_count("first_window", first_window)
     steps, batch, neuron = np.nonzero(array)
     table = from_arrays(neuron, steps * float(dt), trial=batch, population=population)
     table["window"] = table["trial"].to_numpy() + first_window
@@ -133,6 +158,8 @@ def from_brian2(monitor: Any, *, population: str | None = None) -> pd.DataFrame:
     Brian2 quantities are converted to plain seconds by ``np.asarray(..., dtype=float)``, which
     drops the unit (Brian2 stores times in seconds).
     """
+    if not (hasattr(monitor, "i") and hasattr(monitor, "t")):
+        raise TypeError(f"monitor must be a Brian2 SpikeMonitor (with .i and .t), got {type(monitor).__name__}")
     indices = np.asarray(monitor.i[:])
     times = np.asarray(monitor.t[:], dtype=float)
     return from_arrays(indices, times, population=population)
@@ -140,6 +167,7 @@ def from_brian2(monitor: Any, *, population: str | None = None) -> pd.DataFrame:
 
 def window_definition(spikes: pd.DataFrame) -> dict[str, float]:
     """The window definition stored by :func:`assign_windows` (empty dict if there is none)."""
+    require_frame("spikes", spikes)
     return {key: spikes.attrs[key] for key in WINDOW_ATTRS if key in spikes.attrs}
 
 
@@ -159,8 +187,17 @@ def assign_windows(
     With the simulation step ``dt`` given, times are taken on its grid (``step = rint(time /
     dt)``), so a spike on a window edge always opens the next window; without it, a floating-point
     edge such as 0.15 s with 0.05 s windows may fall into the earlier window.
+
+    ``window`` and ``dt`` must be finite and > 0, ``t0`` finite and ``n_windows`` an integer ``>= 0``
+    (ValueError or TypeError naming the argument).
     """
     validate(spikes)
+    check_positive("window", window)
+    check_finite("t0", t0)
+    if n_windows is not None:
+        check_count("n_windows", n_windows)
+    if dt is not None:
+        check_positive("dt", dt)
     times = spikes["time"].to_numpy(dtype=float) - t0
     index, latency = window_positions(times, window, dt)
     if times.size and times.min() < 0:
@@ -189,16 +226,28 @@ def resolve_windows(spikes: pd.DataFrame, n_windows: int | None = None) -> int:
     """Number of windows of a windowed spike table.
 
     ``n_windows`` if given (it must agree with ``attrs``), else ``attrs["n_windows"]``, else the
-    last window holding a spike plus one. Raises ValueError if the table has no ``window`` column
-    or holds spikes in a window ``>= n_windows``.
+    last window holding a spike plus one. Raises ValueError if the table has no ``window`` column,
+    holds a window index that is not an integer ``>= 0`` or spikes in a window ``>= n_windows``.
     """
+    require_frame("spikes", spikes)
     if "window" not in spikes.columns:
         raise ValueError("spike table: column 'window' is missing; call assign_windows first")
     if n_windows is not None:
+        check_count("n_windows", n_windows)
         check_window_definition(spikes, {"n_windows": n_windows})
     else:
         n_windows = spikes.attrs.get("n_windows")
-    last = int(spikes["window"].max()) if len(spikes) else -1
+        if n_windows is not None:
+            try:
+                check_count("n_windows", n_windows)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"spike table: attrs {exc}; call assign_windows again") from None
+    windows = _numeric(spikes, "window")
+    if windows.size and not (np.isfinite(windows).all() and np.array_equal(windows, np.round(windows))):
+        raise ValueError("spike table: column 'window' must hold integer window indices (no NaN)")
+    if windows.size and windows.min() < 0:
+        raise ValueError(f"spike table: column 'window' has a negative index ({int(windows.min())})")
+    last = int(windows.max()) if len(spikes) else -1
     if n_windows is None:
         return last + 1
     if last >= n_windows:
@@ -208,6 +257,7 @@ def resolve_windows(spikes: pd.DataFrame, n_windows: int | None = None) -> int:
 
 def select_population(spikes: pd.DataFrame, population: str | None) -> pd.DataFrame:
     """Rows of one population (all rows if ``population`` is None); attrs are kept."""
+    require_frame("spikes", spikes)
     if population is None:
         return spikes
     if "population" not in spikes.columns:
@@ -216,7 +266,9 @@ def select_population(spikes: pd.DataFrame, population: str | None) -> pd.DataFr
 
 
 def neuron_indices(spikes: pd.DataFrame, n_neurons: int) -> np.ndarray:
-    """The ``neuron`` column as int64, checked to lie in ``0 .. n_neurons - 1``."""
+    """The ``neuron`` column as int64, checked to lie in ``0 .. n_neurons - 1`` (``n_neurons`` an
+    integer ``>= 0``)."""
+    check_count("n_neurons", n_neurons)
     neuron = validate(spikes)["neuron"].to_numpy(dtype=np.int64)
     if neuron.size and neuron.max() >= n_neurons:
         raise ValueError(f"column 'neuron' reaches {neuron.max()} but n_neurons={n_neurons}")
@@ -269,7 +321,9 @@ class SpikeTrains:
         return before, after
 
     def check_interval(self, t_start: float, t_stop: float) -> float:
-        """Raise ValueError unless all spikes lie in ``[t_start, t_stop]``; return its duration."""
+        """Raise ValueError unless all spikes lie in ``[t_start, t_stop]`` (both finite); return its duration."""
+        check_finite("t_start", t_start)
+        check_finite("t_stop", t_stop)
         if not t_stop > t_start:
             raise ValueError(f"t_stop ({t_stop}) must be greater than t_start ({t_start})")
         if self.times.size and (self.times.min() < t_start or self.times.max() > t_stop):

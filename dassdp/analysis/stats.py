@@ -5,7 +5,9 @@ A study runs every variant on the same seeds (same pretraining, same sample orde
 comparison of a variant with a reference is paired by seed. With n values per group the intervals
 here are Student-t intervals, exact for normal data at any n (a percentile bootstrap of the mean
 covers the true mean about 77 % of the time at n = 3 for a nominal 95 %). NumPy, SciPy and pandas
-only.
+only. A ``confidence``, ``power`` or ``alpha`` that is not a number in (0, 1), a negative ``sd`` or
+``n``, a ``by`` given as one string, a missing ``value`` column or a non-numeric one raise TypeError
+or ValueError naming it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import pandas as pd
 import scipy.optimize
 import scipy.stats
 
+from dassdp.analysis.table_checks import numeric_column, require_columns, require_names
+from dassdp.checks import check_count, check_real
+
 __all__ = ["DETECTABLE_POWER", "detectable_difference", "summarise", "t_interval"]
 
 #: power at which `summarise` reports the detectable difference
@@ -27,6 +32,7 @@ DETECTABLE_POWER = 0.8
 
 def _t_bounds(mean, sd, n, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     """Elementwise ``mean -/+ t_{(1+confidence)/2, n-1} sd / sqrt(n)``; NaN where n < 2."""
+    check_real("confidence", confidence)
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     mean, sd, n = (np.asarray(a, dtype=float) for a in (mean, sd, n))
@@ -49,7 +55,13 @@ def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
     coverage is exactly ``confidence`` for independent normal values. The interval is NaN for
     n < 2 (the mean is NaN for n = 0) and the point ``(m, m)`` when all values are equal.
     """
-    x = np.asarray(values, dtype=float).ravel()
+    check_real("confidence", confidence)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    try:
+        x = np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"values must be numbers, got {type(values).__name__}") from None
     x = x[np.isfinite(x)]
     if x.size == 0:
         return float("nan"), float("nan"), float("nan")
@@ -92,14 +104,17 @@ def detectable_difference(sd: float, n: int, power: float = DETECTABLE_POWER, al
     power(delta) = ``power`` for delta with Brent's method and returns ``D = delta sd / sqrt(n)``.
     For large n, D approaches the normal approximation ``(z_{1 - alpha/2} + z_power) sd / sqrt(n)``;
     at small n it is larger (at n = 3 about twice, at n = 2 nearly six times). NaN for n < 2 or a
-    non-finite ``sd``.
+    non-finite ``sd`` (NaN: not estimable); ``n`` must be an integer ``>= 0``, ``sd`` not negative.
     """
+    for name, value in (("sd", sd), ("power", power), ("alpha", alpha)):
+        check_real(name, value)
+    check_count("n", n)
     if not 0.0 < alpha < power < 1.0:
         raise ValueError(f"need 0 < alpha < power < 1, got alpha={alpha}, power={power}")
-    if n < 2 or not math.isfinite(sd):
-        return float("nan")
     if sd < 0:
         raise ValueError(f"sd must be >= 0, got {sd}")
+    if n < 2 or not math.isfinite(sd):
+        return float("nan")
     return _noncentrality(int(n), float(power), float(alpha)) * sd / math.sqrt(n)
 
 
@@ -142,7 +157,12 @@ def summarise(
       Raises ValueError when a (group, seed) holds two values (add the column that separates
       them, e.g. ``point``, to ``by``) or the reference variant is absent.
     """
-    by = [c for c in by if c in metrics.columns]
+    require_columns("metrics", metrics, ["value"])
+    numeric_column("metrics", metrics, "value")
+    by = [c for c in require_names("by", by) if c in metrics.columns]
+    check_real("confidence", confidence)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     stats = _describe(metrics, by, "value")
     stats["ci_low"], stats["ci_high"] = _t_bounds(stats["mean"], stats["sd"], stats["n"], confidence)
     summary = stats[["mean", "ci_low", "ci_high", "n"]]

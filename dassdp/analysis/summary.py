@@ -10,6 +10,10 @@ the console summary (`dassdp.cli.summary`) and the report (`dassdp.analysis.repo
   of seeds and the observed paired SD;
 - the evaluation scenario, where ``DIR/study.json`` names it, the calibrated learning-rate scales
   (``DIR/calibration.json``), and where the tables and report are.
+
+A summary table missing a column these functions read raises ValueError naming the column(s); an
+argument of the wrong type (a metric name that is not a string, ``names`` given as one string, a
+path that is not a path) raises TypeError.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dassdp.analysis.stats import DETECTABLE_POWER
+from dassdp.analysis.table_checks import require_columns, require_names, require_path
+from dassdp.checks import check_choice, check_real, describe
 
 __all__ = [
     "MAIN_METRICS",
@@ -43,6 +50,8 @@ LEARNED = "learned_"
 
 def present_metrics(summary: pd.DataFrame, names: tuple[str, ...]) -> list[str]:
     """``names`` present in ``summary``, with the ``learned_<task>`` metrics after ``forgetting``."""
+    require_columns("summary", summary, ["metric"])
+    names = require_names("names", names)
     present = set(summary.metric)
     learned = sorted(m for m in present if m.startswith(LEARNED))
     chosen = [m for m in names if m in present]
@@ -52,6 +61,8 @@ def present_metrics(summary: pd.DataFrame, names: tuple[str, ...]) -> list[str]:
 
 def heading(metric: str) -> str:
     """``learned_B`` -> ``B after B``, ``final_ACC`` -> ``final ACC``."""
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a str, got {describe(metric)}")
     if metric.startswith(LEARNED):
         task = metric.removeprefix(LEARNED)
         return f"{task} after {task}"
@@ -59,6 +70,12 @@ def heading(metric: str) -> str:
 
 
 def interval(value: float, low: float, high: float, sign: str = "") -> str:
+    """``value [low, high]`` to three decimals (``-`` for a NaN value, the value alone for a NaN
+    interval); ``sign`` is a format sign option (``""``, ``"+"``, ``"-"``, ``" "``)."""
+    check_choice("sign", sign, ("", "+", "-", " "))
+    for name, number in (("value", value), ("low", low), ("high", high)):
+        if not (np.ndim(number) == 0 and pd.isna(number)):
+            check_real(name, number)
     if pd.isna(value):
         return "-"
     if pd.isna(low):
@@ -84,6 +101,7 @@ def _table(summary: pd.DataFrame, metrics: list[str], count: str, cell) -> tuple
 
 def summary_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the first table: ``mean [low, high]`` per metric."""
+    require_columns("summary", summary, ["point", "variant", "metric", "n", "mean", "ci_low", "ci_high"])
     return _table(
         summary,
         present_metrics(summary, SUMMARY_METRICS),
@@ -95,6 +113,9 @@ def summary_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 def difference_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the second table: ``diff [low, high]`` to the reference per main metric,
     one row per variant other than the reference."""
+    require_columns(
+        "summary", summary, ["point", "variant", "reference", "metric", "n_pairs", "diff", "diff_low", "diff_high"]
+    )
     others = summary[summary.variant != summary.reference]
     return _table(
         others,
@@ -109,6 +130,7 @@ def detectable_lines(summary: pd.DataFrame) -> list[str]:
     study detects with probability `DETECTABLE_POWER` (the ``detectable`` column; the range over
     the variants when their paired SDs differ). A variant whose paired differences are all equal
     (SD 0) has no such size: it is named apart, as not estimable."""
+    require_columns("summary", summary, ["point", "variant", "reference", "metric", "n_pairs", "diff_sd", "detectable"])
     others = summary[summary.variant != summary.reference]
     points = others.point.unique()
     sweep = [c for c in summary.columns if c.startswith("sweep.")]
@@ -147,6 +169,7 @@ def scenario(out: Path) -> str | None:
     or None where it names none."""
     from dassdp.runs.runner import STUDY_JSON
 
+    require_path("out", out)
     path = Path(out) / STUDY_JSON
     if not path.is_file():
         return None
@@ -160,5 +183,6 @@ def calibrated_scales(out: Path) -> dict | None:
     """``DIR/calibration.json`` (criterion and the chosen scale per variant), or None."""
     from dassdp.runs.runner import CALIBRATION_JSON
 
+    require_path("out", out)
     path = Path(out) / CALIBRATION_JSON
     return json.loads(path.read_text()) if path.is_file() else None

@@ -11,6 +11,11 @@ contract in `dassdp.rules.reference`. S and the latencies are computed there, by
 `dassdp.rules.reference.sample_synchrony` (exported here unchanged) and
 `dassdp.rules.reference.window_activity`, which the rules' tests use as their oracle; connectivity
 masks are ``(n_post, n_pre)``, like a weight matrix.
+
+Bad arguments raise before any arithmetic: a population size that is not an integer ``>= 0``, a
+population missing from ``n_neurons``, a missing ``window``/``latency`` column, NaN or infinite
+latencies, fired flags other than 0/1, or counts that are negative, NaN or infinite raise
+ValueError (TypeError for the wrong kind of argument) naming what is wrong.
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from dassdp.analysis.spikes import (
     neuron_indices,
     resolve_windows,
     select_population,
+    validate,
     window_definition,
 )
+from dassdp.analysis.table_checks import numeric_column, require_columns
+from dassdp.checks import check_count, check_positive, describe
 from dassdp.rules.reference import WindowActivity, sample_synchrony, window_activity
 
 __all__ = [
@@ -46,6 +54,7 @@ __all__ = [
 
 def _cell_index(spikes: pd.DataFrame, n_neurons: int, n_windows: int | None) -> tuple[np.ndarray, int]:
     """Flat index ``window * n_neurons + neuron`` of every spike, and the number of windows."""
+    check_count("n_neurons", n_neurons)
     n_windows = resolve_windows(spikes, n_windows)
     neurons = neuron_indices(spikes, n_neurons)
     return spikes["window"].to_numpy(dtype=np.int64) * n_neurons + neurons, n_windows
@@ -70,18 +79,38 @@ def _check_which(which: str) -> None:
 def _activity(spikes: pd.DataFrame, n_neurons: int, n_windows: int | None, which: str) -> WindowActivity:
     """Fired flags and latencies of a windowed table by `dassdp.rules.reference.window_activity`."""
     _check_which(which)
+    check_count("n_neurons", n_neurons)
     if "window" not in window_definition(spikes):
         raise ValueError("the spike table has no window length; call assign_windows")
+    try:
+        check_positive("window", spikes.attrs["window"])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"spike table: attrs {exc}; call assign_windows again") from None
     n_windows = resolve_windows(spikes, n_windows)
+    require_columns("spikes", spikes, ["latency"])
+    latency = numeric_column("spikes", spikes, "latency")
+    if not np.isfinite(latency).all() or (latency.size and latency.min() < 0):
+        raise ValueError("spike table: column 'latency' must be finite and >= 0; call assign_windows")
     return window_activity(
         spikes["window"].to_numpy(dtype=np.int64),
         neuron_indices(spikes, n_neurons),
-        spikes["latency"].to_numpy(dtype=float),
+        latency,
         n_windows,
         n_neurons,
         float(spikes.attrs["window"]),
         which,
     )
+
+
+def _sizes(n_neurons, populations) -> dict:
+    """``n_neurons`` checked: a mapping with an integer size ``>= 0`` for each of ``populations``."""
+    if not isinstance(n_neurons, Mapping):
+        raise TypeError(f"n_neurons must be a mapping of population to size, got {describe(n_neurons)}")
+    for name in populations:
+        if name not in n_neurons:
+            raise ValueError(f"n_neurons has no size for population {name!r} (has {list(n_neurons)})")
+        check_count(f"n_neurons[{name!r}]", n_neurons[name])
+    return dict(n_neurons)
 
 
 def latency_matrix(
@@ -112,6 +141,15 @@ def synchrony_series(
     size; ``masks`` optionally gives the connectivity of a layer, ``mask[j, i]`` of shape
     ``(n_post, n_pre)`` (see `dassdp.rules.reference.sample_synchrony`).
     """
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Iterable):
+        raise TypeError(f"layers must be a list of (pre, post) population pairs, got {describe(layers)}")
+    layers = list(layers)
+    for pair in layers:
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Iterable) or len(tuple(pair)) != 2:
+            raise ValueError(f"layers must hold (pre, post) population pairs, got {pair!r}")
+    n_neurons = _sizes(n_neurons, {name for pair in layers for name in pair})
+    if masks is not None and not isinstance(masks, Mapping):
+        raise TypeError(f"masks must be a mapping of (pre, post) to a mask, got {describe(masks)}")
     n_windows = resolve_windows(spikes, n_windows)
     fired = {}
     frames = []
@@ -138,6 +176,7 @@ def fired_fraction(spikes: pd.DataFrame, n_neurons: Mapping[str, int], n_windows
 
     ``fired_fraction_w = (1/N) sum_n fired_wn``. Use ``{None: N}`` for a table without populations.
     """
+    n_neurons = _sizes(n_neurons, n_neurons if isinstance(n_neurons, Mapping) else ())
     n_windows = resolve_windows(spikes, n_windows)
     frames = [
         pd.DataFrame(
@@ -157,6 +196,7 @@ def first_spike_latencies(spikes: pd.DataFrame, which: str = "first") -> pd.Data
     first (or, ``which="last"``, last) spike latency from the window start in seconds: the entries
     of :func:`latency_matrix` where the neuron fired, population by population."""
     _check_which(which)
+    validate(spikes)
     if "latency" not in spikes.columns:
         raise ValueError("spike table: column 'latency' is missing; call assign_windows first")
     has_population = "population" in spikes.columns
@@ -175,8 +215,13 @@ def first_spike_latencies(spikes: pd.DataFrame, which: str = "first") -> pd.Data
 
 def coincidence_matrix(fired: np.ndarray) -> np.ndarray:
     """Co-firing ``C[i, j] = (1/W) sum_w fired_wi * fired_wj``: the fraction of windows in which
-    both i and j spiked (shape [N, N]; the diagonal is each neuron's firing probability)."""
-    fired = np.asarray(fired, dtype=float)
+    both i and j spiked (shape [N, N]; the diagonal is each neuron's firing probability).
+    ``fired`` must hold 0/1 flags [W, N] (ValueError otherwise, e.g. for spike counts or NaN)."""
+    fired = _array("fired", fired)
+    if fired.ndim != 2:
+        raise ValueError(f"fired must be a [windows, neurons] array, got shape {fired.shape}")
+    if not np.isin(fired, (0.0, 1.0)).all():
+        raise ValueError("fired must hold 0/1 (or bool) flags; use fired_matrix for spike tables")
     if fired.shape[0] == 0:
         raise ValueError("coincidence_matrix: no windows")
     return fired.T @ fired / fired.shape[0]
@@ -191,12 +236,29 @@ def mean_coincidence(fired: np.ndarray) -> float:
     return float((matrix.sum() - np.trace(matrix)) / (n * (n - 1)))
 
 
+def _array(name: str, values) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a numeric array, got {describe(values)}") from None
+
+
+def _counts(counts) -> np.ndarray:
+    """Spike counts [W, N]: finite and >= 0 (ValueError naming ``counts`` otherwise)."""
+    counts = _array("counts", counts)
+    if counts.ndim != 2:
+        raise ValueError(f"counts must be a [windows, neurons] array, got shape {counts.shape}")
+    if not np.isfinite(counts).all() or (counts.size and counts.min() < 0):
+        raise ValueError("counts must be finite spike counts >= 0 (no NaN, infinite or negative values)")
+    return counts
+
+
 def count_correlation(counts: np.ndarray) -> np.ndarray:
     """Pearson correlation of spike counts across windows, ``rho[i, j] = corr_w(c_wi, c_wj)``.
 
     ``counts`` is [W, N]; rows and columns of neurons whose count does not vary are NaN.
     """
-    counts = np.asarray(counts, dtype=float)
+    counts = _counts(counts)
     if counts.shape[0] < 2:
         raise ValueError("count_correlation: need at least 2 windows")
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -206,7 +268,7 @@ def count_correlation(counts: np.ndarray) -> np.ndarray:
 def fano_factor(counts: np.ndarray) -> np.ndarray:
     """Fano factor per neuron, ``F_n = var_w(c_wn) / mean_w(c_wn)`` (sample variance, ddof=1);
     NaN for a neuron that never spiked. Poisson counts give F = 1 (Fano 1947; Teich 1989)."""
-    counts = np.asarray(counts, dtype=float)
+    counts = _counts(counts)
     if counts.shape[0] < 2:
         raise ValueError("fano_factor: need at least 2 windows")
     mean = counts.mean(axis=0)
@@ -217,6 +279,10 @@ def fano_factor(counts: np.ndarray) -> np.ndarray:
 def matrix_to_tidy(matrix: np.ndarray, value: str, diagonal: bool = False) -> pd.DataFrame:
     """Upper triangle of a symmetric [N, N] matrix as rows ``neuron_i, neuron_j, <value>``
     (``i < j``, or ``i <= j`` with ``diagonal=True``)."""
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a column name (str), got {describe(value)}")
     matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"matrix must be square [N, N], got shape {matrix.shape}")
     i, j = np.triu_indices(matrix.shape[0], k=0 if diagonal else 1)
     return pd.DataFrame({"neuron_i": i, "neuron_j": j, value: matrix[i, j]})
