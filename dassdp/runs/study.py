@@ -51,7 +51,12 @@ validation split before the study runs. ``reference`` names the variant that pai
 are taken against.
 
 `load_study` raises `StudyError` whose message names the offending field; the CLI turns it into
-exit status 2 before anything is written.
+exit status 2 before anything is written. Validation is strict: a value of the wrong type is an
+error, not converted (``"4"`` is not a count, ``true`` not a seed, ``32.0`` not a width; a TOML
+integer is accepted where a real number is expected), real numbers must be finite, seeds lie in
+``[0, 2**32 - 1]`` (numpy's and scikit-learn's seed range), counts are positive with the upper
+bounds below (`MAX_EPOCHS`, ...), the study file is UTF-8 text (a leading byte-order mark is
+ignored) and the sweep's grid points must give distinct runs.
 """
 
 from __future__ import annotations
@@ -100,7 +105,22 @@ BUILTIN_CLASSES = {"digits": 10, "mnist1d": 10}
 #: top-level keys a sweep may not vary
 UNSWEEPABLE = ("name", "variants", "seeds", "sweep", "reference", "calibration")
 
+#: largest seed: numpy's legacy ``RandomState`` / ``seed`` and scikit-learn's ``random_state`` range
+MAX_SEED = 2**32 - 1
+#: sane upper bounds: larger values are typos (they would run for days or exhaust memory)
+MAX_EPOCHS = 1_000  # epochs of one block, pretraining epochs
+MAX_WIDTH = 65_536  # neurons of a hidden layer
+MAX_LAYERS = 32  # hidden layers
+MAX_STEPS = 10_000  # time steps per sample
+MAX_BATCH = 1_000_000  # samples per mini-batch
+MAX_SAMPLES = 1_000_000  # samples per epoch or evaluation in the Brian2 phase
+MAX_TASKS = 1_000  # permuted tasks
+MIN_MS = 1e-6  # times in ms (time constants, dt): a nanosecond; smaller ones underflow in seconds
+MAX_LR = 1.0  # Adam's learning rate: each step moves a weight by about lr (float32 overflows past 3e38)
+
 PositiveInt = Annotated[int, Field(gt=0)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED, description=f"a random seed in [0, {MAX_SEED}]")]
+Milliseconds = Annotated[float, Field(ge=MIN_MS, description=f"a time in ms, at least {MIN_MS} (a nanosecond)")]
 
 
 class StudyError(ValueError):
@@ -113,7 +133,9 @@ class StudyError(ValueError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no conversion of "4" to 4, true to 1 or 32.0 to 32 (an int is still a valid float);
+    # allow_inf_nan=False: NaN and infinities are rejected (JSON would turn them into null)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class DatasetSpec(_Model):
@@ -122,11 +144,12 @@ class DatasetSpec(_Model):
 
     ``validation_fraction > 0`` holds out that fraction of the *training* data (stratified by
     class, drawn with ``seed``) and evaluates on it instead of the test data, which is then never
-    read: only calibration runs use it (`CalibrationSpec` sets it; a study file may not)."""
+    read: only calibration runs use it (`CalibrationSpec` sets it; a study file may not).
+    ``seed`` lies in ``[0, 2**32 - 1]``."""
 
     name: Literal["digits", "mnist1d", "npz"] = "digits"
     path: str | None = None
-    seed: int = 0
+    seed: Seed = 0
     validation_fraction: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
 
     @model_validator(mode="after")
@@ -134,7 +157,11 @@ class DatasetSpec(_Model):
         if self.name == "npz":
             if self.path is None:
                 raise ValueError("dataset 'npz' needs `path` (a .npz file with x_train, y_train, x_test, y_test)")
-            if not Path(self.path).is_file():
+            try:
+                is_file = Path(self.path).is_file()
+            except (OSError, ValueError) as err:  # a name too long, a NUL byte
+                raise ValueError(f"path {self.path!r} is not a usable file name ({err})") from None
+            if not is_file:
                 raise ValueError(f"path {self.path!r} is not a file")
         elif self.path is not None:
             raise ValueError(f"`path` is only used with name = 'npz', not {self.name!r}")
@@ -145,12 +172,15 @@ class TaskSpec(_Model):
     """How tasks are formed: ``classes`` (a table task -> class list) or ``permuted``
     (``n_tasks`` fixed random input permutations drawn with ``seed``; the first is the identity
     when ``identity_first``). ``scenario = "task"`` masks the logits to the task's classes during
-    training and evaluation (task-incremental); ``"class"`` uses all logits (class-incremental)."""
+    training and evaluation (task-incremental); ``"class"`` uses all logits (class-incremental).
+    ``n_tasks`` lies in ``[1, MAX_TASKS]`` (1000), ``seed`` in ``[0, 2**32 - 1]``."""
 
     kind: Literal["classes", "permuted"] = "classes"
     classes: dict[str, Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]] | None = None
-    n_tasks: PositiveInt | None = None
-    seed: int = 0
+    n_tasks: (
+        Annotated[int, Field(gt=0, le=MAX_TASKS, description=f"number of permuted tasks, 1..{MAX_TASKS}")] | None
+    ) = None
+    seed: Seed = 0
     identity_first: bool = True
     scenario: Literal["task", "class"] = "task"
 
@@ -179,18 +209,23 @@ class TaskSpec(_Model):
 
 
 class Block(_Model):
-    """One training block: ``epochs`` epochs on ``task``."""
+    """One training block: ``epochs`` epochs (1 to `MAX_EPOCHS`, 1000) on ``task``."""
 
     task: str
-    epochs: PositiveInt = 1
+    epochs: Annotated[int, Field(gt=0, le=MAX_EPOCHS, description=f"epochs of the block, 1..{MAX_EPOCHS}")] = 1
 
 
 class NetworkSpec(_Model):
     """`dassdp.models.snn.SpikingMLP` ``[n_in, *hidden] -> n_classes``; LIF ``beta``,
-    ``threshold``; ``n_steps`` steps per sample; ``encoding`` from `dassdp.models.encoders`."""
+    ``threshold``; ``n_steps`` steps per sample; ``encoding`` from `dassdp.models.encoders`.
+    At most `MAX_LAYERS` (32) hidden layers of 1 to `MAX_WIDTH` (65536) neurons; ``n_steps`` from
+    1 to `MAX_STEPS` (10000)."""
 
-    hidden: list[PositiveInt] = [64, 64]
-    n_steps: PositiveInt = 8
+    hidden: Annotated[
+        list[Annotated[int, Field(gt=0, le=MAX_WIDTH, description=f"hidden layer width, 1..{MAX_WIDTH}")]],
+        Field(max_length=MAX_LAYERS),
+    ] = [64, 64]
+    n_steps: Annotated[int, Field(gt=0, le=MAX_STEPS, description=f"time steps per sample, 1..{MAX_STEPS}")] = 8
     encoding: Literal["direct", "rate", "latency"] = "direct"
     beta: Annotated[float, Field(ge=0.0, le=1.0)] = 0.9
     threshold: Annotated[float, Field(gt=0.0)] = 1.0
@@ -204,21 +239,26 @@ class NetworkSpec(_Model):
 
 
 class TrainingSpec(_Model):
-    """Adam with learning rate ``lr``; mini-batches of ``batch_size`` drawn in a seeded order."""
+    """Adam with learning rate ``lr`` in ``(0, MAX_LR]`` (1: Adam moves each weight by about
+    ``lr`` per step); mini-batches of ``batch_size`` drawn in a seeded order (batch sizes from 1 to
+    `MAX_BATCH`, a million)."""
 
-    lr: Annotated[float, Field(ge=0.0)] = 2e-3
-    batch_size: PositiveInt = 32
-    eval_batch_size: PositiveInt = 512
+    lr: Annotated[float, Field(gt=0.0, le=MAX_LR, description=f"Adam's learning rate, in (0, {MAX_LR}]")] = 2e-3
+    batch_size: Annotated[int, Field(gt=0, le=MAX_BATCH, description=f"samples per batch, 1..{MAX_BATCH}")] = 32
+    eval_batch_size: Annotated[int, Field(gt=0, le=MAX_BATCH, description=f"samples per batch, 1..{MAX_BATCH}")] = 512
 
 
 class DASSDPConstants(_Model):
     """The constants of DA-SSDP, defaulting to `dassdp.rules.reference.DASSDPParams`'s (the
-    published ones): ``sigma`` in time steps, ``gate`` for the variant ``dassdp`` (``ssdp`` has it
-    off), ``gate_fit`` published or this project's detrended fit."""
+    published ones): ``sigma`` in time steps (at most `MAX_STEPS`: a wider kernel is flat over any
+    sample), ``gate`` for the variant ``dassdp`` (``ssdp`` has it off), ``gate_fit`` published or
+    this project's detrended fit."""
 
     a_plus: Annotated[float, Field(ge=0.0)] = DASSDPParams.a_plus
     a_base: Annotated[float, Field(ge=0.0)] = DASSDPParams.a_base
-    sigma: Annotated[float, Field(gt=0.0)] = DASSDPParams.sigma
+    sigma: Annotated[float, Field(gt=0.0, le=MAX_STEPS, description=f"in time steps, (0, {MAX_STEPS}]")] = (
+        DASSDPParams.sigma
+    )
     gate: Literal["continuous", "sign"] = DASSDPParams.gate
     gate_fit: Literal["published", "detrended"] = DASSDPParams.gate_fit
     clip: Annotated[float, Field(gt=0.0)] = DASSDPParams.clip
@@ -256,8 +296,8 @@ class STDPSpec(_Model):
 
     a_plus: Annotated[float, Field(ge=0.0)] = 1.5e-3
     a_minus: Annotated[float, Field(le=0.0)] = -0.75e-3
-    tau_plus_ms: Annotated[float, Field(gt=0.0)] = 2.0
-    tau_minus_ms: Annotated[float, Field(gt=0.0)] = 2.0
+    tau_plus_ms: Milliseconds = 2.0
+    tau_minus_ms: Milliseconds = 2.0
     same_step: Literal["balanced", "causal"] = "balanced"
 
 
@@ -272,8 +312,8 @@ class DASTDPSpec(STDPSpec):
     window) and the phasic dopamine acts in the first steps of the next, before that window's own
     pairs dominate the eligibility."""
 
-    tau_c_ms: Annotated[float, Field(gt=0.0)] = 8.0
-    tau_n_ms: Annotated[float, Field(gt=0.0)] = 2.0
+    tau_c_ms: Milliseconds = 8.0
+    tau_n_ms: Milliseconds = 2.0
     b: float = 0.0
     rpe_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
     tonic: Annotated[float, Field(ge=0.0)] = 1.0
@@ -326,15 +366,22 @@ class Brian2Spec(_Model):
     ``rate_scale`` multiplies the learning rate of the plastic variants (STDP's and DA-STDP's
     ``a_plus``/``a_minus``, SSDP's and DA-SSDP's ``a_plus``/``a_base``); calibration sets it per
     variant.
+
+    ``pretrain_epochs`` lies in ``[0, MAX_EPOCHS]`` (1000), ``train_samples`` and ``eval_samples``
+    in ``[1, MAX_SAMPLES]`` (a million), ``readout_spikes`` in ``[0.001, MAX_STEPS]`` (a label
+    neuron spikes at most once per step; fewer would make the threshold overflow), and every time
+    in ms (``dt_ms``, the STDP and DA-STDP time constants) is at least `MIN_MS` (a nanosecond).
     """
 
     target: Literal["numpy", "cython", "cpp_standalone", "cuda_standalone"] = "numpy"
-    dt_ms: Annotated[float, Field(gt=0.0)] = 1.0
+    dt_ms: Milliseconds = 1.0
     pretrain: list[str] | None = None
-    pretrain_epochs: Annotated[int, Field(ge=0)] = 5
-    train_samples: PositiveInt = 100
-    eval_samples: PositiveInt = 100
-    readout_spikes: Annotated[float, Field(gt=0.0)] = 3.0
+    pretrain_epochs: Annotated[int, Field(ge=0, le=MAX_EPOCHS, description=f"0..{MAX_EPOCHS}")] = 5
+    train_samples: Annotated[int, Field(gt=0, le=MAX_SAMPLES, description=f"1..{MAX_SAMPLES}")] = 100
+    eval_samples: Annotated[int, Field(gt=0, le=MAX_SAMPLES, description=f"1..{MAX_SAMPLES}")] = 100
+    readout_spikes: Annotated[
+        float, Field(ge=1e-3, le=MAX_STEPS, description=f"label spikes per window, [0.001, {MAX_STEPS}]")
+    ] = 3.0
     signal: Literal["teacher", "reward"] = "teacher"
     teacher: Annotated[float, Field(ge=0.0)] = 0.5
     head: Literal["masked", "full"] = "masked"
@@ -359,20 +406,28 @@ class CalibrationSpec(_Model):
     """
 
     grid: list[Annotated[float, Field(gt=0.0)]] = Field(min_length=2)
-    seeds: list[Annotated[int, Field(ge=0)]] = Field(default=[1000], min_length=1)
+    seeds: list[Seed] = Field(default=[1000], min_length=1)
     validation_fraction: Annotated[float, Field(gt=0.0, le=0.5)] = 0.2
     criterion: Literal["ACC", "final_ACC", "learning_accuracy"] = "ACC"
 
     @field_validator("grid", "seeds")
     @classmethod
     def _unique(cls, value: list) -> list:
-        if len(set(value)) != len(value):
-            raise ValueError(f"entries must be unique, got {value}")
+        _check_unique(value)
         return value
 
 
+def _check_unique(value: list) -> None:
+    """Entries listed twice are an error (the message leaves the list to `_first_error`)."""
+    seen: list = []
+    for item in value:
+        if item in seen:
+            raise ValueError(f"entries must be unique; {item!r} is listed twice")
+        seen.append(item)
+
+
 class Study(_Model):
-    """A whole study file (see the module docstring)."""
+    """A whole study file (see the module docstring). ``seeds`` lie in ``[0, 2**32 - 1]``."""
 
     name: str = "study"
     description: str = ""
@@ -385,7 +440,7 @@ class Study(_Model):
     plasticity: PlasticitySpec = PlasticitySpec()
     brian2: Brian2Spec = Brian2Spec()
     variants: list[Literal["frozen", "none", "stdp", "dastdp", "ssdp", "dassdp"]] = ["none", "ssdp", "dassdp"]
-    seeds: list[int] = Field(default=[0], min_length=1)
+    seeds: list[Seed] = Field(default=[0], min_length=1)
     device: str = "cpu"
     sweep: dict[str, list[Any]] = {}
     reference: str | None = None
@@ -398,6 +453,14 @@ class Study(_Model):
             object.__setattr__(self, "reference", "none" if "none" in self.variants else self.variants[0])
         return self
 
+    @field_validator("sweep")
+    @classmethod
+    def _sweep_order(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """Grid points in the order of the sorted parameter names, whatever the file's order: a
+        results directory records the study with sorted keys, and a resumed study must number
+        its points as the first run did."""
+        return dict(sorted(value.items()))
+
     @field_validator("sequence")
     @classmethod
     def _blocks(cls, value: list[Block | str]) -> list[Block]:
@@ -406,8 +469,7 @@ class Study(_Model):
     @field_validator("variants", "seeds")
     @classmethod
     def _unique(cls, value: list) -> list:
-        if len(set(value)) != len(value):
-            raise ValueError(f"entries must be unique, got {value}")
+        _check_unique(value)
         if not value:
             raise ValueError("needs at least one entry")
         return value
@@ -470,7 +532,18 @@ def _first_error(err: ValidationError, prefix: str = "") -> tuple[str, str]:
         message += f" (got {error['input']!r})"
     if error["type"] == "extra_forbidden":
         message = "unknown field (not part of the study schema)"
-    more = f"; {len(errors) - 1} more error(s)" if len(errors) > 1 and error["type"] != "union_tag_invalid" else ""
+        loc = [p for p in error["loc"] if isinstance(p, str)]
+        if len(loc) == 2 and loc[0] in Study.model_fields and loc[1] in Study.model_fields:
+            message += (
+                f"; `{loc[1]}` is a top-level field: in TOML every key after a [table] header belongs to "
+                "that table, so write top-level keys above the first header"
+            )
+    elif error["loc"] == ("sequence",) and isinstance(error.get("input"), dict):
+        message += "; write each block as [[sequence]] (two brackets) or give sequence = [...]"
+    # the other member of a `sequence` entry's union (`str`) failing too is not another error
+    blocks = {e["loc"][:2] for e in errors if "Block" in map(str, e["loc"])}
+    others = [e for e in errors if e is not error and not (e["loc"][:2] in blocks and "str" in map(str, e["loc"]))]
+    more = f"; {len(others)} more error(s)" if others and error["type"] != "union_tag_invalid" else ""
     return prefix + _dotted(error["loc"]), message + more
 
 
@@ -569,8 +642,12 @@ def _check_brian2(study: Study) -> None:
 def _n_classes(dataset: DatasetSpec) -> int:
     if dataset.name in BUILTIN_CLASSES:
         return BUILTIN_CLASSES[dataset.name]
+    import zipfile
+
     import numpy as np
 
+    if not zipfile.is_zipfile(dataset.path):  # np.load would call any other file "pickled data"
+        raise StudyError("dataset.path", f"{dataset.path!r} is not an .npz archive (np.savez writes one)")
     try:
         with np.load(dataset.path) as data:
             labels = [np.asarray(data[key]) for key in ("y_train", "y_test")]
@@ -600,28 +677,82 @@ def _check_device(device: str) -> None:
         raise StudyError("device", f"{device!r} is not available: {torch.cuda.device_count()} CUDA device(s) here")
 
 
+def _check_sweep_keys(data: dict[str, Any], source: str | Path | None) -> None:
+    """An unquoted dotted sweep key (``training.lr = [...]``) is a nested table in TOML."""
+    sweep = data.get("sweep") if isinstance(data, dict) else None
+    if not isinstance(sweep, dict):
+        return
+    for key, value in sweep.items():
+        if isinstance(value, dict) and "." not in key:
+            path, node = [key], value
+            while isinstance(node, dict) and len(node) == 1:
+                ((name, node),) = node.items()
+                path.append(name)
+            if not isinstance(node, (dict, list)):
+                continue  # not a table of lists: the schema reports it
+            dotted = ".".join(path) if isinstance(node, list) else f"{key}.<name>"
+            raise StudyError(
+                f"sweep.{'.'.join(path)}",
+                f'a sweep maps a dotted parameter name to a list of values: quote the name, "{dotted}" = [...] '
+                f"(unquoted, TOML reads {key}.<name> as a table {key!r}, not as one name)",
+                source,
+            )
+
+
 def parse_study(data: dict[str, Any], source: str | Path | None = None) -> Study:
     """Validate a study dict (the parsed TOML); `StudyError` names the first bad field."""
+    _check_sweep_keys(data, source)
     try:
         study = Study.model_validate(data)
     except ValidationError as err:
         raise StudyError(*_first_error(err), source=source) from None
     try:
         _check_semantics(study)
-        for point in _grid(study):
-            _apply(study, point, source)
+        _check_distinct_points(study, [_apply(study, point, source) for point in _grid(study)])
     except StudyError as err:
         raise StudyError(err.field, err.detail, source) from None
     return study
+
+
+def _check_distinct_points(study: Study, resolved: list[Study]) -> None:
+    """Every grid point of the sweep must give different runs: two points with the same resolved
+    study (a value listed twice, ``1`` and ``1.0``, or a parameter that no run reads such as
+    ``description``) would give runs of the same id, which the results cannot hold twice."""
+    names = list(study.sweep)
+    indices = list(itertools.product(*(range(len(study.sweep[n])) for n in names)))
+    seen: dict[str, int] = {}
+    for k, point in enumerate(resolved):
+        key = canonical_json(_run_body(point))
+        if key not in seen:
+            seen[key] = k
+            continue
+        first, again = indices[seen[key]], indices[k]
+        name = next(n for n, i, j in zip(names, first, again) if i != j)
+        a, b = study.sweep[name][first[names.index(name)]], study.sweep[name][again[names.index(name)]]
+        why = (
+            f"{a!r} is listed twice"
+            if a == b
+            else f"{a!r} and {b!r} give the same runs (the runs do not depend on this value)"
+        )
+        raise StudyError(f"sweep.{name}", f"{why}; every grid point must give different runs")
 
 
 def load_study(path: str | Path) -> tuple[Study, str]:
     """Read and validate a TOML study file; returns the study and the file's text."""
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as err:
         raise StudyError("(file)", f"cannot read the study file: {err.strerror}", source=path) from None
+    try:
+        text = raw.decode("utf-8-sig")  # TOML is UTF-8; a leading byte-order mark is dropped
+    except UnicodeDecodeError as err:
+        raise StudyError(
+            "(file)",
+            f"is not UTF-8 text (byte {raw[err.start]:#04x} at offset {err.start}): TOML files must be "
+            "UTF-8; save it as UTF-8",
+            source=path,
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -646,10 +777,18 @@ def _apply(study: Study, point: dict[str, Any], source: str | Path | None = None
         keys = dotted.split(".")
         if keys[0] in UNSWEEPABLE:
             raise StudyError(f"sweep.{dotted}", f"{keys[0]!r} cannot be swept (list its values directly)", source)
+        if isinstance(value, (dict, list)):  # the results get one column of plain (groupable) values per key
+            kind = "tables" if isinstance(value, dict) else "lists"
+            raise StudyError(
+                f"sweep.{dotted}",
+                f"sweeps plain values (numbers, strings, booleans), not {kind} like {value!r}: "
+                'sweep each entry on its own, e.g. "network.hidden.0" = [8, 16]',
+                source,
+            )
         node = data
         for depth, key in enumerate(keys):
             last = depth == len(keys) - 1
-            if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            if isinstance(node, list) and key.isascii() and key.isdigit() and int(key) < len(node):
                 key = int(key)
             elif not isinstance(node, dict) or key not in node:
                 raise StudyError(
