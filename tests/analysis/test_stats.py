@@ -103,6 +103,7 @@ def test_detectable_difference_has_the_stated_power_in_simulated_t_tests(n):
 
 def test_detectable_difference_matches_statsmodels():
     from statsmodels.stats import power
+
     for n in (3, 5, 10, 40):
         effect = power.TTestPower().solve_power(nobs=n, alpha=0.05, power=0.8, alternative="two-sided")
         assert detectable_difference(1.0, n) == pytest.approx(effect, rel=1e-6)
