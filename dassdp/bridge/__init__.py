@@ -5,7 +5,16 @@
   (`dassdp.bridge.biophysical`);
 - `to_torch(converted, model)`: weights (and DA-SSDP gates) back into the PyTorch model
   (`dassdp.bridge.weights`);
-- `to_nir(model)` / `from_nir(graph, dt=..., reset=...)`: NIR graphs (`dassdp.bridge.nir_io`).
+- `to_nir(model, dt=1e-4, input_shape=None)`: a NIR graph, with dt and the reset in its metadata
+  (warns where NIR readers cannot reproduce the reset);
+- `from_nir(graph, *, convention="nir", dt=None, reset=None, resets=None, reset_delay=None)`: a
+  NIR graph or ``.nir`` file read as its writer meant it: ``convention`` ``"nir"`` (NIR's
+  equations), ``"snntorch"`` (``export_to_nir``) or ``"norse"`` (Norse's ``to_nir``); what the
+  graph does not state (dt, the reset, snnTorch's ``reset_delay``) comes from the arguments, else
+  from the convention with one ``UserWarning`` (`dassdp.bridge.nir_io`);
+- `from_snntorch(model, input_shape=None, layers=None)`: an snnTorch network (``Leaky``,
+  ``Synaptic``, every ``reset_mechanism`` and ``reset_delay``) with snnTorch's exact step
+  (`dassdp.bridge.snntorch_io`), which `to_brian2` then converts.
 
 Submodules import Brian2, torch and nir lazily where they can. Bad arguments raise before anything
 is built: `ConversionError` (a ValueError) names the layer or graph node that cannot be represented
@@ -17,7 +26,7 @@ from __future__ import annotations
 
 from dassdp.bridge.plan import ConversionError, ConversionTypeError
 
-__all__ = ["ConversionError", "ConversionTypeError", "from_nir", "to_brian2", "to_nir", "to_torch"]
+__all__ = ["ConversionError", "ConversionTypeError", "from_nir", "from_snntorch", "to_brian2", "to_nir", "to_torch"]
 
 
 def __getattr__(name: str):
@@ -33,4 +42,8 @@ def __getattr__(name: str):
         from dassdp.bridge import nir_io
 
         return getattr(nir_io, name)
+    if name == "from_snntorch":
+        from dassdp.bridge.snntorch_io import from_snntorch
+
+        return from_snntorch
     raise AttributeError(f"module 'dassdp.bridge' has no attribute {name!r}")

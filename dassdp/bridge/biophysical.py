@@ -5,7 +5,7 @@ than the PyTorch step ``dt``.
 For a LIF layer with decay ``beta`` per step ``dt`` (``IF``: ``beta = 1``)::
 
     dv/dt = -v / tau_m        tau_m = -dt / ln(beta)     (exact integration; no leak for IF)
-    v > vth  ->  v = 0 mV | v = v - vth                   (reset="zero" | "subtract")
+    v > vth  ->  v = 0 mV | v = v - vth | nothing          (reset="zero" | "subtract" | "none")
     pre spike ->  v_post += w * mV                        (delta synapses, one simulation step later)
     every dt:     v += b * mV  (bias; the input current I_in(t, i) * mV in input_mode "current")
 
@@ -22,7 +22,10 @@ This is the model to study synchrony in continuous time; it is *not* spike-exact
 of `dassdp.bridge.check` measures how close it stays (rasters are binned to PyTorch steps).
 
 The readout accumulates ``W s + b`` per window; logits are the window sum over ``T``, as in PyTorch.
-Supported: LIF/IF populations, max pooling, linear stages (CubaLIF and LI are rejected by name).
+Supported: LIF/IF populations with reset ``"zero"``, ``"subtract"`` or ``"none"`` (no reset), max
+pooling, linear stages. Rejected by name (`ConversionError`): CubaLIF and LI, and populations with
+snnTorch's step (``reset_delay`` True or False): its pending reset ``r = H(v - vth)`` of the stored
+membrane acts one step later, which continuous time with a threshold crossing has no counterpart of.
 """
 
 from __future__ import annotations
@@ -51,6 +54,12 @@ class _BiophysicalBuilder(_Builder):
             raise ConversionError(
                 f"layer {stage.name!r} ({stage.kind}): biophysical mode supports LIF/IF populations only"
             )
+        if stage.snntorch:
+            raise ConversionError(
+                f"layer {stage.name!r}: biophysical mode cannot follow snnTorch's step "
+                f"(reset_delay={stage.reset_delay}): its pending reset of a membrane left above threshold "
+                "has no continuous-time counterpart; use mode='exact'"
+            )
         if role:
             raise ConversionError("plastic layers are supported in exact mode only")
         n = math.prod(shape)
@@ -62,7 +71,7 @@ class _BiophysicalBuilder(_Builder):
                  leak : 1 (constant)
                  vth : volt (constant)
                  b : 1 (constant)"""
-        reset = "v = 0*mV" if stage.reset == "zero" else "v = v - vth"
+        reset = {"zero": "v = 0*mV", "subtract": "v = v - vth", "none": ""}[stage.reset]
         group = NeuronGroup(
             n, eqs, threshold="v > vth", reset=reset, method="exact", dt=self.conv.sim_dt, name=self.objname(stage.name)
         )

@@ -7,9 +7,17 @@ step runs, in Brian2's ``groups`` slot and in this order (explicit ``order`` val
     input (TimedArray current, or input spikes and their synapses)
     for each population l:  update  v = beta v + (I + b); I = 0        (run_regularly)
                             threshold  v > vth                      (strict, as PyTorch)
-                            reset  v = v - vth  |  v = 0
+                            reset  v = v - vth  |  v = 0  |  none
                             synapses l -> l+1:  I_post += w  (or the max-pool flag)
     readout:  y = I + b; I = 0 (recorded every step)
+
+Populations with snnTorch's step (``reset_delay`` True or False, `dassdp.bridge.plan.Neurons`)
+keep the pending reset ``r`` in a variable: the update computes ``r = int(v > vth)`` first and
+then ``u`` exactly as snnTorch (``v = beta*v + (I + b)`` followed by ``v = v - r*vth``, or
+``v = (1 - r)*v`` before it, ...), the threshold ``v > vth`` spikes, and instead of a reset a
+``run_regularly`` after the threshold stores ``v = v - (int(v > vth) - r)*vth`` (or ``*v``) where
+``reset_delay=False``, for spiking and silent neurons alike. Every statement is one or two
+operations in snnTorch's order, so float64 results are the same numbers.
 
 so a spike reaches the next layer in the step it is emitted, as in PyTorch. A ``run_regularly``
 in the ``start`` slot with ``dt = T dt`` sets ``v``, ``I`` (and ``syn``) to 0 at every window start.
@@ -50,7 +58,30 @@ _UPDATE = {
     "cubalif": "syn = alpha*syn + (I + b)\nv = beta*v + syn\nI = 0",
     "readout": "y = I + b\nI = 0",
 }
-_RESET = {"subtract": "v = v - vth", "zero": "v = 0"}
+_RESET = {"subtract": "v = v - vth", "zero": "v = 0", "none": ""}
+#: snnTorch's step (`Neurons.reset_delay` True/False): ``u`` from the pending reset ``r`` ...
+_SNNTORCH_MEMBRANE = {
+    ("lif", "subtract"): "v = beta*v + (I + b)\nv = v - r*vth",
+    ("lif", "zero"): "v = (1 - r)*v\nv = beta*v + (I + b)",
+    ("lif", "none"): "v = beta*v + (I + b)",
+    ("cubalif", "subtract"): "syn = alpha*syn + (I + b)\nv = beta*v + syn\nv = v - r*vth",
+    ("cubalif", "zero"): "syn = alpha*syn + (I + b)\nv = beta*v + syn\nv = v - v*r",
+    ("cubalif", "none"): "syn = alpha*syn + (I + b)\nv = beta*v + syn",
+}
+#: ... and the membrane stored after the threshold with ``reset_delay=False``
+_SNNTORCH_STORE = {"subtract": "v = v - (int(v > vth) - r)*vth", "zero": "v = v - (int(v > vth) - r)*v"}
+
+
+def _update_code(stage: Neurons) -> str:
+    """The per-step update of a population (before its threshold)."""
+    if not stage.snntorch:
+        return _UPDATE[stage.kind]
+    return f"r = int(v > vth)\n{_SNNTORCH_MEMBRANE[stage.kind, stage.reset]}\nI = 0"
+
+
+def _store_code(stage: Neurons) -> str | None:
+    """snnTorch ``reset_delay=False``: the membrane stored after the threshold (None: no such step)."""
+    return _SNNTORCH_STORE.get(stage.reset) if stage.reset_delay is False else None
 
 
 def brian2_name(name: str) -> str:
@@ -518,10 +549,13 @@ class _Builder:
         eqs = "v : 1\nI : 1\nb : 1 (constant)\nbeta : 1 (constant)\nvth : 1 (constant)\n"
         if stage.kind == "cubalif":
             eqs += "syn : 1\nalpha : 1 (constant)\n"
+        if stage.snntorch:
+            eqs += "r : 1\n"
         if role:
             eqs += neuron_variables(role)
         eqs += self.extra_variables.get(stage.name, "")
-        kwargs = {} if not stage.spiking else {"threshold": "v > vth", "reset": _RESET[stage.reset]}
+        reset = "" if stage.snntorch else _RESET[stage.reset]
+        kwargs = {} if not stage.spiking else {"threshold": "v > vth", "reset": reset}
         group = NeuronGroup(n, eqs, dt=self.step, name=self.objname(stage.name), **kwargs)
         group.beta = np.broadcast_to(stage.beta, (n,))
         group.vth = np.broadcast_to(stage.threshold, (n,)) if stage.spiking else np.inf
@@ -542,11 +576,15 @@ class _Builder:
             self.objects.append(
                 self.place(group.run_regularly(f"I += {key}(t, i)", dt=self.conv.dt, name=group.name + "_drive"))
             )
-        update = self.place(group.run_regularly(_UPDATE[stage.kind], dt=self.conv.dt, name=group.name + "_update"))
+        update = self.place(group.run_regularly(_update_code(stage), dt=self.conv.dt, name=group.name + "_update"))
         self.objects += [group, start, update]
         if stage.spiking:
             self.place(group.thresholder["spike"])
-            self.place(group.resetter["spike"])
+            if "spike" in group.resetter:
+                self.place(group.resetter["spike"])
+            if _store_code(stage):
+                store = group.run_regularly(_store_code(stage), dt=self.conv.dt, name=group.name + "_store")
+                self.objects.append(self.place(store))
             self.spiking(stage.name, group)
         else:
             self.last_trace = (stage.name, group)

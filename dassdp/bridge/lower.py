@@ -128,11 +128,26 @@ def lower_layer(name: str, layer: nn.Module):
     if isinstance(layer, LIF):
         p = layer.parameters_tuple()
         _finite(name, layer, beta=torch.as_tensor(p.beta), threshold=torch.as_tensor(p.threshold))
-        return Neurons(name, "lif", _np(torch.as_tensor(p.beta)), p.threshold, layer.reset, module=layer)
+        return Neurons(
+            name,
+            "lif",
+            _np(torch.as_tensor(p.beta)),
+            _np(torch.as_tensor(p.threshold, dtype=torch.float64)),  # a float threshold keeps its value
+            layer.reset,
+            module=layer,
+            reset_delay=layer.reset_delay,
+        )
     if isinstance(layer, M.CubaLIF):
         _finite(name, layer, alpha=layer.alpha, beta=layer.beta, threshold=layer.threshold)
         return Neurons(
-            name, "cubalif", _np(layer.beta), _np(layer.threshold), layer.reset, alpha=_np(layer.alpha), module=layer
+            name,
+            "cubalif",
+            _np(layer.beta),
+            _np(layer.threshold),
+            layer.reset,
+            alpha=_np(layer.alpha),
+            module=layer,
+            reset_delay=layer.reset_delay,
         )
     if isinstance(layer, M.LI):
         _finite(name, layer, beta=layer.beta)

@@ -4,7 +4,7 @@
 ``nn.MaxPool1d/2d``, ``nn.AvgPool2d``, ``nn.Flatten`` and our `dassdp.models.snn.LIF` it uses:
 
 - `CubaLIF`: ``syn[t] = alpha syn[t-1] + I[t]``; ``u[t] = beta v[t-1] + syn[t]``; spike and reset
-  as `dassdp.models.snn.lif_step`;
+  as `dassdp.models.snn.lif_step`, or (``reset_delay`` True/False) as snnTorch's ``Synaptic``;
 - `LI`: ``v[t] = beta v[t-1] + I[t]``, non-spiking (outputs ``v``);
 - `SumPool2d`: ``y = sum over each window`` (``avg_pool2d`` with ``divisor_override=1``);
 - `TimeMean`: ``y = (1/T) sum_t x[t]`` (the readout of `SpikingMLP`).
@@ -15,7 +15,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dassdp.models.snn import LIFParameters, LIFState, lif_step
+from dassdp.checks import check_choice, check_type
+from dassdp.models.snn import (
+    LIFParameters,
+    LIFState,
+    lif_step,
+    pending_reset,
+    snntorch_membrane,
+    snntorch_store,
+    spike,
+)
 
 __all__ = ["LI", "CubaLIF", "NIRNetwork", "SumPool2d", "TimeMean"]
 
@@ -25,29 +34,61 @@ def _as_buffer(module: nn.Module, name: str, value) -> None:
 
 
 class CubaLIF(nn.Module):
-    """Current-based LIF: a synaptic current ``syn`` (decay ``alpha``) drives a `LIF` membrane."""
+    """Current-based LIF: a synaptic current ``syn`` (decay ``alpha``) drives a `LIF` membrane.
+
+    ``reset_delay=None`` (default): ``syn[t] = alpha syn[t-1] + I[t]``, then `dassdp.models.snn.lif_step`
+    on ``syn[t]`` (``reset`` ``"subtract"``, ``"zero"`` or ``"none"``).
+
+    ``reset_delay`` True or False: snnTorch's ``Synaptic`` (snnTorch 1.0, forward pass, bit
+    for bit in the same dtype), with the stored membrane ``v`` and its pending reset
+    ``r[t] = H(v[t-1] - threshold)``::
+
+        syn[t] = alpha syn[t-1] + I[t]                  (the current is never reset)
+        a[t]   = beta v[t-1] + syn[t]
+        u[t]   = a[t] - r[t] threshold   ("subtract")  |  a[t] - a[t] r[t]   ("zero")  |  a[t]   ("none")
+        s[t]   = H(u[t] - threshold)
+
+    and ``v[t]`` stored as in `dassdp.models.snn.snntorch_store` (``u[t]``, or with
+    ``reset_delay=False`` ``u - (s - r) threshold`` / ``u - (s - r) u``). Unlike ``Leaky``'s, the
+    zero reset also drops that step's input. ``alpha``, ``beta`` and ``threshold`` are used as given
+    (snnTorch clamps ``alpha`` and ``beta`` to [0, 1]; `dassdp.bridge.from_snntorch` passes the
+    clamped values).
+    """
 
     step_mode = "m"
 
-    def __init__(self, alpha, beta, threshold=1.0, reset: str = "subtract") -> None:
+    def __init__(self, alpha, beta, threshold=1.0, reset: str = "subtract", reset_delay: bool | None = None) -> None:
         super().__init__()
-        if reset not in ("subtract", "zero"):
-            raise ValueError(f"reset must be 'subtract' or 'zero', got {reset!r}")
+        check_choice("reset", reset, ("subtract", "zero", "none"))
+        check_type("reset_delay", reset_delay, bool, optional=True)
         _as_buffer(self, "alpha", alpha)
         _as_buffer(self, "beta", beta)
         _as_buffer(self, "threshold", threshold)
-        self.reset = reset
+        self.reset, self.reset_delay = reset, reset_delay
 
     def forward(self, currents: torch.Tensor) -> torch.Tensor:
-        p = LIFParameters(self.beta, self.threshold, self.reset)
+        p = LIFParameters(self.beta, self.threshold, self.reset, reset_delay=self.reset_delay)
+        step = lif_step if self.reset_delay is None else _synaptic_step
         syn = torch.zeros_like(currents[0])
         state = LIFState(torch.zeros_like(currents[0]))
         out = []
         for current in currents:
             syn = self.alpha * syn + current
-            s, state = lif_step(syn, state, p)
+            s, state = step(syn, state, p)
             out.append(s)
         return torch.stack(out)
+
+
+def _synaptic_step(syn: torch.Tensor, state: LIFState, p: LIFParameters) -> tuple[torch.Tensor, LIFState]:
+    """snnTorch ``Synaptic``'s membrane step on the current ``syn[t]`` (see `CubaLIF`)."""
+    r = pending_reset(state.v, p.threshold)
+    if p.reset == "zero":
+        a = p.beta * state.v + syn
+        u = a - a * r
+    else:
+        u = snntorch_membrane(syn, state.v, r, p)
+    s = spike(u - p.threshold, p.surrogate, p.alpha)
+    return s, LIFState(snntorch_store(u, s.detach(), r, p))
 
 
 class LI(nn.Module):

@@ -214,11 +214,18 @@ class Neurons:
     """A population of discrete-time neurons (per neuron ``beta``, ``alpha``, ``threshold``):
 
     - ``lif``:      ``u = beta v + I``; ``s = u > threshold``; reset ``v = u - threshold s``
-      (``reset="subtract"``) or ``v = u (1 - s)`` (``"zero"``)
+      (``reset="subtract"``), ``v = u (1 - s)`` (``"zero"``) or ``v = u`` (``"none"``)
     - ``cubalif``:  ``syn = alpha syn + I``; ``u = beta v + syn``; spike and reset as ``lif``
     - ``li``:       ``v = beta v + I``, never spikes (its ``v`` is the output)
 
     (``if`` is ``lif`` with ``beta = 1``.) ``v`` and ``syn`` start at 0 in every sample.
+
+    ``reset_delay`` True or False: snnTorch's step instead (``lif``: ``Leaky``, ``cubalif``:
+    ``Synaptic``), with the pending reset ``r = H(v - threshold)`` of the stored membrane ``v``:
+    ``lif``: ``u = (beta v + I) - r threshold`` | ``beta ((1 - r) v) + I`` | ``beta v + I``;
+    ``cubalif``: ``syn = alpha syn + I``, ``a = beta v + syn``, ``u = a - r threshold`` | ``a - a r`` |
+    ``a`` (subtract | zero | none); ``s = u > threshold``; stored ``v = u``, or with
+    ``reset_delay=False`` ``u - (s - r) threshold`` | ``u - (s - r) u`` (see `dassdp.models.snn`).
     """
 
     name: str
@@ -229,20 +236,30 @@ class Neurons:
     alpha: np.ndarray | None = None
     module: Any = None
     shape: tuple[int, ...] | None = None
+    reset_delay: bool | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("lif", "cubalif", "li"):
             raise ConversionError(
                 f"layer {self.name!r}: neuron kind must be 'lif', 'cubalif' or 'li', got {self.kind!r}"
             )
-        if self.reset not in ("subtract", "zero"):
-            raise ConversionError(f"layer {self.name!r}: reset must be 'subtract' or 'zero', got {self.reset!r}")
-        self.beta = np.atleast_1d(np.asarray(self.beta, dtype=np.float64))
-        self.threshold = np.atleast_1d(np.asarray(self.threshold, dtype=np.float64))
+        if self.reset not in ("subtract", "zero", "none"):
+            raise ConversionError(
+                f"layer {self.name!r}: reset must be 'subtract', 'zero' or 'none', got {self.reset!r}"
+            )
+        if not (self.reset_delay is None or isinstance(self.reset_delay, bool)):
+            raise ConversionError(f"layer {self.name!r}: reset_delay must be None, True or False")
+        self.beta = np.asarray(self.beta, dtype=np.float64).reshape(-1)
+        self.threshold = np.asarray(self.threshold, dtype=np.float64).reshape(-1)
         if self.kind == "cubalif":
             if self.alpha is None:
                 raise ConversionError(f"layer {self.name!r}: a cubalif population needs alpha")
-            self.alpha = np.atleast_1d(np.asarray(self.alpha, dtype=np.float64))
+            self.alpha = np.asarray(self.alpha, dtype=np.float64).reshape(-1)
+
+    @property
+    def snntorch(self) -> bool:
+        """Whether the population follows snnTorch's step (``reset_delay`` True or False)."""
+        return self.reset_delay is not None
 
     @property
     def spiking(self) -> bool:

@@ -3,7 +3,13 @@
 For every projection that carries one PyTorch weight layer, each synapse ``(i, j)`` is mapped back
 to its entry of ``weight.ravel()`` by recomputing the layer's connectivity (so nothing relies on
 Brian2 keeping the synapse order); biases come from the post group's ``b``, neuron parameters
-(``beta``, threshold) from the groups. Convolution weights are shared: every expanded copy must
+(``beta``, ``alpha`` of a `dassdp.bridge.modules.CubaLIF`, threshold) from the groups, written in
+the form the layer holds them: a tensor (buffer or learnable ``nn.Parameter``) in place, with its
+shape and dtype; a float threshold stays a float. A per-neuron parameter is never collapsed to
+one value: values that differ between neurons in Brian2 but have one slot in the layer (a float,
+a 0-d or per-channel tensor) raise `ConversionError`. A `dassdp.models.snn.LIF` clamps ``beta``
+to [0, 1] in its forward pass (Brian2 holds the clamped value): an entry whose clamp Brian2 still
+holds is left as it was. Convolution weights are shared: every expanded copy must
 still agree (``conv_sharing="check"``) or their mean is taken (``"mean"``, e.g. after plasticity).
 A layer carried by a `dassdp.rules.brian2.ssdp.DASSDPSynapses` rule gives its ``weight_matrix()``, and its
 fitted gate is returned (and stored into a `dassdp.rules.plugin.DASSDPPlugin` if one is given).
@@ -141,10 +147,6 @@ def to_torch(converted_or_network, model: torch.nn.Module, conv_sharing: str = "
     stages = {s.name: s for s in target.stages}
     written = []
     layers = weights_by_layer(conv, conv_sharing)  # everything is read and checked before anything is written
-    neurons = {}
-    for name, group in conv.groups.items():
-        if isinstance(stages.get(name), Neurons):
-            neurons[name] = _neuron_values(stages[name], group)
     for name, values in layers.items():
         stage = stages.get(name)
         if stage is None or not isinstance(stage, (Affine, Conv)) or stage.weight.shape != values["weight"].shape:
@@ -153,6 +155,11 @@ def to_torch(converted_or_network, model: torch.nn.Module, conv_sharing: str = "
             )
         if stage.module.bias is None and np.any(values["bias"] != 0):
             raise ConversionError(f"layer {name!r}: Brian2 has a bias but the PyTorch layer has none")
+    shapes = dict(zip(stages, target.shapes()))
+    neurons = {}
+    for name, group in conv.groups.items():
+        if isinstance(stages.get(name), Neurons):
+            neurons[name] = _neuron_values(stages[name], group, shapes[name])
     with torch.no_grad():
         for name, values in layers.items():
             module = stages[name].module
@@ -160,8 +167,8 @@ def to_torch(converted_or_network, model: torch.nn.Module, conv_sharing: str = "
             if module.bias is not None:
                 module.bias.copy_(torch.as_tensor(values["bias"], dtype=module.bias.dtype))
             written.append(name)
-        for name, (beta, threshold) in neurons.items():
-            _write_neuron(stages[name], beta, threshold)
+        for name, values in neurons.items():
+            _write_neuron(stages[name], values)
             written.append(name)
     gates = {}
     for projection in conv.projections:
@@ -172,35 +179,64 @@ def to_torch(converted_or_network, model: torch.nn.Module, conv_sharing: str = "
     return {"layers": written, "gates": gates}
 
 
-def _neuron_values(stage: Neurons, group) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(beta, threshold)`` of a Brian2 group, checked to be finite and to fit the PyTorch layer."""
-    from dassdp.models.snn import LIF
+_NEURON_VARIABLES = (("beta", "beta"), ("alpha", "alpha"), ("threshold", "vth"))  # (module attribute, Brian2 variable)
 
-    module = stage.module
-    beta = np.asarray(group.beta[:], dtype=np.float64)
-    _check_finite(stage.name, "beta", beta)
-    if isinstance(module, LIF):
-        if np.any(beta != beta[0]):
-            raise ConversionError(f"layer {stage.name!r}: beta differs between neurons; a LIF layer has one beta")
-        threshold = np.asarray(group.vth[:], dtype=np.float64)
-        _check_finite(stage.name, "threshold", threshold)
-        if np.any(threshold != threshold[0]):
-            raise ConversionError(f"layer {stage.name!r}: the threshold differs between neurons; a LIF layer has one")
-        return beta, threshold
-    if module.beta.numel() != beta.size and np.any(beta != beta[0]):
+
+def _neuron_values(stage: Neurons, group, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """``{attribute: values}`` of a Brian2 group, checked to be finite and to fit the PyTorch layer:
+    each in the shape the layer holds it (0-d for a float or a one-value tensor)."""
+    module, out = stage.module, {}
+    n = int(np.prod(shape))
+    for what, variable in _NEURON_VARIABLES:
+        if (what == "alpha" and stage.kind != "cubalif") or (what == "threshold" and not stage.spiking):
+            continue
+        values = np.asarray(getattr(group, variable)[:], dtype=np.float64)
+        _check_finite(stage.name, what, values)
+        if values.size != n:
+            raise ConversionError(
+                f"layer {stage.name!r}: Brian2 has {values.size} neurons, the PyTorch layer {n} (shape {shape})"
+            )
+        out[what] = _fit(stage.name, what, values.reshape(shape), getattr(module, what))
+    return out
+
+
+def _fit(layer: str, what: str, values: np.ndarray, held) -> np.ndarray:
+    """``values`` (one per neuron, of the population's shape) in the shape of ``held`` (a tensor that
+    broadcasts against one step's ``[B, *shape]``, or a float), refusing values that differ where
+    ``held`` has one value for several neurons."""
+    shape = values.shape
+    target = tuple(held.shape) if isinstance(held, torch.Tensor) else ()
+    kind = f"a tensor of shape {target}" if isinstance(held, torch.Tensor) else "one float"
+    extra, core = target[: max(0, len(target) - len(shape))], target[max(0, len(target) - len(shape)) :]
+    core = (1,) * (len(shape) - len(core)) + core
+    if any(d != 1 for d in extra) or any(c not in (1, s) for c, s in zip(core, shape)):
         raise ConversionError(
-            f"layer {stage.name!r}: beta differs between the {beta.size} neurons in Brian2, but the PyTorch layer "
-            f"has {module.beta.numel()} value(s)"
+            f"layer {layer!r}: the PyTorch layer's {what} is {kind}, which does not broadcast to its "
+            f"{int(np.prod(shape))} neurons of shape {shape}"
         )
-    return beta, None
+    reduced = values[tuple(slice(0, 1) if c == 1 else slice(None) for c in core)]
+    if not np.array_equal(np.broadcast_to(reduced, shape), values):
+        raise ConversionError(
+            f"layer {layer!r}: {what} differs between neurons in Brian2, but the PyTorch layer holds it as {kind}; "
+            "it cannot be written back (give the layer per-neuron values)"
+        )
+    return reduced.reshape(target)
 
 
-def _write_neuron(stage: Neurons, beta: np.ndarray, threshold: np.ndarray | None) -> None:
+def _write_neuron(stage: Neurons, values: dict[str, np.ndarray]) -> None:
+    """Write ``values`` in the form the module holds them: a float stays a float, a tensor (buffer or
+    ``nn.Parameter``) is written in place, keeping its shape, dtype and device."""
     from dassdp.models.snn import LIF
 
     module = stage.module
-    if isinstance(module, LIF):
-        module.beta.copy_(torch.as_tensor(beta[0], dtype=module.beta.dtype))
-        module.threshold = float(threshold[0])
-        return
-    module.beta.copy_(torch.as_tensor(beta.reshape(module.beta.shape) if module.beta.numel() == beta.size else beta[0]))
+    for what, value in values.items():
+        held = getattr(module, what)
+        if not isinstance(held, torch.Tensor):
+            setattr(module, what, float(value))
+            continue
+        new = torch.as_tensor(value, dtype=torch.float64)
+        if what == "beta" and isinstance(module, LIF):
+            # a LIF clamps beta to [0, 1] (Brian2 holds the clamped value): keep what clamps to it
+            old = held.detach().to("cpu", torch.float64)
+            new = torch.where(old.clamp(0.0, 1.0) == new, old, new)
+        held.copy_(new.to(held.dtype))

@@ -3,17 +3,36 @@ over parameter/state tuples, thin ``nn.Module`` wrappers on top).
 
 Time is discrete and counted in steps; tensors are time-major ``[T, B, ...]``.
 
-**LIF step** (the exact order, which the Brian2 bridge reproduces):
+**LIF step** (the exact order, which the Brian2 bridge reproduces), with ``reset_delay=None``
+(this package's default):
 
 1. decay and integrate: ``u[t] = beta * v[t-1] + I[t]``
 2. spike, strictly above threshold: ``s[t] = H(u[t] - threshold)`` with ``H(x) = 1 if x > 0 else 0``
-3. reset: ``"subtract"``: ``v[t] = u[t] - threshold * s[t]``; ``"zero"``: ``v[t] = u[t] * (1 - s[t])``
+3. reset: ``"subtract"``: ``v[t] = u[t] - threshold * s[t]``; ``"zero"``: ``v[t] = u[t] * (1 - s[t])``;
+   ``"none"``: ``v[t] = u[t]``
 
 with ``v[-1] = 0``. In the backward pass ``H`` is replaced by a surrogate derivative (fast sigmoid,
 Zenke & Ganguli 2018: ``1 / (alpha |x| + 1)^2``; or arctan, Fang et al. 2021:
 ``(alpha / 2) / (1 + (pi alpha x / 2)^2)``), and the reset term is detached from the graph
-(as in snnTorch), so gradients flow through ``u`` only. These dynamics equal snnTorch's
-``Leaky(reset_delay=False)`` whenever ``v`` after a reset stays below the threshold.
+(as in snnTorch), so gradients flow through ``u`` only.
+
+**snnTorch's step** (``reset_delay=True`` or ``False``: ``snntorch.Leaky`` of snnTorch 1.0,
+forward pass, bit for bit in the same dtype). ``v`` is the membrane snnTorch stores between steps;
+a reset is *pending* while it lies above threshold:
+
+1. pending reset: ``r[t] = H(v[t-1] - threshold)``
+2. integrate: ``"subtract"``: ``u[t] = (beta * v[t-1] + I[t]) - r[t] * threshold``;
+   ``"zero"``: ``u[t] = beta * ((1 - r[t]) * v[t-1]) + I[t]``; ``"none"``: ``u[t] = beta * v[t-1] + I[t]``
+3. spike: ``s[t] = H(u[t] - threshold)``
+4. store: ``reset_delay=True`` (snnTorch's default) or ``"none"``: ``v[t] = u[t]`` (the reset of a
+   spike is applied by step 2 of the next step); ``reset_delay=False``: ``"subtract"``:
+   ``v[t] = u[t] - (s[t] - r[t]) * threshold``, ``"zero"``: ``v[t] = u[t] - (s[t] - r[t]) * u[t]``.
+
+While ``v`` after a reset stays below threshold (``r = 0`` throughout) ``reset_delay=False`` equals
+the default step; a membrane left above threshold by a subtraction (a strong input) makes them
+differ: snnTorch then subtracts the threshold once more at the next step and, if that step does not
+spike, adds it back. Gradients: the reset terms are detached (snnTorch keeps ``s[t]`` of step 4 in
+the graph; the forward pass is the same).
 
 Networks: `SpikingMLP` (Linear -> LIF per hidden layer) and `SpikingConvNet` (Conv -> LIF ->
 MaxPool per block, 1-d or 2-d); both read out the time mean of a final non-spiking Linear layer
@@ -36,9 +55,9 @@ from typing import Literal, NamedTuple
 import torch
 from torch import nn
 
-from dassdp.checks import check_choice, check_count, check_finite, check_positive
+from dassdp.checks import check_choice, check_count, check_finite, check_positive, check_type
 
-ResetMode = Literal["subtract", "zero"]
+ResetMode = Literal["subtract", "zero", "none"]
 SurrogateName = Literal["fast_sigmoid", "atan"]
 
 __all__ = [
@@ -46,6 +65,9 @@ __all__ = [
     "LIFState",
     "spike",
     "lif_step",
+    "pending_reset",
+    "snntorch_membrane",
+    "snntorch_store",
     "lif_sequence",
     "LIF",
     "SpikingMLP",
@@ -55,13 +77,16 @@ __all__ = [
 
 class LIFParameters(NamedTuple):
     """Parameters of `lif_step`. ``beta`` in [0, 1] and ``threshold > 0`` may be tensors (learnable
-    or per neuron; their values are not checked); ``alpha > 0`` scales the surrogate."""
+    or per neuron, broadcast against the current of one step; their values are not checked);
+    ``alpha > 0`` scales the surrogate; ``reset_delay`` None (this package's step) or a bool
+    (snnTorch's step with that ``reset_delay``), see the module docstring."""
 
     beta: torch.Tensor | float = 0.9
-    threshold: float = 1.0
+    threshold: torch.Tensor | float = 1.0
     reset: ResetMode = "subtract"
     surrogate: SurrogateName = "fast_sigmoid"
     alpha: float = 10.0
+    reset_delay: bool | None = None
 
 
 class LIFState(NamedTuple):
@@ -102,7 +127,7 @@ class _ArctanSpike(_SpikeFunction):
 
 
 _SURROGATES = {"fast_sigmoid": _FastSigmoidSpike, "atan": _ArctanSpike}
-_RESETS = ("subtract", "zero")
+_RESETS = ("subtract", "zero", "none")
 
 
 def _check_tensor(name: str, value) -> None:
@@ -121,6 +146,7 @@ def _check_parameters(p: LIFParameters) -> None:
     if not isinstance(p, LIFParameters):
         raise TypeError(f"p must be LIFParameters, got {type(p).__name__}")
     check_choice("reset", p.reset, _RESETS)
+    check_type("reset_delay", p.reset_delay, bool, optional=True)
     check_choice("surrogate", p.surrogate, tuple(_SURROGATES))
     check_positive("alpha", p.alpha)
     if not isinstance(p.threshold, torch.Tensor):
@@ -147,11 +173,43 @@ def lif_step(current: torch.Tensor, state: LIFState, p: LIFParameters) -> tuple[
 
 def _lif_step(current: torch.Tensor, state: LIFState, p: LIFParameters) -> tuple[torch.Tensor, LIFState]:
     """`lif_step` without the checks (`lif_sequence` checks once per window)."""
+    if p.reset_delay is not None:
+        r = pending_reset(state.v, p.threshold)
+        u = snntorch_membrane(current, state.v, r, p)
+        s = _SURROGATES[p.surrogate].apply(u - p.threshold, p.alpha)
+        return s, LIFState(snntorch_store(u, s.detach(), r, p))
     u = p.beta * state.v + current
     s = _SURROGATES[p.surrogate].apply(u - p.threshold, p.alpha)
     reset = s.detach()
+    if p.reset == "none":
+        return s, LIFState(u)
     v = u - p.threshold * reset if p.reset == "subtract" else u * (1.0 - reset)
     return s, LIFState(v)
+
+
+def pending_reset(v: torch.Tensor, threshold) -> torch.Tensor:
+    """snnTorch's pending reset ``r = H(v - threshold)`` of the stored membrane ``v`` (no gradient)."""
+    return (v.detach() - threshold > 0).to(v.dtype)
+
+
+def snntorch_membrane(current: torch.Tensor, v: torch.Tensor, r: torch.Tensor, p: LIFParameters) -> torch.Tensor:
+    """snnTorch ``Leaky``'s membrane before the spike, from the stored ``v`` and the pending reset ``r``:
+    ``"subtract"``: ``(beta v + I) - r threshold``; ``"zero"``: ``beta ((1 - r) v) + I``;
+    ``"none"``: ``beta v + I``."""
+    if p.reset == "zero":
+        return p.beta * ((1.0 - r) * v) + current
+    u = p.beta * v + current
+    return u - r * p.threshold if p.reset == "subtract" else u
+
+
+def snntorch_store(u: torch.Tensor, s: torch.Tensor, r: torch.Tensor, p: LIFParameters) -> torch.Tensor:
+    """The membrane snnTorch stores after spiking ``s`` from ``u``: ``u`` with ``reset_delay=True`` or
+    ``reset="none"``; with ``reset_delay=False`` ``u - (s - r) threshold`` (``"subtract"``) or
+    ``u - (s - r) u`` (``"zero"``)."""
+    if p.reset_delay or p.reset == "none":
+        return u
+    net = s - r
+    return u - net * p.threshold if p.reset == "subtract" else u - net * u
 
 
 def lif_sequence(
@@ -175,48 +233,69 @@ def lif_sequence(
 class LIF(nn.Module):
     """A population of LIF neurons over a whole window: ``forward(I[T, B, ...]) -> s[T, B, ...]``.
 
-    ``learn_beta=True`` makes the decay a trainable scalar, clamped to [0, 1] in the forward pass.
-    ``step_mode = "m"`` (multi-step, SpikingJelly's convention) tells hooks that outputs are
-    time-major windows.
+    ``beta`` and ``threshold`` are numbers, or tensors (per neuron, broadcast against the current of
+    one step ``[B, ...]``, kept as buffers in their own dtype). ``learn_beta=True`` makes the decay
+    trainable; it is clamped to [0, 1] in the forward pass. ``reset`` is ``"subtract"``, ``"zero"``
+    or ``"none"``; ``reset_delay`` None runs this package's step, True or False snnTorch's
+    ``Leaky`` step with that ``reset_delay`` (module docstring). ``step_mode = "m"`` (multi-step,
+    SpikingJelly's convention) tells hooks that outputs are time-major windows.
     """
 
     step_mode = "m"
 
     def __init__(
         self,
-        beta: float = 0.9,
-        threshold: float = 1.0,
+        beta: float | torch.Tensor = 0.9,
+        threshold: float | torch.Tensor = 1.0,
         reset: ResetMode = "subtract",
         learn_beta: bool = False,
         surrogate: SurrogateName = "fast_sigmoid",
         alpha: float = 10.0,
+        reset_delay: bool | None = None,
     ) -> None:
         super().__init__()
         check_choice("reset", reset, _RESETS)
         check_choice("surrogate", surrogate, tuple(_SURROGATES))
-        check_positive("threshold", threshold)
         check_positive("alpha", alpha)
-        _check_beta(beta)
-        if not isinstance(learn_beta, bool):
-            raise TypeError(f"learn_beta must be a bool, got {type(learn_beta).__name__} {learn_beta!r}")
-        beta_t = torch.tensor(float(beta))
+        check_type("learn_beta", learn_beta, bool)
+        check_type("reset_delay", reset_delay, bool, optional=True)
+        if isinstance(threshold, torch.Tensor):
+            self.register_buffer("threshold", threshold.detach().clone())
+        else:
+            check_positive("threshold", threshold)
+            self.threshold = float(threshold)
+        if isinstance(beta, torch.Tensor):
+            beta_t = beta.detach().clone()
+        else:
+            _check_beta(beta)
+            beta_t = torch.tensor(float(beta))
         if learn_beta:
             self.beta = nn.Parameter(beta_t)
         else:
             self.register_buffer("beta", beta_t)
-        self.threshold, self.reset, self.surrogate, self.alpha = float(threshold), reset, surrogate, float(alpha)
+        self.reset, self.surrogate, self.alpha, self.reset_delay = reset, surrogate, float(alpha), reset_delay
 
     def parameters_tuple(self) -> LIFParameters:
-        return LIFParameters(self.beta.clamp(0.0, 1.0), self.threshold, self.reset, self.surrogate, self.alpha)
+        return LIFParameters(
+            self.beta.clamp(0.0, 1.0), self.threshold, self.reset, self.surrogate, self.alpha, self.reset_delay
+        )
 
     def forward(self, currents: torch.Tensor) -> torch.Tensor:
         return lif_sequence(currents, self.parameters_tuple())[0]
 
     def extra_repr(self) -> str:
+        delay = "" if self.reset_delay is None else f", reset_delay={self.reset_delay}"
         return (
-            f"beta={float(self.beta):.3g}, threshold={self.threshold}, reset={self.reset!r}, "
-            f"surrogate={self.surrogate!r}"
+            f"beta={_short(self.beta)}, threshold={_short(self.threshold)}, reset={self.reset!r}, "
+            f"surrogate={self.surrogate!r}{delay}"
         )
+
+
+def _short(value) -> str:
+    """A number for ``extra_repr``, or the shape of a per-neuron tensor."""
+    if not isinstance(value, torch.Tensor):
+        return str(value)
+    return f"tensor{tuple(value.shape)}" if value.numel() != 1 else f"{float(value):.3g}"
 
 
 def _check_widths(name: str, values, minimum: int = 1) -> list[int]:
