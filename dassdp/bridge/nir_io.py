@@ -1,27 +1,93 @@
 """NIR export and import (nir 1.0): chains of Affine/Linear, Conv1d/Conv2d, LIF, IF, CubaLIF, LI,
 SumPool2d/AvgPool2d, Flatten between an Input and an Output node.
 
-NIR states continuous-time equations and fixes neither the time step nor what "reset" means in
-discrete time, so both are explicit arguments. Discretisation is forward Euler with step ``dt``
-(as snnTorch and Norse write and read NIR), which maps onto our discrete neurons as
+**What NIR leaves open.** NIR states continuous-time equations; it fixes neither the time step
+``dt`` nor a reset other than ``v = v_reset`` at the instant of the spike. Each framework that
+writes NIR fills the gaps its own way, so `from_nir` takes a ``convention`` naming the writer and
+warns once (one ``UserWarning`` listing every item) about whatever neither the graph nor the
+caller states: ``dt``, the reset, the reset timing.
 
-- ``LIF(tau, r, v_leak=0, v_threshold)``: ``beta = 1 - dt / tau``, input gain ``r dt / tau`` (must be 1)
-- ``IF(r, v_threshold)``: ``beta = 1``, input gain ``r dt`` (must be 1)
-- ``CubaLIF(tau_syn, tau_mem, r, w_in)``: ``alpha = 1 - dt / tau_syn``, ``beta = 1 - dt / tau_mem``,
-  gains ``w_in dt / tau_syn`` and ``r dt / tau_mem`` (must be 1)
-- ``LI(tau, r, v_leak=0)``: ``beta = 1 - dt / tau``, gain ``r dt / tau`` (must be 1)
+**Discretisation** (forward Euler with step ``dt``, as snnTorch and Norse use) onto this
+package's neurons, which integrate their input unscaled (`dassdp.models.snn`):
 
-and ``reset`` is ``"zero"`` (NIR's own ``v = v_reset`` with ``v_reset = 0``; also what snnTorch's
-importer uses) or ``"subtract"`` (``v = v - v_threshold``, our default). Exported graphs carry
-``metadata = {"dt", "reset", "readout", "dassdp_beta", "dassdp_alpha"}``;
-graphs written in float32 (snnTorch) get their decay factors rounded to float32, and input gains
-within 1e-6 of 1 count as 1; the exact decay factors
-are kept so that PyTorch -> NIR -> PyTorch is bit-exact (``1 - dt / (dt / (1 - beta))`` may differ
-from ``beta`` in the last bit). A node that cannot be represented raises `ConversionError` naming it,
-as does a parameter with NaN or infinite values (a NaN layer would simply never spike in Brian2),
-a time constant ``<= 0``, or an Output node whose shape is not that of the layer before it (size-1
-dimensions aside). A ``graph_or_path`` that is neither a graph nor a path, or a ``model`` that is
-not a ``torch.nn.Module``, raises TypeError; a bad ``dt`` or ``reset`` argument ValueError or TypeError.
+- ``LIF(tau, r, v_leak=0, v_threshold, v_reset=0)``: ``beta = 1 - dt / tau``, input gain
+  ``g = r dt / tau``;
+- ``IF(r, v_threshold, v_reset=0)``: ``beta = 1``, ``g = r dt``;
+- ``CubaLIF(tau_syn, tau_mem, r, w_in, v_leak=0, v_threshold, v_reset=0)``:
+  ``alpha = 1 - dt / tau_syn``, ``beta = 1 - dt / tau_mem``, ``g = (w_in dt / tau_syn) (r dt / tau_mem)``;
+- ``LI(tau, r, v_leak=0)``: ``beta = 1 - dt / tau``, ``g = r dt / tau`` (must be 1: the LI output
+  is the membrane itself).
+
+A spiking neuron with gain ``g`` obeys ``v[t] = beta v[t-1] + g I[t]``; with ``w = v / g`` that is
+``w[t] = beta w[t-1] + I[t]`` and threshold ``v_threshold / g``, so the gain is moved into the
+threshold (exact up to float rounding; gains within 1e-6 of 1 count as 1, so snnTorch's float32
+graphs keep their thresholds bit for bit). Decay factors computed from float32 time constants are
+rounded to float32 (the writer's precision: snnTorch's ``beta = 0.9`` is a float32).
+
+**Conventions** (``from_nir(..., convention=...)``):
+
+- ``"nir"`` (default): the equations above; ``reset = "zero"`` applied in the step of the spike
+  (NIR's ``v = v_reset``, `dassdp.models.snn.LIF` with ``reset_delay=None``); ``dt`` from the graph's
+  metadata, else assumed 1e-4 s (with the warning).
+- ``"snntorch"``: graphs from ``snntorch.export_nir.export_to_nir`` (snnTorch 1.0.0). It writes
+  ``tau = dt / (1 - beta)``, ``r = tau / dt`` (``g = 1``), ``v_reset = 0`` with ``dt = 1e-4``
+  hard-coded (its ``import_from_nir`` uses the same ``dt``), and ``Synaptic`` as CubaLIF with
+  ``w_in = tau_syn / dt``. It does **not** write ``reset_mechanism`` nor ``reset_delay``: both are
+  assumed to be snnTorch's defaults, ``"subtract"`` and ``reset_delay=True`` (with the warning;
+  snnTorch's own ``import_from_nir`` instead builds ``Leaky(reset_mechanism="zero",
+  reset_delay=False)``). The neurons then run snnTorch's step (`dassdp.models.snn` module
+  docstring: ``LIF``/``CubaLIF`` with ``reset_delay`` True or False), which reproduces
+  ``snn.Leaky``/``snn.Synaptic`` spike for spike. snnTorch 1.0.0's ``export_to_nir`` fails for a
+  scalar ``beta`` or ``threshold`` (``ValueError: Type inference error`` / ``AssertionError: All
+  parameters must have the same shape``) before any graph exists; give each ``Leaky`` per-neuron
+  tensors, e.g. ``beta=torch.full((n,), 0.9), threshold=torch.ones(n)`` (same dynamics).
+- ``"norse"``: graphs from ``norse.torch.to_nir`` (Norse 1.1.0). It writes ``tau = dt * tau_mem``
+  (``dt / tau_mem_inv``; norse/norse issue 411), ``r = 1`` and parameters of size 1 (issue 412), an
+  Input node with the sample's batch dimension, and not its ``dt`` (default 1e-3 s) nor its
+  ``reset_method`` (default ``reset_value``: zero, in the step of the spike). So ``LIF`` reads
+  ``tau_mem = tau / dt``, ``beta = 1 - dt / tau_mem``, ``g = r dt / tau_mem``; ``IF`` (Norse's
+  ``IAFCell``: ``v += I``) ``g = r``; a leading Input dimension of size 1 is dropped; ``dt`` and
+  ``reset`` are assumed (with the warning). CubaLIF (Norse's ``LIFCell``, whose membrane sees the
+  synaptic current one step later) and LI nodes are refused. A Norse graph with size-1 parameters
+  cannot be written to a file (h5py: "Scalar datasets don't support chunk/filter options"); with
+  per-neuron parameters it can, and `read_graph` reads it without NIR's type check (which rejects
+  the batch dimension).
+
+The graph's own metadata (written by `to_nir`) takes precedence over a convention's assumptions,
+and arguments (``dt``, ``reset``, ``resets``, ``reset_delay``) over both.
+
+**Export** (`to_nir`): ``LIF`` layers with one ``beta`` and one threshold are written with ``r = 1``
+and ``v_threshold = threshold dt / tau`` (NIR's unit resistance, which Norse 1.1's reader assumes:
+it ignores ``r``; snnTorch's reader moves ``r dt / tau`` back into the threshold); others with
+``r = tau / dt`` and ``v_threshold = threshold`` (snnTorch's form); CubaLIF with ``w_in = tau_syn /
+dt``, ``r = tau_mem / dt`` (unit gains in both readers); IF with ``r = 1 / dt``; LI with ``r = tau / dt``. So a
+layer with ``reset="zero"`` (and this package's step) spikes the same in snnTorch 1.0.0's
+``import_from_nir`` and in Norse 1.1.0's ``from_nir(graph, dt=graph.metadata["dt"])`` (Norse's
+reader defaults to dt = 1e-3). NIR cannot say a subtractive reset, no reset, nor snnTorch's reset
+timing; for such layers, for IF and LI layers (snnTorch 1.0.0 reads IF with a leak of 0.9 and
+asserts ``r == 1``; neither reader has LI), and for a ``dt`` other than snnTorch's fixed 1e-4,
+`to_nir` warns (one ``UserWarning`` naming the layers and what the readers will do instead) and
+keeps the semantics in the metadata. A time-mean readout has no NIR node: other readers output the
+readout layer at every step. Metadata keys (all written by `to_nir`, read by `from_nir`):
+
+- ``"dt"``: the time step in seconds;
+- ``"reset"``: ``"zero"``, ``"subtract"``, ``"none"``, or ``"per_node"``;
+- ``"reset_per_node"``: node name -> reset of every spiking layer;
+- ``"reset_delay_per_node"``: node name -> ``"none"`` (this package's step, reset in the step of
+  the spike), ``"true"`` or ``"false"`` (snnTorch's step with that ``reset_delay``);
+- ``"readout"``: ``"time_mean"`` or ``"none"``;
+- ``"dassdp_beta"``, ``"dassdp_alpha"``, ``"dassdp_threshold"``: node name -> the exact per-neuron
+  ``beta``, ``alpha``, threshold, used when they agree with the node's parameters (so that
+  PyTorch -> NIR -> PyTorch is bit-exact: ``1 - dt / (dt / (1 - beta))`` may differ from ``beta``
+  in the last bit);
+- ``"written_by"``: ``"dassdp"``.
+
+**Errors.** A node that cannot be represented raises `ConversionError` naming it and the setting:
+NaN or infinite parameters (a NaN layer would simply never spike in Brian2), a time constant
+``<= 0``, ``v_leak != 0``, ``v_reset != 0``, a gain ``<= 0``, ``beta`` outside [0, 1] (``dt > tau``),
+or an Output node whose shape is not that of the layer before it (size-1 dimensions aside). A
+``graph_or_path`` that is neither a graph nor a path, or a ``model`` that is not a
+``torch.nn.Module``, raises TypeError; a bad argument ValueError or TypeError naming it.
 """
 
 from __future__ import annotations
@@ -29,6 +95,8 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,14 +116,20 @@ from dassdp.bridge.plan import (
     SumPool,
     TimeMean,
 )
-from dassdp.checks import check_choice, check_positive, describe
+from dassdp.checks import check_choice, check_positive, check_type, describe
 
-__all__ = ["DEFAULT_DT", "SUPPORTED_NODES", "from_nir", "read_graph", "to_nir"]
+__all__ = ["CONVENTIONS", "DEFAULT_DT", "NORSE_DT", "SUPPORTED_NODES", "from_nir", "read_graph", "to_nir"]
 
-#: snnTorch and Norse write NIR with forward Euler and dt = 1e-4 s
+#: snnTorch 1.0.0 writes and reads NIR with forward Euler and dt = 1e-4 s (hard-coded)
 DEFAULT_DT = 1e-4
+#: Norse 1.1.0's ``to_nir`` and ``from_nir`` default to dt = 1e-3 s
+NORSE_DT = 1e-3
+#: the writers whose conventions `from_nir` knows
+CONVENTIONS = ("nir", "snntorch", "norse")
 #: the reset semantics `from_nir` accepts
-RESETS = ("zero", "subtract")
+RESETS = ("zero", "subtract", "none")
+#: the metadata spelling of a reset timing (``reset_delay`` None, True, False)
+_DELAY_NAMES = {None: "none", True: "true", False: "false"}
 SUPPORTED_NODES = (
     "Input",
     "Output",
@@ -71,15 +145,72 @@ SUPPORTED_NODES = (
     "AvgPool2d",
     "Flatten",
 )
+#: NIR's spiking neuron nodes (the ones a reset applies to)
+_SPIKING = ("LIF", "IF", "CubaLIF")
+
+
+@dataclass(frozen=True)
+class _Convention:
+    """A writer's reading of NIR (module docstring). ``*_why`` is the reason given when the value
+    is assumed; None where the convention itself fixes the value (no warning)."""
+
+    dt: float
+    dt_why: str | None
+    reset: str
+    reset_why: str | None
+    reset_delay: bool | None
+    reset_delay_why: str | None
+    tau_times_dt: bool = False  # Norse 1.1 writes tau * dt
+    if_gain_per_step: bool = False  # Norse's IAFCell: v += r I, whatever dt
+    batch_in_input: bool = False  # Norse 1.1's Input node keeps the batch dimension
+
+
+_CONVENTIONS = {
+    "nir": _Convention(
+        DEFAULT_DT,
+        "NIR fixes no time step and the graph's metadata has no 'dt'; "
+        "graphs from snnTorch: convention='snntorch', from Norse: convention='norse'",
+        "zero",
+        None,
+        None,
+        None,
+    ),
+    "snntorch": _Convention(
+        DEFAULT_DT,
+        None,
+        "subtract",
+        "snnTorch Leaky's default reset_mechanism; export_to_nir does not write it "
+        "(snnTorch's import_from_nir uses 'zero')",
+        True,
+        "snnTorch's default; export_to_nir does not write it (snnTorch's import_from_nir uses False)",
+    ),
+    "norse": _Convention(
+        NORSE_DT,
+        "norse.torch.to_nir's default, not written to the graph",
+        "zero",
+        "Norse's default reset_method reset_value; to_nir does not write it",
+        None,
+        None,
+        tau_times_dt=True,
+        if_gain_per_step=True,
+        batch_in_input=True,
+    ),
+}
 
 
 def _full(value, shape) -> np.ndarray:
     return np.broadcast_to(np.asarray(value, dtype=np.float64), shape).copy()
 
 
+def _uniform(values: np.ndarray) -> bool:
+    return bool(np.all(values == values.reshape(-1)[0]))
+
+
 def to_nir(model: nn.Module, dt: float = DEFAULT_DT, input_shape: tuple[int, ...] | None = None):
-    """``model`` as a ``nir.NIRGraph`` (float64 parameters), with ``dt`` and the reset modes in
-    its metadata. Max pooling has no NIR node and is rejected."""
+    """``model`` as a ``nir.NIRGraph`` (float64 parameters) with its semantics in the metadata
+    (module docstring: node forms, metadata keys). Warns once (``UserWarning``) naming the layers
+    that snnTorch's and Norse's readers will run differently. Max pooling has no NIR node and is
+    rejected."""
     import nir
 
     check_model(model)
@@ -88,7 +219,8 @@ def to_nir(model: nn.Module, dt: float = DEFAULT_DT, input_shape: tuple[int, ...
     shapes = plan.shapes()
     nodes: dict[str, Any] = {"input": nir.Input(input_type=np.array(plan.input_shape))}
     order = ["input"]
-    resets, betas, alphas = {}, {}, {}
+    neurons: list[Neurons] = []
+    tables: dict[str, dict[str, np.ndarray]] = {"dassdp_beta": {}, "dassdp_alpha": {}, "dassdp_threshold": {}}
     readout = None
     in_shape = tuple(plan.input_shape)
     for stage, shape in zip(plan.stages, shapes):
@@ -122,10 +254,12 @@ def to_nir(model: nn.Module, dt: float = DEFAULT_DT, input_shape: tuple[int, ...
             node = nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=0, end_dim=-1)
         elif isinstance(stage, Neurons):
             node = _neuron_node(stage, shape, dt)
-            resets[name] = stage.reset
-            betas[name] = _full(stage.beta, shape)
+            tables["dassdp_beta"][name] = _full(stage.beta, shape)
+            if stage.spiking:
+                neurons.append(stage)
+                tables["dassdp_threshold"][name] = _full(stage.threshold, shape)
             if stage.alpha is not None:
-                alphas[name] = _full(stage.alpha, shape)
+                tables["dassdp_alpha"][name] = _full(stage.alpha, shape)
         else:  # pragma: no cover - lower() only produces the stages above
             raise ConversionError(f"layer {name!r}: no NIR node")
         nodes[name] = node
@@ -133,17 +267,59 @@ def to_nir(model: nn.Module, dt: float = DEFAULT_DT, input_shape: tuple[int, ...
         in_shape = tuple(shape)
     nodes["output"] = nir.Output(output_type=np.array(in_shape))
     order.append("output")
+    resets = {stage.name: stage.reset for stage in neurons}
     modes = set(resets.values())
     metadata = {
         "dt": float(dt),
         "reset": modes.pop() if len(modes) == 1 else "per_node",
         "reset_per_node": resets,
+        "reset_delay_per_node": {stage.name: _DELAY_NAMES[stage.reset_delay] for stage in neurons},
         "readout": readout or "none",
-        "dassdp_beta": betas,
-        "dassdp_alpha": alphas,
+        **tables,
         "written_by": "dassdp",
     }
+    _warn_export(neurons, plan.stages, dt)
     return nir.NIRGraph(nodes=nodes, edges=list(itertools.pairwise(order)), metadata=metadata)
+
+
+def _warn_export(neurons: list[Neurons], stages, dt: float) -> None:
+    """One ``UserWarning`` naming the layers that other NIR readers will run differently."""
+    problems = []
+    by_reset: dict[str, list[str]] = {}
+    for stage in neurons:
+        same_step_zero = stage.reset == "zero" and (
+            stage.reset_delay is not True or stage.kind == "lif"  # Leaky: the delay does not change spikes
+        )
+        if not same_step_zero:
+            delay = "" if stage.reset_delay is None else f", snnTorch reset_delay={stage.reset_delay}"
+            by_reset.setdefault(f"reset={stage.reset!r}{delay}", []).append(stage.name)
+    for what, names in by_reset.items():
+        problems.append(
+            f"layers {names} ({what}): NIR only says 'v = v_reset (0) in the step of the spike', so "
+            "snnTorch's import_from_nir (Leaky/Synaptic reset_mechanism='zero', reset_delay=False) and Norse's "
+            "from_nir (its reset_method reaches CubaLIF nodes only) reset them to zero in the step of the spike"
+        )
+    if_layers = [s.name for s in neurons if s.kind == "lif" and np.all(s.beta == 1.0)]
+    if if_layers:
+        problems.append(
+            f"layers {if_layers} (beta = 1) are IF nodes (r = 1/dt): snnTorch 1.0.0's import_from_nir asserts r == 1 "
+            "and gives IF a leak of 0.9"
+        )
+    li_layers = [s.name for s in stages if isinstance(s, Neurons) and s.kind == "li"]
+    if li_layers:
+        problems.append(f"layers {li_layers} are LI nodes, which neither snnTorch 1.0.0 nor Norse 1.1.0 reads")
+    if neurons and dt != DEFAULT_DT:
+        problems.append(
+            f"dt = {dt} s: snnTorch 1.0.0's import_from_nir assumes dt = {DEFAULT_DT} s and so reads other decay "
+            "factors (Norse: pass dt= to its from_nir)"
+        )
+    if problems:
+        warnings.warn(
+            "to_nir: the graph keeps this package's semantics in its metadata (read by dassdp's from_nir), but "
+            + "; ".join(problems),
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _neuron_node(stage: Neurons, shape, dt: float):
@@ -162,6 +338,14 @@ def _neuron_node(stage: Neurons, shape, dt: float):
         )
     tau = dt / (1 - beta)
     if stage.kind == "lif":
+        if _uniform(beta) and _uniform(threshold):  # r = 1: what Norse's reader assumes
+            return nir.LIF(
+                tau=tau,
+                r=np.ones(shape),
+                v_leak=np.zeros(shape),
+                v_threshold=threshold * (dt / tau),
+                v_reset=np.zeros(shape),
+            )
         return nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros(shape), v_threshold=threshold, v_reset=np.zeros(shape))
     alpha = _full(stage.alpha, shape)
     tau_syn = dt / (1 - alpha)
@@ -178,7 +362,9 @@ def _neuron_node(stage: Neurons, shape, dt: float):
 
 def read_graph(graph_or_path):
     """A ``nir.NIRGraph`` from a graph or a ``.nir`` file (`ConversionError` for a file that is not a
-    graph, TypeError for an argument that is neither a graph nor a path)."""
+    graph, TypeError for an argument that is neither a graph nor a path). Files are read without
+    NIR's type check (Norse 1.1.0 writes Input shapes with a batch dimension that it rejects);
+    `from_nir` checks the shapes itself."""
     import nir
 
     if isinstance(graph_or_path, nir.NIRGraph):
@@ -188,7 +374,7 @@ def read_graph(graph_or_path):
         if not os.path.isfile(path):
             raise ConversionError(f"NIR file {path!r} does not exist")
         try:
-            graph = nir.read(path)
+            graph = nir.read(path, type_check=False)
         except Exception as exc:  # h5py/KeyError/... for files that are not NIR graphs
             raise ConversionError(
                 f"{path!r} is not a NIR graph (nir.read failed: {type(exc).__name__}: {exc})"
@@ -199,6 +385,18 @@ def read_graph(graph_or_path):
     raise ConversionTypeError(
         f"graph_or_path must be a nir.NIRGraph or a path to a .nir file, got {describe(graph_or_path)}"
     )
+
+
+@dataclass
+class _Reading:
+    """How `from_nir` reads one graph: ``dt``, the convention, the graph's metadata, and the reset
+    and ``reset_delay`` of each spiking node."""
+
+    dt: float
+    convention: _Convention
+    metadata: dict
+    resets: dict[str, str]
+    reset_delays: dict[str, bool | None]
 
 
 def _chain(graph) -> list[str]:
@@ -245,41 +443,6 @@ def _meta(metadata: dict, key: str, default=None):
     return value
 
 
-def _gain(name: str, node, what: str, gain) -> None:
-    gain = np.asarray(gain, dtype=np.float64)
-    if not np.allclose(gain, 1.0, rtol=1e-6, atol=0):  # float32 graphs (snnTorch) are 1 to ~1e-8
-        raise ConversionError(
-            f"NIR node {name!r} ({type(node).__name__}): input gain {what} = {np.unique(gain)[:3]} "
-            "is not 1 at this dt; "
-            "dassdp neurons integrate their input unscaled (pass the dt the graph was written for)"
-        )
-
-
-def _decay(name: str, metadata: dict, table: str, computed: np.ndarray, tau) -> np.ndarray:
-    """The exact decay factor stored by dassdp when it agrees with the time constant, else
-    ``computed = 1 - dt / tau``, rounded to float32 when the graph stores ``tau`` in float32 (the
-    writer's precision: snnTorch's ``beta = 0.9`` is a float32, and so is its ``tau``)."""
-    if np.asarray(tau).dtype == np.float32:
-        computed = computed.astype(np.float32).astype(np.float64)
-    stored = metadata.get(table, {}) if isinstance(metadata, dict) else {}
-    if isinstance(stored, dict) and name in stored:
-        exact = np.asarray(stored[name], dtype=np.float64)
-        if exact.shape == computed.shape and np.allclose(exact, computed, rtol=0, atol=1e-9):
-            return exact
-    return computed
-
-
-def _threshold(name, node, v_threshold, v_reset):
-    if v_reset is not None and np.any(np.asarray(v_reset) != 0):
-        raise ConversionError(f"NIR node {name!r} ({type(node).__name__}): v_reset != 0 is not supported")
-    return np.asarray(v_threshold, dtype=np.float64)
-
-
-def _scalar_or_tensor(values: np.ndarray):
-    values = np.asarray(values, dtype=np.float64)
-    return float(values.reshape(-1)[0]) if np.all(values == values.reshape(-1)[0]) else torch.as_tensor(values)
-
-
 #: the numeric parameters of each node type, checked to be finite
 _PARAMETERS = {
     "Affine": ("weight", "bias"),
@@ -316,7 +479,7 @@ def _check_parameters(name: str, node) -> None:
             raise ConversionError(f"NIR node {name!r} ({kind}): {what} must be > 0, got min {array.min()!r}")
 
 
-def _node_module(name: str, node, shape, dt: float, reset: str, metadata: dict):
+def _node_module(name: str, node, shape, reading: _Reading):
     """One NIR node as a PyTorch module and its output shape."""
     import nir
 
@@ -376,7 +539,7 @@ def _node_module(name: str, node, shape, dt: float, reset: str, metadata: dict):
             )
         return nn.Flatten(), (math.prod(shape),)
     if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF, nir.LI)):
-        return _neuron_module(name, node, tuple(shape), dt, reset, metadata)
+        return _neuron_module(name, node, tuple(shape), reading)
     if isinstance(node, nir.NIRGraph):
         raise ConversionError(
             f"NIR node {name!r} is a nested graph (e.g. a recurrent layer); only flat chains are supported"
@@ -385,61 +548,6 @@ def _node_module(name: str, node, shape, dt: float, reset: str, metadata: dict):
         f"NIR node {name!r} ({type(node).__name__}) has no dassdp/Brian2 equivalent; "
         f"supported nodes: {', '.join(SUPPORTED_NODES)}"
     )
-
-
-def _neuron_module(name, node, shape, dt, reset, metadata):
-    import nir
-
-    from dassdp.models.snn import LIF
-
-    def check_shape(values, what):
-        values = np.asarray(values, dtype=np.float64)
-        if values.size not in (1, math.prod(shape)):
-            raise ConversionError(
-                f"NIR node {name!r} ({type(node).__name__}): {what} has {values.size} values "
-                f"but receives {math.prod(shape)} inputs"
-            )
-        return np.broadcast_to(values.reshape(-1) if values.size == 1 else values.reshape(shape), shape).copy()
-
-    def leaky_beta(tau_value, r_value, what="tau"):
-        """``beta = 1 - dt / tau`` after checking ``v_leak = 0`` and a unit input gain ``r dt / tau``."""
-        if np.any(np.asarray(node.v_leak) != 0):
-            raise ConversionError(f"NIR node {name!r} ({type(node).__name__}): v_leak != 0 is not supported")
-        tau = check_shape(tau_value, what)
-        _gain(name, node, f"r*dt/{what}", check_shape(r_value, "r") * dt / tau)
-        return _decay(name, metadata, "dassdp_beta", 1.0 - dt / tau, tau_value)
-
-    if isinstance(node, nir.LI):
-        return M.LI(_scalar_or_tensor(leaky_beta(node.tau, node.r))), shape
-    alpha = None
-    if isinstance(node, nir.IF):
-        _gain(name, node, "r*dt", check_shape(node.r, "r") * dt)
-        beta = np.ones(shape)
-    elif isinstance(node, nir.LIF):
-        beta = leaky_beta(node.tau, node.r)
-    else:  # CubaLIF
-        beta = leaky_beta(node.tau_mem, node.r, "tau_mem")
-        tau_syn = check_shape(node.tau_syn, "tau_syn")
-        _gain(name, node, "w_in*dt/tau_syn", check_shape(node.w_in, "w_in") * dt / tau_syn)
-        alpha = _decay(name, metadata, "dassdp_alpha", 1.0 - dt / tau_syn, node.tau_syn)
-    threshold = check_shape(_threshold(name, node, node.v_threshold, node.v_reset), "v_threshold")
-    if np.any((beta < 0) | (beta > 1)):
-        raise ConversionError(
-            f"NIR node {name!r} ({type(node).__name__}): dt={dt} gives beta outside [0, 1] (dt > tau)"
-        )
-    if alpha is not None:
-        return M.CubaLIF(_scalar_or_tensor(alpha), _scalar_or_tensor(beta), _scalar_or_tensor(threshold), reset), shape
-    beta_v, threshold_v = _scalar_or_tensor(beta), _scalar_or_tensor(threshold)
-    if isinstance(threshold_v, torch.Tensor):
-        raise ConversionError(
-            f"NIR node {name!r} ({type(node).__name__}): per-neuron thresholds are not supported for LIF/IF"
-        )
-    layer = LIF(beta=float(np.clip(beta.reshape(-1)[0], 0, 1)), threshold=threshold_v, reset=reset).double()
-    if isinstance(beta_v, torch.Tensor):
-        layer.beta = beta_v.to(torch.float64)
-    else:
-        layer.beta.fill_(beta_v)
-    return layer, shape
 
 
 def _check_output(name: str, node, previous: str, shape: tuple[int, ...]) -> None:
@@ -460,46 +568,237 @@ def _check_output(name: str, node, previous: str, shape: tuple[int, ...]) -> Non
         )
 
 
-def from_nir(graph_or_path, dt: float | None = None, reset: str | None = None) -> M.NIRNetwork:
+def _exact(name: str, reading: _Reading, table: str, computed: np.ndarray, like=None) -> np.ndarray:
+    """The exact values stored by `to_nir` under ``table`` when they agree with ``computed`` (relative
+    1e-9), else ``computed``, rounded to float32 when the graph stores ``like`` in float32 (the
+    writer's precision: snnTorch's ``beta = 0.9`` is a float32, and so is its ``tau``)."""
+    if like is not None and np.asarray(like).dtype == np.float32:
+        computed = computed.astype(np.float32).astype(np.float64)
+    stored = reading.metadata.get(table, {})
+    if isinstance(stored, dict) and name in stored:
+        exact = np.asarray(stored[name], dtype=np.float64)
+        if exact.shape == computed.shape and np.allclose(exact, computed, rtol=1e-9, atol=1e-12):
+            return exact
+    return computed
+
+
+def _neuron_module(name: str, node, shape: tuple[int, ...], reading: _Reading):
+    """A NIR neuron node as `dassdp.models.snn.LIF`, `dassdp.bridge.modules.CubaLIF` or
+    `dassdp.bridge.modules.LI` (module docstring: the mapping and the gain moved into the threshold)."""
+    import nir
+
+    from dassdp.models.snn import LIF
+
+    kind, dt, convention = type(node).__name__, reading.dt, reading.convention
+
+    def values(what, value=None):
+        value = getattr(node, what) if value is None else value
+        array = np.asarray(value, dtype=np.float64)
+        if array.size not in (1, math.prod(shape)):
+            raise ConversionError(
+                f"NIR node {name!r} ({kind}): {what} has {array.size} values but receives {math.prod(shape)} inputs"
+            )
+        return np.broadcast_to(array.reshape(-1) if array.size == 1 else array.reshape(shape), shape).copy()
+
+    def time_constant(what):
+        tau = values(what)
+        return tau / dt if convention.tau_times_dt else tau
+
+    for what in ("v_leak", "v_reset"):
+        if getattr(node, what, None) is not None and np.any(np.asarray(getattr(node, what)) != 0):
+            raise ConversionError(f"NIR node {name!r} ({kind}): {what} != 0 is not supported")
+    if isinstance(node, nir.CubaLIF) and convention.tau_times_dt:
+        raise ConversionError(
+            f"NIR node {name!r} (CubaLIF) under convention 'norse': Norse 1.1's LIFCell, which it exports as "
+            "CubaLIF, feeds the synaptic current to the membrane one step later; this package's CubaLIF has no "
+            "such delay (import with convention='nir' for NIR's equations)"
+        )
+    alpha = None
+    if isinstance(node, nir.IF):
+        beta = np.ones(shape)
+        gain = values("r") * (1.0 if convention.if_gain_per_step else dt)
+    elif isinstance(node, (nir.LIF, nir.LI)):
+        tau = time_constant("tau")
+        beta = _exact(name, reading, "dassdp_beta", 1.0 - dt / tau, node.tau)
+        gain = values("r") * dt / tau
+    else:  # CubaLIF
+        tau_mem, tau_syn = time_constant("tau_mem"), time_constant("tau_syn")
+        beta = _exact(name, reading, "dassdp_beta", 1.0 - dt / tau_mem, node.tau_mem)
+        alpha = _exact(name, reading, "dassdp_alpha", 1.0 - dt / tau_syn, node.tau_syn)
+        gain = (values("w_in") * dt / tau_syn) * (values("r") * dt / tau_mem)
+    for what, decay in (("beta", beta), ("alpha", alpha)):
+        if decay is not None and np.any((decay < 0) | (decay > 1)):
+            raise ConversionError(
+                f"NIR node {name!r} ({kind}): dt={dt} gives {what} outside [0, 1] (dt > the time constant"
+                + ("; Norse 1.1 writes tau * dt: convention='norse'" if not convention.tau_times_dt else "")
+                + ")"
+            )
+    if np.any(gain <= 0):
+        raise ConversionError(f"NIR node {name!r} ({kind}): input gain must be > 0, got min {gain.min()!r}")
+    gain = np.where(np.isclose(gain, 1.0, rtol=1e-6, atol=0), 1.0, gain)  # float32 graphs (snnTorch): 1 to ~1e-8
+    if isinstance(node, nir.LI):
+        if np.any(gain != 1.0):
+            raise ConversionError(
+                f"NIR node {name!r} (LI): input gain r*dt/tau = {np.unique(gain)[:3]} is not 1 at dt={dt}; the LI "
+                "output is its membrane, so the gain cannot move into a threshold (pass the dt the graph was "
+                "written for, where r = tau/dt)"
+            )
+        return M.LI(torch.as_tensor(_scalar_or_array(beta))), shape
+    threshold = _exact(name, reading, "dassdp_threshold", values("v_threshold") / gain)
+    if np.any(threshold <= 0):
+        raise ConversionError(f"NIR node {name!r} ({kind}): v_threshold must be > 0, got min {threshold.min()!r}")
+    reset, reset_delay = reading.resets[name], reading.reset_delays[name]
+    if alpha is not None:
+        layer = M.CubaLIF(
+            _scalar_or_array(alpha), _scalar_or_array(beta), _scalar_or_array(threshold), reset, reset_delay
+        )
+        return layer, shape
+    threshold_v = _scalar_or_array(threshold)
+    layer = LIF(
+        beta=torch.as_tensor(_scalar_or_array(beta), dtype=torch.float64),
+        threshold=float(threshold_v) if np.ndim(threshold_v) == 0 else torch.as_tensor(threshold_v),
+        reset=reset,
+        reset_delay=reset_delay,
+    )
+    return layer, shape
+
+
+def _scalar_or_array(values: np.ndarray):
+    """One float64 number when all ``values`` agree, else the array."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.float64(values.reshape(-1)[0]) if _uniform(values) else values
+
+
+def _input_shape(name: str, node, convention: _Convention) -> tuple[int, ...]:
+    shape = node.input_type.get("input") if isinstance(node.input_type, dict) else None
+    if shape is None:
+        raise ConversionError(f"NIR Input node {name!r} has no shape")
+    shape = tuple(int(n) for n in np.asarray(shape).reshape(-1))
+    if convention.batch_in_input and len(shape) > 1 and shape[0] == 1:
+        shape = shape[1:]  # Norse 1.1 writes the sample's batch dimension
+    if not shape or min(shape) < 1:
+        raise ConversionError(f"NIR Input node {name!r}: its shape {shape} must have dimensions >= 1")
+    return shape
+
+
+def _stated_delay(value) -> bool | None:
+    """A ``reset_delay_per_node`` entry (``"none"``, ``"true"``, ``"false"``) as None/True/False."""
+    names = {v: k for k, v in _DELAY_NAMES.items()}
+    if value not in names:
+        raise ConversionError(
+            f"the graph's metadata: reset_delay_per_node values must be {tuple(names)}, got {value!r}"
+        )
+    return names[value]
+
+
+def from_nir(
+    graph_or_path,
+    *,
+    convention: str = "nir",
+    dt: float | None = None,
+    reset: str | None = None,
+    resets: dict[str, str] | None = None,
+    reset_delay: bool | None = None,
+) -> M.NIRNetwork:
     """A `dassdp.bridge.modules.NIRNetwork` (float64) from a NIR graph or ``.nir`` file.
 
-    ``dt`` and ``reset`` default to the graph's metadata (written by `to_nir`), else to the
-    convention of snnTorch's NIR reader: ``dt = 1e-4`` s and ``reset = "zero"`` (NIR's ``v_reset``).
-    Convert the result with `dassdp.bridge.to_brian2`.
+    ``convention`` names the writer whose reading of NIR to reproduce: ``"nir"`` (NIR's equations,
+    reset to ``v_reset`` in the step of the spike), ``"snntorch"`` (snnTorch 1.0.0's
+    ``export_to_nir``) or ``"norse"`` (Norse 1.1.0's ``to_nir``); the module docstring gives each
+    mapping. What the graph does not state is taken from the arguments:
+
+    - ``dt``: the time step in seconds (default: the graph's metadata, else the convention's);
+    - ``reset``: ``"zero"``, ``"subtract"`` or ``"none"`` for every spiking node;
+    - ``resets``: node name -> reset, per spiking node (overrides ``reset`` for those nodes);
+    - ``reset_delay``: snnTorch's ``reset_delay`` of the exported ``Leaky``/``Synaptic`` layers
+      (``convention="snntorch"`` only; the neurons then run snnTorch's step).
+
+    Whatever neither the graph (its metadata, as `to_nir` writes it) nor the arguments state is
+    assumed from the convention, and one ``UserWarning`` lists every assumption. snnTorch's
+    ``export_to_nir`` loses ``reset_mechanism`` and ``reset_delay``: for an exact import of a
+    snnTorch network pass the values it was built with, e.g.
+    ``from_nir(graph, convention="snntorch", reset="subtract", reset_delay=True)`` for
+    ``snn.Leaky``'s defaults. Convert the result with `dassdp.bridge.to_brian2`.
     """
+    check_choice("convention", convention, CONVENTIONS)
     if dt is not None:
         check_positive("dt", dt)
     if reset is not None:
         check_choice("reset", reset, RESETS)
+    check_type("resets", resets, dict, optional=True)
+    for name, value in (resets or {}).items():
+        check_choice(f"resets[{name!r}]", value, RESETS)
+    check_type("reset_delay", reset_delay, bool, optional=True)
+    if reset_delay is not None and convention != "snntorch":
+        raise ValueError(f"reset_delay is snnTorch's setting: pass it with convention='snntorch', not {convention!r}")
+    conv = _CONVENTIONS[convention]
     graph = read_graph(graph_or_path)
     metadata = graph.metadata if isinstance(graph.metadata, dict) else {}
-    if dt is None:
-        dt = _meta(metadata, "dt", DEFAULT_DT)
-        try:
-            check_positive("dt", dt)
-        except (TypeError, ValueError) as exc:
-            raise ConversionError(f"the graph's metadata: {exc}; pass dt= (seconds)") from None
-    dt = float(dt)
-    per_node = metadata.get("reset_per_node", {}) if reset is None else {}
-    default_reset = reset or _meta(metadata, "reset", "zero")
-    if default_reset == "per_node":
-        default_reset = "zero"
-    if default_reset not in RESETS:
-        raise ConversionError(f"the graph's metadata: reset must be 'zero' or 'subtract', got {default_reset!r}")
     chain = _chain(graph)
-    input_node = graph.nodes[chain[0]]
-    shape = input_node.input_type.get("input") if isinstance(input_node.input_type, dict) else None
-    if shape is None:
-        raise ConversionError(f"NIR Input node {chain[0]!r} has no shape")
-    shape = tuple(int(n) for n in np.asarray(shape).reshape(-1))
-    if not shape or min(shape) < 1:
-        raise ConversionError(f"NIR Input node {chain[0]!r}: its shape {shape} must have dimensions >= 1")
-    input_shape = shape
+    spiking = [n for n in chain if type(graph.nodes[n]).__name__ in _SPIKING]
+    has_neurons = any(type(graph.nodes[n]).__name__ in (*_SPIKING, "LI") for n in chain)
+    unknown = sorted(set(resets or {}) - set(spiking))
+    if unknown:
+        raise ValueError(f"resets names {unknown}, which are not spiking nodes of the graph; those are {spiking}")
+    assumed = []
+    if dt is None:
+        dt = _meta(metadata, "dt")
+        if dt is None:
+            dt = conv.dt
+            if conv.dt_why and has_neurons:
+                assumed.append(f"dt = {dt} s ({conv.dt_why}): pass dt=")
+        else:
+            try:
+                check_positive("dt", dt)
+            except (TypeError, ValueError) as exc:
+                raise ConversionError(f"the graph's metadata: {exc}; pass dt= (seconds)") from None
+    per_node = metadata.get("reset_per_node", {})
+    per_node = per_node if isinstance(per_node, dict) else {}
+    graph_reset = _meta(metadata, "reset")
+    node_resets, missing = {}, []
+    for name in spiking:
+        value = (resets or {}).get(name, reset) or _meta(per_node, name) or graph_reset
+        if value in (None, "per_node"):
+            value = conv.reset
+            missing.append(name)
+        if value not in RESETS:
+            raise ConversionError(f"the graph's metadata: the reset of {name!r} must be one of {RESETS}, got {value!r}")
+        node_resets[name] = value
+    if missing and conv.reset_why:
+        assumed.append(f"reset = {conv.reset!r} for {missing} ({conv.reset_why}): pass reset= or resets=")
+    delays_stated = metadata.get("reset_delay_per_node", {})
+    delays_stated = delays_stated if isinstance(delays_stated, dict) else {}
+    written_here = _meta(metadata, "written_by") == "dassdp"  # older to_nir graphs: this package's step
+    node_delays, missing = {}, []
+    for name in spiking:
+        if reset_delay is not None:
+            node_delays[name] = reset_delay
+        elif name in delays_stated:
+            node_delays[name] = _stated_delay(_meta(delays_stated, name))
+        elif written_here:
+            node_delays[name] = None
+        else:
+            node_delays[name] = conv.reset_delay
+            missing.append(name)
+    if missing and conv.reset_delay_why:
+        assumed.append(f"reset_delay = {conv.reset_delay} for {missing} ({conv.reset_delay_why}): pass reset_delay=")
+    if assumed:
+        warnings.warn(
+            f"from_nir(convention={convention!r}) assumed what the graph does not state (the spikes depend on it): "
+            + "; ".join(assumed),
+            UserWarning,
+            stacklevel=2,
+        )
+    reading = _Reading(float(dt), conv, metadata, node_resets, node_delays)
+    shape = input_shape = _input_shape(chain[0], graph.nodes[chain[0]], conv)
     layers: dict[str, nn.Module] = {}
     for name in chain[1:-1]:
-        node_reset = _meta(per_node, name, default_reset) if isinstance(per_node, dict) else default_reset
-        layers[name], shape = _node_module(name, graph.nodes[name], shape, dt, node_reset, metadata)
+        layers[name], shape = _node_module(name, graph.nodes[name], shape, reading)
     _check_output(chain[-1], graph.nodes[chain[-1]], chain[-2], shape)
     if _meta(metadata, "readout") == "time_mean":
         layers["mean"] = M.TimeMean()
-    return M.NIRNetwork(layers, input_shape, {"dt": dt, "reset": default_reset})
+    return M.NIRNetwork(
+        layers,
+        input_shape,
+        {"dt": reading.dt, "convention": convention, "resets": node_resets, "reset_delays": node_delays},
+    )

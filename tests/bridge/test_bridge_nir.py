@@ -1,7 +1,7 @@
 """NIR export/import: PyTorch -> NIR -> PyTorch and -> Brian2 are exact; hand-built graphs with
 CubaLIF, IF, LI, SumPool2d/AvgPool2d, Conv2d and Flatten run identically in PyTorch and Brian2;
-a graph written by snnTorch imports and matches snnTorch's own forward pass; bad graphs fail
-with messages naming the node."""
+a graph written by snnTorch imports (``convention="snntorch"``) and matches snnTorch's own
+forward pass; bad graphs fail with messages naming the node."""
 
 import itertools
 
@@ -49,12 +49,18 @@ def test_torch_nir_torch_and_brian2_are_exact(tmp_path, reset):
 
 
 def test_dt_and_reset_arguments_override_metadata():
-    graph = to_nir(_mlp("subtract"), dt=1e-3)
+    with pytest.warns(UserWarning, match="dt = 0.001 s: snnTorch"):
+        graph = to_nir(_mlp("subtract"), dt=1e-3)
     assert float(graph.metadata["dt"]) == 1e-3
     net = from_nir(graph, reset="zero")
-    assert net.layers["lif_0"].reset == "zero" and net.metadata == {"dt": 1e-3, "reset": "zero"}
-    with pytest.raises(ConversionError, match="lif.0.*gain"):
-        from_nir(graph, dt=1e-4)  # tau was written for dt = 1e-3: the input gain would be 0.1
+    assert net.layers["lif_0"].reset == "zero" and net.metadata["dt"] == 1e-3
+    assert net.metadata["resets"] == {"lif.0": "zero", "lif.1": "zero"}
+    # read at another dt: NIR's equations there (decay 1 - dt / tau; the input gain r dt / tau, here
+    # a tenth of the written one, moves into the threshold)
+    other = from_nir(graph, dt=1e-4)
+    tau = graph.nodes["lif.0"].tau[0]
+    assert float(other.layers["lif_0"].beta) == pytest.approx(1 - 1e-4 / tau, rel=1e-12)
+    assert other.layers["lif_0"].threshold == pytest.approx(8.0, rel=1e-12)
 
 
 def _graph_with_all_nodes():
@@ -113,10 +119,10 @@ def test_hand_built_graph_all_node_types(pool):
 
 def test_snntorch_graph_matches_snntorch():
     """snnTorch ``Leaky(reset_delay=False)`` with per-neuron beta (snnTorch's exporter needs array
-    parameters for NIR type inference) exported by ``export_to_nir``: imported with the matching
-    reset, our spikes equal snnTorch's own forward pass (float64) in both reset modes. (snnTorch's
-    default ``reset_delay=True`` subtracts the reset one step later: not representable; and with
-    subtraction the equality needs ``v`` after a reset to stay below threshold, true here.)"""
+    parameters for NIR type inference) exported by ``export_to_nir``: imported with
+    ``convention="snntorch"`` and the matching reset, our spikes equal snnTorch's own forward pass
+    (float64) in PyTorch and in Brian2, in both reset modes (snnTorch's default ``reset_delay=True``:
+    tests/bridge/test_nir_conventions.py)."""
     pytest.importorskip("nirtorch", reason="snnTorch's export_to_nir needs nirtorch")
     import snntorch as snn
     from snntorch import utils
@@ -166,7 +172,7 @@ def test_snntorch_graph_matches_snntorch():
             "1": torch.stack(hidden).transpose(0, 1).numpy() > 0.5,
             "3": torch.stack(out).transpose(0, 1).numpy() > 0.5,
         }
-        imported = from_nir(graph, reset=mechanism)
+        imported = from_nir(graph, convention="snntorch", reset=mechanism, reset_delay=False)
         _, ref = torch_reference(imported, x)
         with use_target("numpy"):
             converted = to_brian2(imported, x).run(report=None)
