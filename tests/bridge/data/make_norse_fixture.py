@@ -5,10 +5,10 @@
 Norse is not a dependency of this package; run this script where Norse 1.1.0 is installed, e.g.
 in a scratch virtual environment that sees this project's packages::
 
-    python3.12 -m venv /tmp/norse-venv
-    echo "$PWD/.venv/lib/python3.12/site-packages" > /tmp/norse-venv/lib/python3.12/site-packages/project.pth
-    /tmp/norse-venv/bin/python -m pip install --no-deps norse==1.1.0
-    /tmp/norse-venv/bin/python tests/bridge/data/make_norse_fixture.py
+    python3.12 -m venv norse-venv
+    echo "$PWD/.venv/lib/python3.12/site-packages" > norse-venv/lib/python3.12/site-packages/project.pth
+    norse-venv/bin/python -m pip install --no-deps norse==1.1.0
+    norse-venv/bin/python tests/bridge/data/make_norse_fixture.py
 
 Per-neuron parameters: with Norse's scalar defaults the graph cannot be written to a file
 (h5py: "Scalar datasets don't support chunk/filter options"; norse/norse issue 412). Norse's
