@@ -14,7 +14,7 @@ is brought into Brian2 (Stimberg, Brette & Goodman, eLife 2019) three ways, each
 
 - ``export_to_nir`` -> ``from_nir(graph)``: NIR's own reading, as a reader that knows nothing of
   the writer would do it (reset to zero in the step of the spike; it warns that it assumed ``dt``
-  and names ``convention='snntorch'``);
+  and that reset, and names ``convention='snntorch'``);
 - ``from_snntorch(net)``: reads the snnTorch modules, every setting included;
 - ``export_to_nir`` -> ``from_nir(graph, convention="snntorch", reset=..., reset_delay=...)``:
   snnTorch's reading of NIR, with the two settings the graph lost passed back in (without them it

@@ -5,6 +5,7 @@
   (`dassdp.bridge.biophysical`);
 - `to_torch(converted, model)`: weights (and DA-SSDP gates) back into the PyTorch model
   (`dassdp.bridge.weights`);
+- `to_snntorch(imported, net, layers=None)`: a `from_snntorch` import's weights into snnTorch's ``net``;
 - `to_nir(model, dt=1e-4, input_shape=None)`: a NIR graph, with dt and the reset in its metadata
   (warns where NIR readers cannot reproduce the reset);
 - `from_nir(graph, *, convention="nir", dt=None, reset=None, resets=None, reset_delay=None)`: a
@@ -26,7 +27,16 @@ from __future__ import annotations
 
 from dassdp.bridge.plan import ConversionError, ConversionTypeError
 
-__all__ = ["ConversionError", "ConversionTypeError", "from_nir", "from_snntorch", "to_brian2", "to_nir", "to_torch"]
+__all__ = [
+    "ConversionError",
+    "ConversionTypeError",
+    "from_nir",
+    "from_snntorch",
+    "to_brian2",
+    "to_nir",
+    "to_snntorch",
+    "to_torch",
+]
 
 
 def __getattr__(name: str):
@@ -34,10 +44,10 @@ def __getattr__(name: str):
         from dassdp.bridge.brian2 import to_brian2
 
         return to_brian2
-    if name == "to_torch":
-        from dassdp.bridge.weights import to_torch
+    if name in ("to_torch", "to_snntorch"):
+        from dassdp.bridge import weights
 
-        return to_torch
+        return getattr(weights, name)
     if name in ("to_nir", "from_nir"):
         from dassdp.bridge import nir_io
 

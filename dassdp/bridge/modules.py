@@ -21,6 +21,7 @@ from dassdp.models.snn import (
     LIFState,
     lif_step,
     pending_reset,
+    short_value,
     snntorch_membrane,
     snntorch_store,
     spike,
@@ -65,6 +66,11 @@ class CubaLIF(nn.Module):
         _as_buffer(self, "beta", beta)
         _as_buffer(self, "threshold", threshold)
         self.reset, self.reset_delay = reset, reset_delay
+
+    def extra_repr(self) -> str:
+        delay = "" if self.reset_delay is None else f", reset_delay={self.reset_delay}"
+        values = ", ".join(f"{name}={short_value(getattr(self, name))}" for name in ("alpha", "beta", "threshold"))
+        return f"{values}, reset={self.reset!r}{delay}"
 
     def forward(self, currents: torch.Tensor) -> torch.Tensor:
         p = LIFParameters(self.beta, self.threshold, self.reset, reset_delay=self.reset_delay)

@@ -171,7 +171,8 @@ _CONVENTIONS = {
         "NIR fixes no time step and the graph's metadata has no 'dt'; "
         "graphs from snnTorch: convention='snntorch', from Norse: convention='norse'",
         "zero",
-        None,
+        "NIR's v = v_reset in the step of the spike; snnTorch's Leaky subtracts by default, one step later: "
+        "convention='snntorch'",
         None,
         None,
     ),

@@ -13,6 +13,11 @@ whose forward pass gives snnTorch's spikes in every layer (bit for bit in the sa
   each to the output (spikes) of the one before, the first to the input of that step.
 
 In both, neuron states start at 0 for every sample (snnTorch's ``utils.reset`` or ``reset_mem()``).
+A functional-style model without ``layers`` must assign its children in forward order; an order
+that cannot be a forward pass (a neuron first, two weight layers with no neuron between them, no
+neuron last) raises `ConversionError` asking for ``layers``. ``output=True`` (the layer also
+returns its membrane, snnTorch's tutorial setting for the last layer) is accepted: the import
+outputs the spikes, which it does not change.
 
 Layers: ``nn.Linear``, ``nn.Conv1d``/``nn.Conv2d`` (groups 1, zero padding), ``nn.MaxPool1d``/
 ``nn.MaxPool2d`` and ``nn.AvgPool2d`` (no padding), ``nn.Flatten`` of all feature dimensions,
@@ -32,7 +37,7 @@ step's input ``[B, ...]``) are copied as values (learnable ones too): a ``Leaky`
 
 Refused with `dassdp.bridge.ConversionError` naming the module and the setting: other neuron types
 (``RLeaky``, ``RSynaptic``, ``Alpha``, ``Lapicque``, ...), ``inhibition=True``, ``state_quant``,
-``graded_spikes_factor != 1``, ``output=True`` (the layer returns its membrane, not spikes), a
+``graded_spikes_factor != 1``, a
 ``spike_grad`` whose forward pass is not ``H(x)`` on a probe, a threshold <= 0, a
 ``reset_mechanism`` changed after construction (snnTorch then mixes two mechanisms), any other
 layer type, and parameters that do not broadcast to the layer.
@@ -117,8 +122,6 @@ def _check_neuron(name: str, module) -> tuple[str, bool]:
         raise _refuse(name, module, "state_quant", "quantised states have no counterpart")
     if torch.any(torch.as_tensor(module.graded_spikes_factor) != 1):
         raise _refuse(name, module, "graded_spikes_factor != 1", "spikes are binary events in Brian2")
-    if module.output:
-        raise _refuse(name, module, "output=True", "the layer returns its membrane; the import outputs spikes only")
     membrane = _MEMBRANE_RULES.get(getattr(module.state_function, "__name__", None))
     reset = ("subtract", "zero", "none")[int(module.reset_mechanism_val)]
     if membrane != reset:
@@ -188,6 +191,25 @@ def _plain(name: str, module: nn.Module, x: torch.Tensor) -> tuple[nn.Module, to
     return copy.deepcopy(module), y
 
 
+def _check_order(model: nn.Module, chain) -> None:
+    """A functional-style model's children in assignment order must read as a forward pass: not a
+    neuron first, no two weight layers without a neuron between them, a neuron last."""
+    neuron_types = _neuron_types()
+    kinds = [
+        "neuron" if type(m) in neuron_types else "weights" if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)) else ""
+        for _, m in chain
+    ]
+    names = [n for n, _ in chain]
+    relevant = [k for k in kinds if k]
+    doubled = any(a == b == "weights" for a, b in zip(relevant, relevant[1:]))
+    if relevant and (relevant[0] == "neuron" or relevant[-1] != "neuron" or doubled):
+        raise ConversionError(
+            f"{type(model).__name__}: its children in the order assigned in __init__ ({', '.join(names)}) cannot be "
+            "its forward order (a neuron layer first, two weight layers with no neuron between them, or no neuron "
+            "last): pass layers=[...] with the layers in the order forward() applies them"
+        )
+
+
 def _input_shape(chain, input_shape) -> tuple[int, ...]:
     if input_shape is not None:
         return check_shape("input_shape", input_shape)
@@ -206,6 +228,8 @@ def from_snntorch(model: nn.Module, input_shape=None, layers=None) -> M.NIRNetwo
     check_model(model)
     leaky, synaptic = _neuron_types()
     chain = _chain(model, layers)
+    if layers is None and not isinstance(model, nn.Sequential):
+        _check_order(model, chain)
     shape = _input_shape(chain, input_shape)
     x = torch.zeros((1, *shape), dtype=torch.float64)
     out: dict[str, nn.Module] = {}
@@ -220,6 +244,11 @@ def from_snntorch(model: nn.Module, input_shape=None, layers=None) -> M.NIRNetwo
             raise ConversionError(
                 f"layer {name!r} ({type(module).__module__}.{type(module).__name__}) has no exact counterpart; "
                 f"supported: {SUPPORTED}"
+                + (
+                    ""
+                    if isinstance(model, nn.Sequential) or layers
+                    else "; if it is not a layer of the forward pass, pass layers=[...] naming those in forward order"
+                )
             )
         out[name] = layer
     if not out:

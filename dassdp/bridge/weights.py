@@ -17,7 +17,12 @@ fitted gate is returned (and stored into a `dassdp.rules.plugin.DASSDPPlugin` if
 Nothing is written into the model unless every value read from Brian2 is finite: a NaN or infinite
 weight, bias, ``beta`` or threshold (plasticity that diverged) raises `ConversionError` naming the
 layer. An argument of the wrong type (not the result of `to_brian2`, not a ``torch.nn.Module``)
-raises TypeError naming it (`dassdp.bridge.plan.ConversionTypeError`, also a `ConversionError`).
+raises TypeError naming it (`dassdp.bridge.plan.ConversionTypeError`, also a `ConversionError`);
+an snnTorch network passed to `to_torch` is refused so, pointing to `to_snntorch`.
+
+`to_snntorch(imported, net)` then copies the weights and biases of the ``nn.Linear``/``nn.Conv``
+layers of a `dassdp.bridge.from_snntorch` import into the snnTorch network ``net`` it came from;
+snnTorch's neuron parameters are never written, only checked to be unchanged.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from dassdp.bridge.lower import check_model, lower
 from dassdp.bridge.plan import Affine, Conv, ConversionError, ConversionTypeError, Neurons
 from dassdp.checks import check_choice, describe
 
-__all__ = ["to_torch", "weights_by_layer"]
+__all__ = ["to_snntorch", "to_torch", "weights_by_layer"]
 
 
 def _converted(converted_or_network):
@@ -135,11 +140,14 @@ def to_torch(converted_or_network, model: torch.nn.Module, conv_sharing: str = "
     """Write the Brian2 network's weights, biases and neuron parameters into ``model`` (in place).
 
     Returns ``{"layers": [...written layer names], "gates": {layer: Gate | None}}``. ``model``
-    must have the architecture the network was converted from (checked: names and shapes).
+    must have the architecture the network was converted from (checked: names and shapes). An
+    snnTorch network raises `ConversionTypeError`: pass its `dassdp.bridge.from_snntorch` import
+    (the model that was converted), then copy the weights on with `to_snntorch`.
     ``plasticity``: a `dassdp.rules.plugin.DASSDPPlugin` whose layers receive the fitted gates.
     """
     conv = _converted(converted_or_network)
     check_model(model)
+    _refuse_snntorch(model)
     check_choice("conv_sharing", conv_sharing, ("check", "mean"))
     if plasticity is not None and not (hasattr(plasticity, "gates") and hasattr(plasticity, "set_gate")):
         raise TypeError(f"plasticity must be a DASSDPPlugin (with gates and set_gate), got {describe(plasticity)}")
@@ -240,3 +248,119 @@ def _write_neuron(stage: Neurons, values: dict[str, np.ndarray]) -> None:
             old = held.detach().to("cpu", torch.float64)
             new = torch.where(old.clamp(0.0, 1.0) == new, old, new)
         held.copy_(new.to(held.dtype))
+
+
+def _refuse_snntorch(model: torch.nn.Module) -> None:
+    from dassdp.bridge.snntorch_io import is_snntorch_model
+
+    if is_snntorch_model(model):
+        raise ConversionTypeError(
+            f"model is an snnTorch network ({type(model).__name__}), which to_torch cannot write into: pass the "
+            "model returned by from_snntorch (the one given to to_brian2) to to_torch, then "
+            "to_snntorch(imported, net) to copy the weights into the snnTorch network"
+        )
+
+
+#: (parameter, clamped to [0, 1] by snnTorch and the import) of each imported neuron layer
+_SNNTORCH_NEURON = (("beta", True), ("threshold", False), ("alpha", True))
+_WEIGHT_LAYERS = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d)
+
+
+def _describe_layer(module: torch.nn.Module) -> str:
+    return f"{type(module).__name__}({module.extra_repr()})"
+
+
+def _check_snntorch_layer(name: str, ours: torch.nn.Module, theirs: torch.nn.Module) -> None:
+    """`ConversionError` unless ``theirs`` (snnTorch) is the layer ``ours`` was imported from, with
+    the neuron parameters the import holds."""
+    from dassdp.bridge.modules import CubaLIF
+    from dassdp.bridge.snntorch_io import _neuron_types
+    from dassdp.models.snn import LIF
+
+    leaky, synaptic = _neuron_types()
+    source = {LIF: leaky, CubaLIF: synaptic}.get(type(ours))
+    if source is None:  # a plain layer: its copy has the same type and settings (and so weight shapes)
+        if type(theirs) is not type(ours) or theirs.extra_repr() != ours.extra_repr():
+            raise ConversionError(
+                f"layer {name!r}: the import holds {_describe_layer(ours)}, the snnTorch network "
+                f"{_describe_layer(theirs)}: net is not the network that was imported"
+            )
+        return
+    if type(theirs) is not source:
+        raise ConversionError(
+            f"layer {name!r}: the import holds a {type(ours).__name__} (from snntorch {source.__name__}), the "
+            f"snnTorch network a {type(theirs).__module__}.{type(theirs).__name__}: net is not the network "
+            "that was imported"
+        )
+    reset = ("subtract", "zero", "none")[int(theirs.reset_mechanism_val)]
+    if (reset, bool(theirs.reset_delay)) != (ours.reset, ours.reset_delay):
+        raise ConversionError(
+            f"layer {name!r}: snnTorch's {source.__name__} has reset_mechanism={reset!r}, "
+            f"reset_delay={bool(theirs.reset_delay)}; the import reset={ours.reset!r}, "
+            f"reset_delay={ours.reset_delay}: net is not the network that was imported"
+        )
+    for what, clamp in _SNNTORCH_NEURON:
+        if what == "alpha" and source is not synaptic:
+            continue
+        held = torch.as_tensor(getattr(ours, what)).detach().to("cpu", torch.float64)
+        value = torch.as_tensor(getattr(theirs, what)).detach().to("cpu", torch.float64)
+        value = value.clamp(0.0, 1.0) if clamp else value
+        try:
+            same = torch.equal(torch.broadcast_to(value, held.shape), held)
+        except RuntimeError:
+            same = False
+        if not same:
+            raise ConversionError(
+                f"layer {name!r}: {what} changed in Brian2 (or in the import); snnTorch's {source.__name__} "
+                f"holds {what} of shape {tuple(value.shape)} that differs from the import's "
+                f"(shape {tuple(held.shape)}), and to_snntorch copies only weights and biases: "
+                "write it by hand or keep the import"
+            )
+
+
+def to_snntorch(imported: torch.nn.Module, net: torch.nn.Module, layers=None) -> list[str]:
+    """Copy the weights and biases of ``imported`` (the `dassdp.bridge.from_snntorch` import of
+    ``net``, e.g. after `to_torch` brought Brian2's weights back into it) into the snnTorch network
+    ``net``, in place; returns the names of the layers written.
+
+    ``layers``: as given to ``from_snntorch(net, layers=layers)`` (a functional-style network).
+    Copied: the ``weight`` and ``bias`` of every ``nn.Linear``/``nn.Conv1d``/``nn.Conv2d`` into the
+    submodule of ``net`` of the same name, each parameter keeping its object, dtype and device
+    (learnable parameters stay the same ``nn.Parameter``, so optimizers holding them see the values).
+
+    Refused with `ConversionError`, before anything is written: a ``net`` that is not the network
+    imported (the first layer whose name, type, settings or shape differ, or whose
+    ``reset_mechanism``/``reset_delay`` differ), and neuron parameters (``beta``, ``alpha``,
+    ``threshold``) of the import that differ from snnTorch's (clamped to [0, 1] for ``beta`` and
+    ``alpha``, as the import holds them): snnTorch's neuron parameters are never written. A
+    ``imported`` that is not a ``NIRNetwork`` or ``net`` that is not an ``nn.Module`` raises
+    `ConversionTypeError`.
+    """
+    from dassdp.bridge.modules import NIRNetwork
+    from dassdp.bridge.snntorch_io import _chain
+
+    if not isinstance(imported, NIRNetwork):
+        raise ConversionTypeError(
+            f"imported must be the model returned by from_snntorch (a NIRNetwork), got {describe(imported)}"
+        )
+    check_model(net, "net")
+    ours = imported.named_layers()
+    theirs = [(n, m) for n, m in _chain(net, layers) if not isinstance(m, torch.nn.Identity)]
+    for k in range(max(len(ours), len(theirs))):
+        if k >= len(ours) or k >= len(theirs) or ours[k][0] != theirs[k][0]:
+            mine = repr(ours[k][0]) if k < len(ours) else "nothing"
+            other = repr(theirs[k][0]) if k < len(theirs) else "nothing"
+            raise ConversionError(
+                f"layer {k} of the import is {mine}, of the snnTorch network {other}: "
+                "net is not the network that was imported (pass the layers given to from_snntorch)"
+            )
+        _check_snntorch_layer(ours[k][0], ours[k][1], theirs[k][1])
+    written = []
+    with torch.no_grad():
+        for (name, layer), (_, module) in zip(ours, theirs):
+            if isinstance(layer, _WEIGHT_LAYERS):
+                module.weight.data.copy_(layer.weight.detach())
+                if module.bias is not None:
+                    module.bias.data.copy_(layer.bias.detach())
+                written.append(name)
+    return written

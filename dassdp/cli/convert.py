@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import warnings
 from pathlib import Path
 
@@ -81,6 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run the Brian2 network and compare its spikes with the source (snnTorch's own forward pass for "
         "snnTorch models; this package's PyTorch import for NIR graphs)",
+    )
+    parser.add_argument(
+        "--layers",
+        default=None,
+        help="an snnTorch model in functional style: its layers in forward order, e.g. fc1,lif1,fc2,lif2 "
+        "(default: the order __init__ assigns them)",
     )
     parser.add_argument(
         "--trust-pickle",
@@ -140,6 +147,11 @@ def load_model_or_graph(path: str, trust_pickle: bool = False, **nir_options):
             f"{path!r} holds a pickled object ({refused.group(1)}) that loads only with --trust-pickle; "
             "that option executes code from the file: pass it only if you trust where the file comes from"
         ) from exc
+    except ModuleNotFoundError as exc:
+        raise ConversionError(
+            f"{path!r} is a pickled model whose classes live in module {exc.name!r}, which cannot be imported here: "
+            "run from the directory that holds it, or add that directory to PYTHONPATH"
+        ) from exc
     except Exception as exc:
         raise ConversionError(
             f"{path!r} is neither a NIR graph (HDF5) nor a model saved with torch.save(model) "
@@ -151,7 +163,7 @@ def load_model_or_graph(path: str, trust_pickle: bool = False, **nir_options):
             if isinstance(model, dict)
             else ""
         )
-        raise ConversionError(f"{path!r} holds a {type(model).__name__}, not a torch.nn.Module{hint}")
+        raise ConversionError(f"{path!r} holds an object of type {type(model).__name__}, not a torch.nn.Module{hint}")
     return model, "torch"
 
 
@@ -201,6 +213,9 @@ def run(args: argparse.Namespace) -> int:
 
     BrianLogger.suppress_name("unused_brian_object")  # a network built only to be summarised is never run
 
+    if os.getcwd() not in sys.path:  # as `python -m`: modules of an entry point or a pickle from here
+        sys.path.insert(0, os.getcwd())
+    layers = [name.strip() for name in args.layers.split(",")] if args.layers else None
     try:
         reset_delay = None if args.reset_delay is None else args.reset_delay == "true"
         with warnings.catch_warnings(record=True) as caught:
@@ -219,10 +234,12 @@ def run(args: argparse.Namespace) -> int:
         if kind == "torch" and is_snntorch_model(model):
             source = model
             shape = _input_shape(args.input_shape, None) if args.input_shape else None
-            model = from_snntorch(source, input_shape=shape)
+            model = from_snntorch(source, input_shape=shape, layers=layers)
+        elif layers is not None:
+            raise ValueError("--layers is for snnTorch models in functional style")
         if args.to == "nir":
             return _to_nir(args, model)
-        return _to_brian2(args, model, kind, source)
+        return _to_brian2(args, model, kind, source, layers)
     except (ConversionError, ValueError, TypeError) as exc:
         return _fail(str(exc))
 
@@ -244,7 +261,7 @@ def _to_nir(args, model) -> int:
     return 0
 
 
-def _to_brian2(args, model, kind: str, source) -> int:
+def _to_brian2(args, model, kind: str, source, layers=None) -> int:
     import torch
 
     from dassdp.bridge.brian2 import to_brian2
@@ -269,7 +286,10 @@ def _to_brian2(args, model, kind: str, source) -> int:
         if not args.check:
             return 0
         converted.run(report=None)
-    identical = _check_source(converted, source) if source is not None else _check_import(converted, model, kind)
+    if source is not None:
+        identical = _check_source(converted, source, layers)
+    else:
+        identical = _check_import(converted, model, kind)
     return 0 if identical or args.mode == "biophysical" else 1
 
 
@@ -290,12 +310,20 @@ def _check_import(converted, model, kind: str) -> bool:
     return result["identical_rasters"]
 
 
-def _check_source(converted, source) -> bool:
+def _check_source(converted, source, layers=None) -> bool:
     """Compare Brian2's spikes, layer by layer, with snnTorch's own forward pass of ``source``."""
+    from dassdp.bridge.plan import ConversionError
     from dassdp.bridge.snntorch_io import snntorch_spikes
 
-    expected = snntorch_spikes(source, converted.inputs)
+    expected = snntorch_spikes(source, converted.inputs, layers)
     got = converted.spike_rasters()
+    for name, raster in expected.items():
+        if name not in got or got[name].shape != raster.shape:
+            raise ConversionError(
+                f"layer {name!r}: snnTorch's forward pass gives spikes of shape {raster.shape[2:]}, the Brian2 "
+                f"network {got[name].shape[2:] if name in got else 'no such layer'}: the import's layer order is "
+                "not the forward order (functional style: --layers fc1,lif1,...)"
+            )
     identical = True
     dtype = next((p.dtype for p in source.parameters() if p.is_floating_point()), None)
     print(f"check against snnTorch's own forward pass ({dtype}; Brian2 in float64):")

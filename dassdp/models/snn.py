@@ -286,12 +286,12 @@ class LIF(nn.Module):
     def extra_repr(self) -> str:
         delay = "" if self.reset_delay is None else f", reset_delay={self.reset_delay}"
         return (
-            f"beta={_short(self.beta)}, threshold={_short(self.threshold)}, reset={self.reset!r}, "
+            f"beta={short_value(self.beta)}, threshold={short_value(self.threshold)}, reset={self.reset!r}, "
             f"surrogate={self.surrogate!r}{delay}"
         )
 
 
-def _short(value) -> str:
+def short_value(value) -> str:
     """A number for ``extra_repr``, or the shape of a per-neuron tensor."""
     if not isinstance(value, torch.Tensor):
         return str(value)

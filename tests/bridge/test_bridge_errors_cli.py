@@ -114,7 +114,7 @@ def test_cli_loads_a_pickled_module_only_with_trust_pickle(tmp_path, capsys):
     assert "fc.0             Affine" in capsys.readouterr().out
     torch.save(model.state_dict(), tmp_path / "state.pt")  # tensors load with weights_only=True
     assert _run_cli(tmp_path / "state.pt", "--to", "nir") == 2
-    assert "holds a OrderedDict, not a torch.nn.Module (a state_dict?" in capsys.readouterr().out
+    assert "holds an object of type OrderedDict, not a torch.nn.Module (a state_dict?" in capsys.readouterr().out
 
 
 def test_cli_help_warns_that_trust_pickle_executes_code(capsys):

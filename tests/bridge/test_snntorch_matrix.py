@@ -193,8 +193,32 @@ def test_functional_style_matches_snntorch():
     _compare(net, x, imported, forward=net)
     by_module = from_snntorch(net, layers=[net.fc1, net.lif1, net.fc2, net.lif2])
     assert by_module.names == imported.names
-    with pytest.raises(ConversionError, match="give input_shape"):
-        from_snntorch(net)  # default: the assignment order, lif2 first, with no Linear to read the input size
+    with pytest.raises(ConversionError, match=r"\(lif2, fc1, lif1, fc2\) cannot be its forward order.*layers="):
+        from_snntorch(net)  # default: the assignment order, lif2 first
+    linears_first = nn.Module()
+    for name in ("fc1", "fc2", "lif1", "lif2"):
+        setattr(linears_first, name, getattr(net, name))
+    with pytest.raises(ConversionError, match=r"\(fc1, fc2, lif1, lif2\) cannot be its forward order"):
+        from_snntorch(linears_first)  # was imported as fc1 -> fc2 -> lif1 -> lif2 without a word
+
+
+def test_output_true_is_accepted_and_changes_no_spike():
+    """snnTorch tutorials end a Sequential with ``output=True`` (the layer also returns its membrane)."""
+    torch.manual_seed(11)
+    net = nn.Sequential(
+        nn.Linear(10, 12),
+        snn.Leaky(beta=0.9, spike_grad=heaviside, init_hidden=True),
+        nn.Linear(12, 5),
+        snn.Leaky(beta=0.9, spike_grad=heaviside, init_hidden=True, output=True),
+    )
+    with torch.no_grad():
+        net[0].bias.fill_(0.5)
+        net[2].bias.fill_(0.3)
+    x = (torch.rand(T, B, 10, generator=torch.Generator().manual_seed(12)) < 0.4).float()
+    expected, _ = _snntorch_run(net, x)
+    _, ours = torch_reference(from_snntorch(net), x)
+    for name, raster in expected.items():
+        assert 0.05 < raster.mean() < 0.95 and int((ours[name] != raster).sum()) == 0, name
 
 
 def _refused(**kwargs):
@@ -213,7 +237,6 @@ def _changed_reset():
         (lambda: _refused(inhibition=True), "inhibition=True"),
         (lambda: _refused(state_quant=lambda m: m), "state_quant"),
         (lambda: _refused(graded_spikes_factor=2.0), "graded_spikes_factor"),
-        (lambda: _refused(output=True), "output=True"),
         (lambda: _refused(spike_grad=lambda x: (x >= 0).float()), "spike_grad"),
         (lambda: _refused(threshold=-1.0), "threshold <= 0"),
         (lambda: _refused(threshold=torch.ones(3)), "threshold of shape"),
@@ -279,6 +302,50 @@ def test_cli_check_compares_with_snntorch_itself(tmp_path, monkeypatch, capsys):
     assert "check against snnTorch's own forward pass" in capsys.readouterr().out
     assert main(["convert", "snn_entry_model:missing", *argv]) == 2
     assert "entry point 'snn_entry_model:missing'" in capsys.readouterr().out
+
+
+_FUNCTIONAL_ENTRY = """
+import torch
+import snntorch as snn
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(6, 8), nn.Linear(8, 3)  # both Linear layers first
+        self.lif1 = snn.Leaky(beta=0.9, spike_grad=lambda x: (x > 0).to(x.dtype))
+        self.lif2 = snn.Leaky(beta=0.8, spike_grad=lambda x: (x > 0).to(x.dtype))
+        with torch.no_grad():
+            self.fc1.bias.fill_(0.6)
+            self.fc2.bias.fill_(0.2)
+
+    def forward(self, x):
+        mem1, mem2 = self.lif1.reset_mem(), self.lif2.reset_mem()
+        for step in x:
+            spk1, mem1 = self.lif1(self.fc1(step), mem1)
+            spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+        return spk2
+
+
+def build():
+    torch.manual_seed(3)
+    return Net()
+"""
+
+
+def test_cli_functional_style_needs_its_forward_order(tmp_path, monkeypatch, capsys):
+    """Run from the model's own directory (the current directory is on the module path, as with
+    `python -m`); the assignment order is refused with a pointer to --layers, which fixes it."""
+    (tmp_path / "functional_entry.py").write_text(_FUNCTIONAL_ENTRY)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    argv = ["convert", "functional_entry:build", "--to", "brian2", "--samples", "2", "--steps", "30", "--check"]
+    assert main(argv) == 2
+    assert "cannot be its forward order" in capsys.readouterr().out
+    assert main([*argv, "--layers", "fc1,lif1,fc2,lif2"]) == 0
+    out = capsys.readouterr().out
+    assert "identical spike rasters: True" in out and " 0 of 480 entries differ" in out
 
 
 def test_cli_check_of_a_nir_graph_says_what_it_compared(tmp_path, capsys):
