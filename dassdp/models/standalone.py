@@ -10,6 +10,12 @@ Each run writes to its own results directory inside the build, so runs never ove
 other; `StandaloneNetwork.run_many` runs them in parallel worker processes (forked after the
 build, each reading its results back before returning).
 
+``threads`` (cpp_standalone only) compiles the project for that many OpenMP threads (None or 1:
+serial code, see `dassdp.models.targets`). The count is part of the compiled code, not a run-time
+setting: one build serves every run with its count, and a build for another count in the same
+directory recompiles the project. Runs in parallel processes and threads multiply: ``workers``
+runs of ``threads`` threads each want ``workers * threads`` cores.
+
 Example::
 
     with StandaloneNetwork("cpp_standalone", build_dir) as sim:
@@ -32,19 +38,26 @@ from typing import Any, Callable, Mapping
 class StandaloneNetwork:
     """A standalone build that is compiled once and run many times (use as a context manager)."""
 
-    def __init__(self, target: str, directory: str | os.PathLike):
+    def __init__(self, target: str, directory: str | os.PathLike, threads: int | None = None):
+        from dassdp.models.targets import openmp_threads
+
         if target not in ("cpp_standalone", "cuda_standalone"):
             raise ValueError(f"target must be 'cpp_standalone' or 'cuda_standalone', got {target!r}")
         _check_directory("directory", directory)
         self.target = target
         self.directory = Path(directory).resolve()
+        self.threads = threads
+        self._openmp_threads = openmp_threads(target, threads)  # checks ``threads``
+        self._saved_threads = 0
         self.built = False
         self.timings: dict[str, float] = {}
 
     def __enter__(self) -> "StandaloneNetwork":
-        from brian2 import set_device
+        from brian2 import prefs, set_device
 
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._saved_threads = prefs.devices.cpp_standalone.openmp_threads
+        prefs.devices.cpp_standalone.openmp_threads = self._openmp_threads
         if self.target == "cuda_standalone":
             from dassdp.models.cuda import configure_cuda
 
@@ -53,10 +66,11 @@ class StandaloneNetwork:
         return self
 
     def __exit__(self, *exc) -> None:
-        from brian2 import device, set_device
+        from brian2 import device, prefs, set_device
 
         device.reinit()
         set_device("runtime")
+        prefs.devices.cpp_standalone.openmp_threads = self._saved_threads
 
     def build(self, network, duration, compile_only: bool = False) -> None:
         """Record ``network.run(duration)``, generate and compile the project (no run).

@@ -70,7 +70,7 @@ from dassdp.rules.reference import (
     row_set_points,
     sample_synchrony,
 )
-from dassdp.runs.study import RunSpec, Study, canonical_json
+from dassdp.runs.study import RunSpec, Study, canonical_json, without_execution
 from dassdp.runs.tasks import (
     BRIAN2_TRAINING_COLUMNS,
     TaskData,
@@ -355,27 +355,35 @@ def _rule(variant: str, study: Study, lay: Layout, circuit: Circuit, scored: np.
 def quiet_brian2() -> None:
     """Brian2's console log at WARNING (its INFO messages, e.g. about code it could not vectorise,
     would flood the output of a study); the harmless warnings of our own code are filtered by
-    `dassdp.rules.brian2.log_filters`."""
+    `dassdp.rules.brian2.log_filters`. Brian2's "OpenMP code is not yet well tested" is dropped:
+    the phase draws no random numbers inside Brian2, and its networks give one thread's numbers
+    bit for bit on several (a standalone test compares them)."""
     import logging
 
     from brian2 import BrianLogger
 
     BrianLogger.console_handler.setLevel(logging.WARNING)
+    BrianLogger.suppress_name("brian2.devices.cpp_standalone.device.openmp")
 
 
 @contextlib.contextmanager
-def build_directory(spec: RunSpec, root: Path | None):
+def build_directory(spec: RunSpec, root: Path | None, threads: int | None = None):
     """A directory for the run's standalone project. Without ``root``: a temporary one. With it:
     ``root/<target>-<variant>-<hash of the study without seeds>/slot<k>``, the first slot no other
     process holds (an exclusive ``flock``). Runs of one variant that differ only in the seed
     generate identical code, and Brian2 rewrites only files whose content changed, so every
-    seed after the first in a slot reuses the compiled project (compile once, run many)."""
+    seed after the first in a slot reuses the compiled project (compile once, run many).
+    ``threads`` (the OpenMP threads the project is compiled for, resolved from
+    ``brian2.threads``) takes the place of ``brian2.threads`` in the hash, so that projects built
+    for different thread counts never share a slot."""
     if root is None:
         with tempfile.TemporaryDirectory(prefix="dassdp-brian2-phase-") as tmp:
             yield Path(tmp)
         return
     study = spec.resolved()
-    key = hashlib.sha256(canonical_json({"study": spec.study, "variant": spec.variant}).encode()).hexdigest()[:12]
+    body = without_execution(spec.study)
+    body["brian2"] = {**body["brian2"], "threads": threads}
+    key = hashlib.sha256(canonical_json({"study": body, "variant": spec.variant}).encode()).hexdigest()[:12]
     family = Path(root) / f"{study.brian2.target}-{spec.variant}-{key}"
     family.mkdir(parents=True, exist_ok=True)
     for slot in itertools.count():
@@ -388,15 +396,19 @@ def build_directory(spec: RunSpec, root: Path | None):
             return
 
 
-def execute_brian2(spec: RunSpec, build_root: Path | None = None, pretrained_root: Path | None = None) -> dict:
+def execute_brian2(
+    spec: RunSpec, build_root: Path | None = None, pretrained_root: Path | None = None, concurrent: int = 1
+) -> dict:
     """The run's tables (see the module docstring); standalone projects are built in
     `build_directory` (``build_root``: reuse compiled projects across seeds); pretrained networks
-    are kept in ``pretrained_root`` (`pretrained`)."""
+    are kept in ``pretrained_root`` (`pretrained`). ``concurrent``: how many runs execute at once
+    on this host; ``brian2.threads = "auto"`` gives cpp_standalone the usable cores divided by it
+    (`dassdp.models.targets.default_threads`)."""
     from brian2 import StateMonitor, defaultclock, ms, second
 
     from dassdp.bridge import to_brian2
     from dassdp.models.competition import lateral_inhibition
-    from dassdp.models.targets import STANDALONE, use_target
+    from dassdp.models.targets import STANDALONE, default_threads, use_target
 
     torch.set_num_threads(1)
     quiet_brian2()
@@ -424,7 +436,13 @@ def execute_brian2(spec: RunSpec, build_root: Path | None = None, pretrained_roo
     factory, extra = _rule(variant, study, lay, circuit, scored)
     hidden = f"lif{len(study.network.hidden) - 1}"
 
-    with build_directory(spec, build_root if b2.target in STANDALONE else None) as build, use_target(b2.target, build):
+    threads = None
+    if b2.target == "cpp_standalone":
+        threads = default_threads(concurrent) if b2.threads == "auto" else b2.threads
+    with (
+        build_directory(spec, build_root if b2.target in STANDALONE else None, threads) as build,
+        use_target(b2.target, build, threads=threads),
+    ):
         defaultclock.dt = b2.dt_ms * ms
         conv = to_brian2(
             network,

@@ -203,8 +203,9 @@ def _worker_init() -> None:
             pass
 
 
-def run_one(spec_data: dict, out: str, hash_: str) -> dict:
-    """Execute one run (unless done) and store it; returns its manifest."""
+def run_one(spec_data: dict, out: str, hash_: str, concurrent: int = 1) -> dict:
+    """Execute one run (unless done) and store it; returns its manifest. ``concurrent``: how many
+    runs execute at once on this host (``brian2.threads = "auto"`` shares the cores among them)."""
     from dassdp.runs.brian2_phase import execute_brian2
     from dassdp.runs.tasks import execute
 
@@ -216,7 +217,9 @@ def run_one(spec_data: dict, out: str, hash_: str) -> dict:
     run_dir.mkdir(parents=True)
     started = time.time()
     if spec.resolved().phase == "brian2":
-        tables = execute_brian2(spec, build_root=Path(out) / BUILDS, pretrained_root=Path(out) / PRETRAINED)
+        tables = execute_brian2(
+            spec, build_root=Path(out) / BUILDS, pretrained_root=Path(out) / PRETRAINED, concurrent=concurrent
+        )
     else:
         tables = execute(spec)
     files = [f"{name}.parquet" for name in RUN_TABLES]
@@ -390,15 +393,20 @@ def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done,
         else:
             store.clean_partial(run_dir)
             pending.append(spec)
-    args = [(spec.model_dump(mode="json"), str(runs.out.resolve()), runs.hash) for spec in pending]
     failures: list[tuple[str, BaseException]] = []
     if not pending:
         return failures
+
+    def arguments(concurrent: int) -> list[tuple]:
+        concurrent = max(1, min(concurrent, len(pending)))
+        return [(spec.model_dump(mode="json"), str(runs.out.resolve()), runs.hash, concurrent) for spec in pending]
+
     if scheduler is not None or local_cluster is not None:
         client, cluster = _dask_client(scheduler, local_cluster)
         try:
             from distributed import as_completed as dask_completed
 
+            args = arguments(_runs_per_host(client))
             futures = {
                 client.submit(run_one, *a, pure=False, key=f"dassdp-{spec.run_id}"): spec
                 for a, spec in zip(args, pending)
@@ -414,7 +422,7 @@ def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done,
                 cluster.close()
     elif workers <= 1:
         _worker_init_torch_only()
-        for a, spec in zip(args, pending):
+        for a, spec in zip(arguments(1), pending):
             try:
                 on_done(run_one(*a))
             except Exception as err:  # noqa: BLE001 - reported per run
@@ -428,7 +436,7 @@ def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done,
             make_tasks(pending[0].resolved())  # cached, inherited by the forked workers
         context = multiprocessing.get_context(start_method)
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
-        queue = list(zip(args, pending))
+        queue = list(zip(arguments(workers), pending))
         running = {}
         try:
             while queue or running:
@@ -453,6 +461,16 @@ def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done,
             raise
         pool.shutdown(wait=True)
     return failures
+
+
+def _runs_per_host(client) -> int:
+    """The most runs a Dask cluster executes at once on one host: the worker threads of its
+    busiest host (each thread runs one task)."""
+    per_host: dict[str, int] = {}
+    for worker in client.scheduler_info().get("workers", {}).values():
+        host = worker.get("host", "")
+        per_host[host] = per_host.get(host, 0) + int(worker.get("nthreads", 1))
+    return max(per_host.values(), default=1)
 
 
 def _terminate_workers(pool: ProcessPoolExecutor) -> None:

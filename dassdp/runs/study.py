@@ -117,6 +117,7 @@ MAX_SAMPLES = 1_000_000  # samples per epoch or evaluation in the Brian2 phase
 MAX_TASKS = 1_000  # permuted tasks
 MIN_MS = 1e-6  # times in ms (time constants, dt): a nanosecond; smaller ones underflow in seconds
 MAX_LR = 1.0  # Adam's learning rate: each step moves a weight by about lr (float32 overflows past 3e38)
+MAX_THREADS = 4_096  # OpenMP threads of one cpp_standalone run
 
 PositiveInt = Annotated[int, Field(gt=0)]
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED, description=f"a random seed in [0, {MAX_SEED}]")]
@@ -367,6 +368,20 @@ class Brian2Spec(_Model):
     ``a_plus``/``a_minus``, SSDP's and DA-SSDP's ``a_plus``/``a_base``); calibration sets it per
     variant.
 
+    ``threads``: the OpenMP threads of one run on ``cpp_standalone`` (an integer in
+    ``[1, MAX_THREADS]``, or ``"auto"``, the default: the cores a run's process may use, as
+    ``os.sched_getaffinity`` counts them, divided by the number of runs that execute at once on
+    its host, i.e. ``--workers`` (at most the pending runs) or, on Dask, the worker threads of the
+    busiest host; at least 1; see `dassdp.models.targets.default_threads`). 1 compiles serial
+    code. The count is compiled into the project (compiled projects are kept per count). Results
+    do not depend on it: the phase draws every random number outside Brian2 (each OpenMP thread
+    has a random generator of its own), and Brian2's OpenMP code runs the synaptic code that
+    writes to neurons and the summed variables on one thread, in the serial order
+    (``tests/models/test_openmp.py`` finds bit-identical spikes, potentials, weights and gate
+    with 1 and 2 threads). It is therefore left out of the run ids and the study hash: a study
+    may be resumed with another count. ``numpy`` and ``cython`` run on one thread and
+    ``cuda_standalone`` on the GPU; they ignore it.
+
     ``pretrain_epochs`` lies in ``[0, MAX_EPOCHS]`` (1000), ``train_samples`` and ``eval_samples``
     in ``[1, MAX_SAMPLES]`` (a million), ``readout_spikes`` in ``[0.001, MAX_STEPS]`` (a label
     neuron spikes at most once per step; fewer would make the threshold overflow), and every time
@@ -374,6 +389,7 @@ class Brian2Spec(_Model):
     """
 
     target: Literal["numpy", "cython", "cpp_standalone", "cuda_standalone"] = "numpy"
+    threads: Annotated[int, Field(ge=1, le=MAX_THREADS, description=f"1..{MAX_THREADS}")] | Literal["auto"] = "auto"
     dt_ms: Milliseconds = 1.0
     pretrain: list[str] | None = None
     pretrain_epochs: Annotated[int, Field(ge=0, le=MAX_EPOCHS, description=f"0..{MAX_EPOCHS}")] = 5
@@ -392,6 +408,14 @@ class Brian2Spec(_Model):
     stdp: STDPSpec = STDPSpec()
     dastdp: DASTDPSpec = DASTDPSpec()
     dassdp: DASSDPSpec = DASSDPSpec()
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _threads(cls, value: Any) -> Any:
+        # one clear message instead of one error per member of the union
+        if value == "auto" or (type(value) is int and 1 <= value <= MAX_THREADS):
+            return value
+        raise ValueError(f'must be an integer in [1, {MAX_THREADS}] or "auto"')
 
 
 class CalibrationSpec(_Model):
@@ -486,7 +510,7 @@ class Study(_Model):
 class RunSpec(_Model):
     """One run: the resolved study (sweep applied, no variants/seeds/sweep lists), a variant and
     a seed. ``run_id`` is ``<variant>-s<seed>-<hash>`` with the hash of everything that
-    determines the run's numbers."""
+    determines the run's numbers (not `EXECUTION_FIELDS`)."""
 
     study: dict[str, Any]
     variant: str
@@ -494,7 +518,9 @@ class RunSpec(_Model):
 
     @property
     def run_id(self) -> str:
-        digest = hashlib.sha256(canonical_json(self.model_dump()).encode()).hexdigest()[:12]
+        body = self.model_dump()
+        body["study"] = without_execution(body["study"])
+        digest = hashlib.sha256(canonical_json(body).encode()).hexdigest()[:12]
         return f"{self.variant}-s{self.seed}-{digest}"
 
     def resolved(self) -> Study:
@@ -506,7 +532,23 @@ def canonical_json(value: Any) -> str:
 
 
 def study_hash(study: Study) -> str:
-    return hashlib.sha256(canonical_json(study.model_dump(mode="json")).encode()).hexdigest()[:16]
+    body = without_execution(study.model_dump(mode="json"))
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()[:16]
+
+
+#: fields that say how a run executes, not what it computes: left out of run ids and the study
+#: hash, so that a study resumed with other values keeps its runs (``brian2.threads``: the
+#: results are identical for every thread count, see `Brian2Spec`)
+EXECUTION_FIELDS = (("brian2", "threads"),)
+
+
+def without_execution(body: dict[str, Any]) -> dict[str, Any]:
+    """A study's dump (``model_dump``) without `EXECUTION_FIELDS` (a copy; ``body`` is unchanged)."""
+    body = dict(body)
+    for section, key in EXECUTION_FIELDS:
+        if isinstance(body.get(section), dict):
+            body[section] = {k: v for k, v in body[section].items() if k != key}
+    return body
 
 
 # ------------------------------------------------------------------------------------------
