@@ -1,4 +1,4 @@
-"""The dopamine volume: a one-neuron Brian2 group holding the neuromodulator ``DA``.
+"""The dopamine volume: a Brian2 group of one neuron (one per replica) holding ``DA``.
 
 ``dDA/dt = (DA_tonic - DA) / tau_DA``; every spike of a dopaminergic source adds ``DA_phasic``
 (a volume transmitter in NEST's terms). Synapses cannot read a variable of another group, nor a
@@ -27,7 +27,9 @@ class DopamineVolume:
 
     ``DA_tonic`` is the resting level, ``tau_DA`` the decay time constant, ``DA_phasic`` the jump
     per dopaminergic spike. ``extra`` adds equation lines (used by rules that compute their own
-    dopamine signal, e.g. the DA-SSDP gate).
+    dopamine signal, e.g. the DA-SSDP gate). With ``replicas`` (`dassdp.rules.brian2.replicas`)
+    the volume has one neuron per replica: neuron r receives the spikes of its replica's block of
+    a phasic source and delivers to its replica's block of a target only.
     """
 
     tau_DA: Any = None
@@ -36,11 +38,12 @@ class DopamineVolume:
     deliver: str = "True"
     extra: str = ""
     name: str = "dopamine*"
+    replicas: int = 1
 
     def __post_init__(self) -> None:
         from brian2 import NeuronGroup, ms
 
-        from dassdp.checks import check_finite, check_type
+        from dassdp.checks import check_count, check_finite, check_type
         from dassdp.rules.brian2.checks import check_quantity
 
         if self.tau_DA is None:
@@ -50,8 +53,9 @@ class DopamineVolume:
         check_finite("DA_phasic", self.DA_phasic)
         for name in ("deliver", "extra", "name"):
             check_type(name, getattr(self, name), str)
+        check_count("replicas", self.replicas, minimum=1)
         self.group = NeuronGroup(
-            1,
+            self.replicas,
             "dDA/dt = (DA_tonic - DA) / tau_DA : 1\n" + self.extra,
             threshold=self.deliver,
             reset="",
@@ -65,25 +69,30 @@ class DopamineVolume:
         self.objects: list = [self.group]
 
     def phasic_input(self, source, name: str = "dopamine_input*"):
-        """Each spike of ``source`` adds ``DA_phasic`` to ``DA``."""
+        """Each spike of ``source`` adds ``DA_phasic`` to ``DA`` (of its replica's neuron)."""
         from brian2 import Synapses
 
         from dassdp.rules.brian2.checks import check_group
+        from dassdp.rules.brian2.replicas import check_replicas, connect_replicas
 
         check_group("source", source, spikes_only=True)
+        check_replicas(self.replicas, source=source)
         syn = Synapses(
             source, self.group, on_pre="DA_post += DA_phasic", namespace={"DA_phasic": self.DA_phasic}, name=name
         )
-        syn.connect()
+        connect_replicas(syn, self.replicas)
         set_pathway_order(syn, ORDER_PHASIC)
         self.objects.append(syn)
         return syn
 
     def deliver_to(self, target, variables: tuple[str, ...] = ("DA",), name: str = "dopamine_delivery*"):
-        """Copy ``variables`` of the volume into the same-named variables of ``target``."""
+        """Copy ``variables`` of the volume into the same-named variables of ``target`` (of its
+        replica's block)."""
         from dassdp.rules.brian2.checks import check_group
+        from dassdp.rules.brian2.replicas import check_replicas
 
         check_group("target", target)
+        check_replicas(self.replicas, target=target)
         _check_variables(variables)
         missing = [v for v in variables if v not in target.variables]
         if missing:
@@ -95,13 +104,17 @@ class DopamineVolume:
 
 
 def deliver(source, target, variables: tuple[str, ...], name: str = "delivery*"):
-    """One-to-all Synapses that copies ``variables`` from ``source`` (one neuron) to ``target``."""
+    """Synapses that copy ``variables`` from ``source`` (one neuron per replica) to ``target``:
+    neuron r of ``source`` to the r-th of ``len(source)`` equal blocks of ``target`` (one
+    neuron: to all of ``target``)."""
     from brian2 import Synapses
+
+    from dassdp.rules.brian2.replicas import connect_replicas
 
     _check_variables(variables)
     code = "\n".join(f"{v}_post = {v}_pre" for v in variables)
     syn = Synapses(source, target, on_pre=code, name=name)
-    syn.connect()
+    connect_replicas(syn, len(source))
     set_pathway_order(syn, ORDER_DELIVER)
     return syn
 

@@ -4,8 +4,9 @@ filtered by logger and message, so that every other warning stays visible.
 Brian2 warns that "an abstract code block may not be well-defined" when a synaptic pathway
 writes to post-synaptic variables and it cannot prove that no post neuron is reached twice. The
 dopamine deliveries of `dassdp.models.dopamine.deliver` and of the DA-SSDP gate
-(`dassdp.rules.brian2.ssdp._SHARE`) are one-to-all Synapses from a one-neuron volume: every post
-neuron is the target of exactly one synapse, so the order of execution cannot matter. Only the
+(`dassdp.rules.brian2.ssdp._SHARE`) are one-to-all Synapses from a one-neuron volume (with
+replicas, from each volume neuron to its replica's block): every post neuron is the target of
+exactly one synapse, so the order of execution cannot matter. Only the
 warnings about those code blocks are dropped; the filter matches the first line Brian2 quotes.
 """
 

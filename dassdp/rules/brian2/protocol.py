@@ -25,7 +25,8 @@ class BrianRule(Protocol):
     objects: list
 
     def weights(self) -> np.ndarray:
-        """The weight ``w`` of every synapse, in synapse order, on any target (after a run)."""
+        """The weight ``w`` of every synapse, in synapse order, on any target (after a run); for a
+        rule built with ``replicas=R > 1``, ``(R, synapses per replica)``."""
 
     def monitor_weights(self, dt, when: str = "end", name: str = "weights*") -> WeightMonitor:
         """Record every synapse's ``w`` each ``dt`` (add the monitor's ``objects`` to the Network)."""
@@ -36,7 +37,8 @@ class BrianRule(Protocol):
         Network. For DA-SSDP the dopamine is the gate value g."""
 
     def fitted_gate(self) -> Gate | None:
-        """The DA-SSDP gate ``(k, mu, s)`` fitted in the network; None for other rules."""
+        """The DA-SSDP gate ``(k, mu, s)`` fitted in the network (with replicas, a list of one per
+        replica); None for other rules."""
 
 
 def split_sum(stored, shares, post_index) -> np.ndarray:

@@ -23,6 +23,10 @@ correct label neuron and could not form a new association.
 
 The release runs in the ``groups`` slot of the step that opens window m + 1 (after the label
 neurons' spike counts of window m are complete), only where the schedule says window m learnt.
+
+With labels of one row per replica (`dassdp.rules.brian2.replicas`), the volume has one neuron
+per replica: neuron r counts the spikes of replica r's block of label neurons only, against
+``labels[r, m]``, and keeps its own ``rbar`` and ``DA``.
 """
 
 from __future__ import annotations
@@ -38,16 +42,18 @@ def reward_prediction_error(
     """A `DopamineVolume` at tonic level ``tonic`` (1/s) that receives ``(r - rbar) / tau_n`` after
     every learning window (see the module docstring); ``labels[m]`` is the correct label neuron of
     window m and ``labels_group`` carries ``neuron_variables("readout")`` (the window's spike
-    counts). ``schedule`` (a `dassdp.rules.reference.Schedule`) has windows of ``window_s``
+    counts); with replicas, ``labels[r, m]`` (one row per replica, the volume then having one
+    neuron per replica). ``schedule`` (a `dassdp.rules.reference.Schedule`) has windows of ``window_s``
     seconds; ``tau_n`` is in seconds. ``labels`` has one class per window of the run: a longer run
     raises a ValueError when it starts, where the last label would silently repeat. Add its
     ``objects``."""
-    from brian2 import Synapses, TimedArray, second
+    from brian2 import Synapses, second
 
     from dassdp.checks import check_positive, check_real
     from dassdp.models.dopamine import DopamineVolume
     from dassdp.rules.brian2.checks import check_group, check_schedule
-    from dassdp.rules.brian2.losses import _check_labels
+    from dassdp.rules.brian2.losses import _check_labels, label_replicas, label_table
+    from dassdp.rules.brian2.replicas import connect_replicas
     from dassdp.rules.brian2.windows import (
         on_window_clock,
         require_variables,
@@ -71,6 +77,7 @@ def reward_prediction_error(
         DA_tonic=tonic,
         extra="n_label : 1\nn_total : 1\nrbar : 1",
         name=labels_group.name + "_dopamine*",
+        replicas=label_replicas(labels),
     )
     volume.group.namespace.update(
         {
@@ -80,16 +87,17 @@ def reward_prediction_error(
             "reward_rate": rate,
         }
     )
+    label_values, label = label_table(labels, len(labels_group), window_s * second)
     counts = Synapses(
         labels_group,
         volume.group,
-        model="""
-        n_label_post = ssdp_count_pre * int(abs(i - reward_label(t - dt)) < 0.5) : 1 (summed)
+        model=f"""
+        n_label_post = ssdp_count_pre * int(abs(i - {label}) < 0.5) : 1 (summed)
         n_total_post = ssdp_count_pre : 1 (summed)""",
-        namespace={"reward_label": TimedArray(np.asarray(labels, dtype=np.float64), dt=window_s * second)},
+        namespace={"ssdp_label": label_values},
         name=volume.group.name + "_counts*",
     )
-    counts.connect()
+    connect_replicas(counts, volume.replicas)
     code = """on = int(t > 0*second) * reward_learn(t - 0.5 * reward_T)
 reward = n_label / (n_total + int(n_total == 0))
 DA += on * (reward - rbar) / reward_tau
@@ -98,7 +106,7 @@ rbar += on * reward_rate * (reward - rbar)"""
     for updater in counts.summed_updaters.values():  # the counts are read once per window
         on_window_clock(updater, release.clock)
     guard = window_values_guard(
-        "labels (reward_prediction_error)", len(labels), window_s * second, name=volume.group.name + "_labels*"
+        "labels (reward_prediction_error)", np.shape(labels)[-1], window_s * second, name=volume.group.name + "_labels*"
     )
     volume.objects += [counts, release, *track_windows(labels_group, window_s * second, "first", "readout"), guard]
     return volume

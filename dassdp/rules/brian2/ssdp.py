@@ -23,7 +23,8 @@ neuron's in-degree into ``ssdp_n_inputs``. Then, in the step that opens window m
 window m), on a clock of period ``window``:
 
 ``groups``
-    Summed variables reduce the post group into the one-neuron *gate volume*:
+    Summed variables reduce the post group into the *gate volume* (one neuron; with replicas, below,
+    one per replica):
     ``sum_j fired_j * n_inputs_fired_j`` (synchronous synapses; ``ssdp_n_inputs_fired`` counts a
     post neuron's connected pre neurons that fired) and ``sum_j n_inputs_j`` (synapses). With
     all-to-all connectivity the synchronous synapses are ``(sum_i fired_i)(sum_j fired_j)``, from
@@ -55,6 +56,14 @@ Only one DA-SSDP projection may target a given post group (the post-side variabl
 Read weights with `DASSDPSynapses.weights` / `DASSDPSynapses.weight_matrix` and record them with
 `DASSDPSynapses.monitor_weights`: Brian2 reads the subexpression ``w`` on runtime targets only.
 With no synapse at all, ``S`` is 0 here (NumPy's `sample_synchrony` gives NaN for an empty mask).
+
+**Replicas** (``replicas=R``, `dassdp.rules.brian2.replicas`): the groups hold R blocks of
+neurons, the plastic synapses R diagonal blocks, and the gate volume R neurons. Every reduction
+above connects the block of replica r to volume neuron r only (``S_r``, ``L_r`` and, all-to-all,
+``(sum_(i in r) f_i)(sum_(j in r) f_j)``), every volume neuron keeps its own warm-up statistics
+and gate ``(k_r, mu_r, s_r)``, and its spike delivers ``DA`` and ``ssdp_apply`` (or the share
+``q_j``) to the post neurons of replica r only. The post-side variables are per neuron already,
+so each replica computes exactly what a run of it alone computes.
 """
 
 from __future__ import annotations
@@ -69,6 +78,7 @@ from dassdp.rules.brian2.checks import check_group, check_quantity, check_schedu
 from dassdp.rules.brian2.losses import WindowLoss
 from dassdp.rules.brian2.normalization import SYNAPSE_EQUATIONS, RowNormalization
 from dassdp.rules.brian2.protocol import WeightMonitor, split_sum
+from dassdp.rules.brian2.replicas import block_size, check_connect, check_replicas, connect_replicas
 from dassdp.rules.brian2.windows import (
     ORDER_COUNT_INPUTS,
     ORDER_UPDATE,
@@ -137,9 +147,11 @@ ssdp_w_max : 1 (shared, constant)
 """,
 }
 
-#: Run once, at t = 0: initial weights and the in-degree of each post neuron.
+#: Run once, at t = 0: initial weights and the in-degree of each post neuron. The weight of
+#: synapse (i, j) of replica r (pre ``i = r n_pre + a``, post ``j = r n_post + b``) is entry
+#: ``r n_pre n_post + a n_post + b = i n_post + j mod n_post`` of the table (`_w0_table`).
 _LOAD = """
-{} = ssdp_initial_w(0*second, (i * ssdp_n_post + j) * ssdp_initial_w_stride)
+{} = ssdp_initial_w(0*second, (i * ssdp_n_post + j % ssdp_n_post) * ssdp_initial_w_stride)
 ssdp_n_inputs_post = N_incoming
 """
 
@@ -271,6 +283,16 @@ class DASSDPSynapses:
     w0
         Initial weights: a scalar or a ``(len(post), len(pre))`` matrix, read where synapses exist;
         they are loaded at t = 0 (values assigned to ``synapses.w`` before the run are replaced).
+        With replicas, a scalar, an ``(n_post, n_pre)`` matrix for every replica or
+        ``(replicas, n_post, n_pre)``, one matrix per replica.
+    replicas
+        R independent copies of the projection in one simulation
+        (`dassdp.rules.brian2.replicas`): ``pre`` and ``post`` hold ``R n_pre`` and ``R n_post``
+        neurons, replica r the blocks ``[r n, (r + 1) n)``; ``connect`` (None or explicit ``i``,
+        ``j`` of one replica) applies within each replica; the gate volume has one neuron per
+        replica, with its own ``S``, ``L``, warm-up statistics and gate, fed by its replica's
+        neurons only and delivering to its replica's post neurons only; the loss has one row of
+        values or labels per replica. Weights, gates and monitors are then read per replica.
 
     Every argument is checked before any group is modified: a TypeError (wrong kind: a window
     without a unit, a string for a group) or ValueError (wrong value) names the argument.
@@ -293,17 +315,19 @@ class DASSDPSynapses:
         delay: Any = None,
         w0: Any = 0.0,
         name: str = "dassdp*",
+        replicas: int = 1,
     ) -> None:
         from brian2 import TimedArray
 
         self.pre, self.post, self.window, self.params = pre, post, window, params
         self.warmup, self.batch, self.loss, self.schedule = warmup, batch, loss, schedule
         self.normalization, self.connect, self.on_pre, self.delay, self.w0 = normalization, connect, on_pre, delay, w0
-        self.name = name
+        self.name, self.replicas = name, replicas
         self._check()
+        self.n_pre, self.n_post = block_size(pre, replicas), block_size(post, replicas)
         bounded = np.isfinite(params.w_min) or np.isfinite(params.w_max)
         self.mode = "whole" if batch > 1 or bounded or normalization is not None else "split"
-        self.all_to_all = _all_to_all(connect, len(pre), len(post))
+        self.all_to_all = _all_to_all(connect, self.n_pre, self.n_post)
         weights_namespace = self._initial_weights()  # validates w0 before any group is modified
         self.kernel_table = TimedArray(self._kernel(params.sigma), dt=pre.clock.dt)  # a run_args key for sigma
         trackers = track_windows(pre, window, params.latency, "pre") + track_windows(
@@ -326,6 +350,7 @@ class DASSDPSynapses:
         is built or any group is modified)."""
         check_group("pre", self.pre)
         check_group("post", self.post)
+        check_replicas(self.replicas, pre=self.pre, post=self.post)
         dt = self.pre.clock.dt
         if float(self.post.clock.dt) != float(dt):
             raise ValueError(f"pre and post must share dt, got {self.pre.clock.dt} and {self.post.clock.dt}")
@@ -340,10 +365,11 @@ class DASSDPSynapses:
         if self.loss is None and self.params.gate != "off":
             raise ValueError(f"loss is required for gate={self.params.gate!r} (the warm-up correlates S with L)")
         if self.loss is not None:
-            _check_loss(self.loss)
+            _check_loss(self.loss, self.replicas)
         check_schedule(self.schedule, self.window)
         check_type("normalization", self.normalization, RowNormalization, optional=True)
         check_type("connect", self.connect, dict, optional=True)
+        check_connect(self.connect, self.replicas, len(self.pre) // self.replicas, len(self.post) // self.replicas)
         check_type("on_pre", self.on_pre, str)
         if self.delay is not None and not isinstance(self.delay, str):  # a string: a Brian2 expression
             check_quantity("delay", self.delay, bound=">= 0", scalar=False)
@@ -360,7 +386,8 @@ class DASSDPSynapses:
             )
 
     def _build_volume(self, name: str):
-        """The one-neuron gate volume and its window-end ``run_regularly`` (module docstring)."""
+        """The gate volume (one neuron per replica) and its window-end ``run_regularly`` (module
+        docstring)."""
         from brian2 import NeuronGroup
 
         namespace = self.loss.namespace(self.window) if self.loss is not None else {}
@@ -371,7 +398,7 @@ class DASSDPSynapses:
             learn = "ssdp_learn(t - 0.5 * ssdp_window)"
         equations = _VOLUME + (self.loss.volume_equations if self.loss is not None else "")
         volume = NeuronGroup(
-            1,
+            self.replicas,
             equations,
             threshold="ssdp_ready > 0.5",
             reset="ssdp_ready = 0",
@@ -388,7 +415,8 @@ class DASSDPSynapses:
         return volume
 
     def _build_reductions(self) -> list:
-        """Summed variables into the volume, once per window (on the window-end code's clock)."""
+        """Summed variables into the volume, once per window (on the window-end code's clock), each
+        replica's block into its own volume neuron."""
         from brian2 import Synapses
 
         per_post = "ssdp_fired_pre" if self.all_to_all else "ssdp_fired_pre * ssdp_n_inputs_fired_pre"
@@ -411,7 +439,7 @@ class DASSDPSynapses:
                 )
             )
         for reduction in reductions:
-            reduction.connect()
+            connect_replicas(reduction, self.replicas)
             for updater in reduction.summed_updaters.values():
                 on_window_clock(updater, self._window_end.clock)
         return reductions
@@ -447,7 +475,7 @@ class DASSDPSynapses:
             namespace={**namespace, "ssdp_window": self.window},
             name=name,
         )
-        syn.connect(**(self.connect or {}))
+        connect_replicas(syn, self.replicas, self.connect)
         if "ssdp_count_inputs" in on_pre:
             syn.ssdp_count_inputs.order = ORDER_COUNT_INPUTS
         if self.on_pre and self.delay is not None:
@@ -489,7 +517,7 @@ class DASSDPSynapses:
             namespace={"ssdp_kernel": self.kernel_table, "ssdp_window": self.window},
             name=self.volume.name + "_delivery*",
         )
-        delivery.connect()
+        connect_replicas(delivery, self.replicas)
         set_pathway_order(delivery, ORDER_DELIVER)
         self._set_constants(delivery)
         return delivery
@@ -502,32 +530,44 @@ class DASSDPSynapses:
         return np.exp(-(d**2) / (2 * float(sigma_steps) ** 2))
 
     def _initial_weights(self) -> dict:
-        """Namespace entries that set ``w`` from a scalar or a ``(len(post), len(pre))`` matrix.
+        """Namespace entries that set ``w`` from a scalar or a matrix per replica (`_w0_table`).
 
         The values are read in generated code at t = 0 from a one-row `TimedArray` indexed by
-        ``(i * len(post) + j) * ssdp_initial_w_stride``, so they work for any connectivity, on
-        standalone targets (where synapses only exist once the network runs) and through
-        ``run_args`` (applied after Brian2's initialisation). A scalar is a table of one value
-        (stride 0), so a large network does not load a matrix of equal values.
+        ``(i * n_post + j mod n_post) * ssdp_initial_w_stride`` (``n_post`` per replica; `_LOAD`),
+        so they work for any connectivity, on standalone targets (where synapses only exist once
+        the network runs) and through ``run_args`` (applied after Brian2's initialisation). A
+        scalar is a table of one value (stride 0), so a large network does not load a matrix of
+        equal values.
         """
         from brian2 import TimedArray, second
 
-        shape = (len(self.post), len(self.pre))
         w0 = check_weights("w0", self.w0)
-        if w0.ndim != 0 and w0.shape != shape:
+        self.w0_table = TimedArray(self._w0_table("w0", w0), dt=1 * second)
+        return {"ssdp_initial_w": self.w0_table, "ssdp_n_post": self.n_post, "ssdp_initial_w_stride": int(w0.ndim != 0)}
+
+    def _w0_table(self, name: str, w0: np.ndarray) -> np.ndarray:
+        """The one-row table of ``w0``: a scalar as one value; a ``(n_post, n_pre)`` matrix (every
+        replica alike) or ``(replicas, n_post, n_pre)`` matrices with ``w0[r, b, a]`` at
+        ``r n_pre n_post + a n_post + b`` (`_LOAD`). ValueError naming ``name`` for another shape."""
+        shape = (self.n_post, self.n_pre)
+        if w0.ndim != 0 and w0.shape not in (shape, (self.replicas, *shape)):
+            allowed = "(len(post), len(pre))"
+            if self.replicas > 1:
+                allowed = f"(n_post, n_pre) or {(self.replicas, *shape)} (replicas, n_post, n_pre)"
             raise ValueError(
-                f"w0 must be a finite scalar or an array of shape (len(post), len(pre)) = {shape}, got shape {w0.shape}"
+                f"{name} must be a finite scalar or an array of shape {shape} {allowed}, got shape {w0.shape}"
             )
-        self.w0_table = TimedArray(w0.T.reshape(1, -1), dt=1 * second)
-        return {"ssdp_initial_w": self.w0_table, "ssdp_n_post": shape[0], "ssdp_initial_w_stride": int(w0.ndim != 0)}
+        if w0.ndim == 0:
+            return w0.reshape(1, 1)
+        return np.broadcast_to(w0, (self.replicas, *shape)).transpose(0, 2, 1).reshape(1, -1)
 
     # ---- use ----------------------------------------------------------------------------------
     def run_args(self, **changes) -> dict:
         """``run_args`` that change this rule in a compiled standalone network, without rebuilding.
 
         Accepts ``a_plus``, ``a_base``, ``sigma`` (steps), ``clip``, ``sign_tol``, ``warmup``,
-        ``batch`` and ``w0`` (a scalar, or a ``(len(post), len(pre))`` matrix where the network was
-        built with one); pass the result to `dassdp.models.standalone.StandaloneNetwork.run`.
+        ``batch`` and ``w0`` (a scalar, or matrices as the constructor takes them where the network
+        was built with a matrix); pass the result to `dassdp.models.standalone.StandaloneNetwork.run`.
         Values are validated as at build time.
         """
         from dataclasses import replace
@@ -568,15 +608,14 @@ class DASSDPSynapses:
 
     def _w0_args(self, value) -> np.ndarray:
         w0 = check_weights("run_args: w0", value)
-        shape, scalar_build = (len(self.post), len(self.pre)), np.ndim(self.w0) == 0
-        if scalar_build and w0.ndim != 0:
+        if np.ndim(self.w0) == 0 and w0.ndim != 0:
             raise ValueError(
                 "run_args: this network was built with a scalar w0, so w0 can only change to a "
-                f"scalar; build it with a {shape} matrix to pass matrices per run"
+                f"scalar; build it with a {(self.n_post, self.n_pre)} matrix to pass matrices per run"
             )
-        if not scalar_build and w0.ndim != 0 and w0.shape != shape:
-            raise ValueError(f"run_args: w0 must be a scalar or have shape {shape}, got {w0.shape}")
-        return (w0 if scalar_build else np.broadcast_to(w0, shape)).T.reshape(1, -1)
+        if np.ndim(self.w0) != 0 and w0.ndim == 0:  # the table keeps the size it was built with
+            w0 = np.full((self.replicas, self.n_post, self.n_pre), w0)
+        return self._w0_table("run_args: w0", w0)
 
     def duration(self, n_windows: int):
         """Run time for ``n_windows`` windows: one step more, in which the last window ends."""
@@ -585,28 +624,36 @@ class DASSDPSynapses:
             raise ValueError(f"warmup ({self.warmup} windows) is longer than the run ({n_windows} windows)")
         return n_windows * self.window + self.pre.clock.dt
 
-    def fitted_gate(self) -> Gate | None:
-        """The gate ``(k, mu, s)`` fitted in the network (None for ``gate="off"``)."""
+    def fitted_gate(self) -> Gate | list[Gate] | None:
+        """The gate ``(k, mu, s)`` fitted in the network (None for ``gate="off"``); with replicas,
+        a list of one gate per replica (the gate volume's neuron r)."""
         if self.params.gate == "off":
             return None
-        return Gate(k=float(self.volume.k[0]), mu=float(self.volume.mu[0]), s=float(self.volume.s[0]))
+        k, mu, s = (np.asarray(getattr(self.volume, name)[:], dtype=np.float64) for name in ("k", "mu", "s"))
+        gates = [Gate(k=float(k[r]), mu=float(mu[r]), s=float(s[r])) for r in range(self.replicas)]
+        return gates[0] if self.replicas == 1 else gates
 
     def weights(self) -> np.ndarray:
-        """The weight ``w`` of every synapse, in synapse order, on any target.
+        """The weight ``w`` of every synapse, in synapse order, on any target; with replicas, an
+        array ``(replicas, synapses per replica)`` (the synapses are listed replica by replica).
 
         With split weights, ``w = ssdp_w_stored + ssdp_share_post`` is a subexpression, which
         Brian2 can read on runtime targets only; this sums the two parts, so it also works after a
         standalone run.
         """
         if self.mode == "whole":
-            return np.asarray(self.synapses.w[:], dtype=np.float64)
-        return split_sum(self.synapses.ssdp_w_stored[:], self.post.ssdp_share[:], self.synapses.j[:])
+            w = np.asarray(self.synapses.w[:], dtype=np.float64)
+        else:
+            w = split_sum(self.synapses.ssdp_w_stored[:], self.post.ssdp_share[:], self.synapses.j[:])
+        return w if self.replicas == 1 else w.reshape(self.replicas, -1)
 
     def weight_matrix(self) -> np.ndarray:
-        """Weights as a dense ``(len(post), len(pre))`` matrix (NaN where there is no synapse)."""
-        out = np.full((len(self.post), len(self.pre)), np.nan)
-        out[self.synapses.j[:], self.synapses.i[:]] = self.weights()
-        return out
+        """Weights as a dense ``(len(post), len(pre))`` matrix (NaN where there is no synapse); with
+        replicas, ``(replicas, n_post, n_pre)``, one matrix per replica."""
+        i, j = np.asarray(self.synapses.i[:]), np.asarray(self.synapses.j[:])
+        out = np.full((self.replicas, self.n_post, self.n_pre), np.nan)
+        out[j // self.n_post, j % self.n_post, i % self.n_pre] = self.weights().ravel()
+        return out[0] if self.replicas == 1 else out
 
     def monitor_weights(self, dt, when: str = "end", name: str = "ssdp_weights*") -> WeightMonitor:
         """Record every synapse's ``w`` each ``dt`` (add ``.objects`` to the Network).
@@ -634,6 +681,7 @@ class DASSDPSynapses:
         """A StateMonitor of the volume, one sample per window end (add it to the Network).
 
         Sample m (m >= 1) holds the values computed for window m - 1; sample 0 is the initial state.
+        Row r (``monitor.S[r]``) is replica r.
         """
         from brian2 import StateMonitor
 
@@ -644,7 +692,7 @@ class DASSDPSynapses:
             names = sorted(v for v in self.volume.variables if not v.startswith("_") and v not in ("i", "N"))
             raise ValueError(f"variables: the gate volume has no variable(s) {unknown}; it has {names}")
         return StateMonitor(
-            self.volume, list(variables), record=0, dt=self.window, when="synapses", order=-35, name=name
+            self.volume, list(variables), record=True, dt=self.window, when="synapses", order=-35, name=name
         )
 
 
@@ -661,15 +709,21 @@ class SSDPSynapses(DASSDPSynapses):
         super().__init__(pre, post, window, params, warmup=warmup, **kwargs)
 
 
-def _check_loss(loss) -> None:
-    """A `WindowLoss`: TypeError naming ``loss`` for anything else (``synapse_equations`` may be
-    missing from a user's loss)."""
+def _check_loss(loss, replicas: int) -> None:
+    """A `WindowLoss` for ``replicas``: TypeError naming ``loss`` for anything else, ValueError
+    for another number of replicas (``synapse_equations`` and ``replicas`` may be missing from a
+    user's loss: none, and one replica)."""
     methods = ("expression", "namespace", "objects")
     has_methods = all(callable(getattr(loss, m, None)) for m in methods)
     if not (has_methods and isinstance(getattr(loss, "volume_equations", None), str)):
         raise TypeError(
             "loss must be a WindowLoss (SpikeCountLoss, ReadoutLoss, ExternalLoss or an object with "
             f"volume_equations, expression(), namespace() and objects()), got {type(loss).__name__} {loss!r}"
+        )
+    if getattr(loss, "replicas", 1) != replicas:
+        raise ValueError(
+            f"loss has values for {getattr(loss, 'replicas', 1)} replica(s), the rule has replicas={replicas}: "
+            "give one row of values or labels per replica"
         )
 
 

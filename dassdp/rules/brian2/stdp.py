@@ -2,6 +2,12 @@
 
 Both match `dassdp.rules.reference` (`stdp_weight`, `dastdp_weight`): event-driven traces are
 exact, and DA-STDP integrates ``dw/dt = c (n - b)`` with NEST's closed form over each time step.
+
+Replicas (``replicas=R``, `dassdp.rules.brian2.replicas`): ``pre`` and ``post`` hold R blocks of
+neurons, ``connect`` (None or explicit ``i``, ``j`` of one replica) applies within each replica
+and the synapses are listed replica by replica. Pair-based traces live on the synapses, so
+nothing else is shared; DA-STDP reads the ``DA`` that a `dassdp.models.dopamine.DopamineVolume`
+of R neurons delivers to each replica's block of ``post`` from its own neuron.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dassdp.checks import check_type
 from dassdp.rules.brian2.checks import check_group, check_quantity, check_schedule, check_weights
 from dassdp.rules.brian2.normalization import SYNAPSE_EQUATIONS, RowNormalization
 from dassdp.rules.brian2.protocol import WeightMonitor
+from dassdp.rules.brian2.replicas import check_connect, check_replicas, connect_replicas
 from dassdp.rules.brian2.windows import schedule_table
 from dassdp.rules.reference import DASTDPParams, Schedule, STDPParams, same_step_correction
 
@@ -42,28 +49,42 @@ def _synapses(
     w0,
     name,
     normalization: RowNormalization | None,
+    replicas: int,
 ):
     from brian2 import Synapses, second
 
     code = on_pre + "\nstdp_last_pre_spike = t" + ("\n" + transmission if transmission else "")
     model += SYNAPSE_EQUATIONS if normalization is not None else ""
     syn = Synapses(pre, post, model=model, on_pre=code, on_post=on_post, namespace=namespace, name=name)
-    syn.connect(**(connect or {}))
+    connect_replicas(syn, replicas, connect)
     if delay is not None:
         syn.pre.delay = delay
     if not isinstance(w0, str) and np.ndim(w0) != 0:  # a string is a Brian2 expression
-        try:
-            n = len(syn)
-        except NotImplementedError:  # standalone: synapses exist once the network runs
-            n = None
-        if n is not None and np.shape(w0) != (n,):
-            raise ValueError(
-                f"w0 must be a finite scalar, one value per synapse ({n},) or a Brian2 expression string, "
-                f"got shape {np.shape(w0)}"
-            )
+        w0 = _per_synapse(syn, np.asarray(w0), replicas)
     syn.w = w0
     syn.stdp_last_pre_spike = -1 * second  # no pre spike yet
     return syn
+
+
+def _per_synapse(syn, w0: np.ndarray, replicas: int) -> np.ndarray:
+    """``w0`` as one value per synapse: given so (``(n,)``), or with replicas one row per replica
+    (``(replicas, n / replicas)``) or one replica's values for all (``(n / replicas,)``)."""
+    try:
+        n = len(syn)
+    except NotImplementedError:  # standalone: synapses exist once the network runs
+        n = None
+    per_replica = None if n is None else n // replicas
+    if replicas > 1 and w0.ndim == 1 and w0.shape != (n,):
+        w0 = np.tile(w0, replicas)
+    if replicas > 1 and w0.ndim == 2 and w0.shape[0] == replicas:
+        w0 = w0.ravel()
+    if n is not None and w0.shape != (n,):
+        replica_shapes = "" if replicas == 1 else f", per replica ({per_replica},) or ({replicas}, {per_replica})"
+        raise ValueError(
+            f"w0 must be a finite scalar, one value per synapse ({n},){replica_shapes} or a Brian2 expression string, "
+            f"got shape {np.shape(w0)}"
+        )
+    return w0
 
 
 class _PairBased:
@@ -75,11 +96,13 @@ class _PairBased:
         is built)."""
         check_group("pre", self.pre, spikes_only=True)
         check_group("post", self.post, spikes_only=True)
+        check_replicas(self.replicas, pre=self.pre, post=self.post)
         check_type("params", self.params, params_type)
         if self.window is not None:
             check_quantity("window", self.window)
         check_schedule(self.schedule, self.window)
         check_type("connect", self.connect, dict, optional=True)
+        check_connect(self.connect, self.replicas, len(self.pre) // self.replicas, len(self.post) // self.replicas)
         check_type("on_pre", self.on_pre, str)
         if self.delay is not None and not isinstance(self.delay, str):  # a string: a Brian2 expression
             check_quantity("delay", self.delay, bound=">= 0", scalar=False)
@@ -106,7 +129,9 @@ class _PairBased:
             self.normalization.attach(self.synapses, self.post, window, self.schedule, w_min, w_max)
 
     def weights(self) -> np.ndarray:
-        return np.asarray(self.synapses.w[:], dtype=np.float64)
+        """``w`` per synapse; with replicas ``(replicas, synapses per replica)``."""
+        w = np.asarray(self.synapses.w[:], dtype=np.float64)
+        return w if self.replicas == 1 else w.reshape(self.replicas, -1)
 
     def monitor_weights(self, dt, when: str = "end", name: str = "stdp_weights*") -> WeightMonitor:
         from brian2 import StateMonitor
@@ -138,7 +163,9 @@ class STDPSynapses(_PairBased):
     With ``schedule`` (`dassdp.rules.reference.Schedule`) every weight change at time t is
     multiplied by ``schedule(t)``; the traces run regardless. ``normalization``
     (`dassdp.rules.brian2.normalization.RowNormalization`) normalises each post neuron's weights
-    once per ``window`` (default: the schedule's window).
+    once per ``window`` (default: the schedule's window). ``replicas``: R independent copies
+    (the module docstring); ``w0`` may then also be one row per replica ``(R, synapses per
+    replica)`` or one replica's values ``(synapses per replica,)`` for all.
     """
 
     pre: Any
@@ -152,6 +179,7 @@ class STDPSynapses(_PairBased):
     name: str = "stdp*"
     normalization: RowNormalization | None = None
     window: Any = None
+    replicas: int = 1
 
     def __post_init__(self) -> None:
         from brian2 import second
@@ -183,6 +211,7 @@ class STDPSynapses(_PairBased):
             w0=self.w0,
             name=self.name,
             normalization=self.normalization,
+            replicas=self.replicas,
         )
         self._normalize(p.w_min, p.w_max)
         self.objects = [self.synapses]
@@ -198,8 +227,9 @@ class DASTDPSynapses(_PairBased):
     Each step, in the ``end`` slot, ``w`` gains NEST's exact integral of ``c (n - b)`` over the
     step and is clipped to ``[w_min, w_max]`` (NEST clips once per interval between events; the
     two differ only if a bound is crossed while ``n - b`` changes sign inside an interval).
-    With ``schedule``, ``dw/dt = schedule(t) c (n - b)``. ``normalization`` and ``window`` as in
-    `STDPSynapses`.
+    With ``schedule``, ``dw/dt = schedule(t) c (n - b)``. ``normalization``, ``window``,
+    ``replicas`` and ``w0`` as in `STDPSynapses`; with replicas the volume has one neuron per
+    replica (``DopamineVolume(..., replicas=R)``), each delivering to its replica's post block.
     """
 
     pre: Any
@@ -214,6 +244,7 @@ class DASTDPSynapses(_PairBased):
     name: str = "dastdp*"
     normalization: RowNormalization | None = None
     window: Any = None
+    replicas: int = 1
 
     def __post_init__(self) -> None:
         from brian2 import second
@@ -222,6 +253,10 @@ class DASTDPSynapses(_PairBased):
 
         self._check(DASTDPParams)
         check_type("volume", self.volume, DopamineVolume)
+        if self.volume.replicas != self.replicas:
+            raise ValueError(
+                f"volume has {self.volume.replicas} neuron(s), one per replica, the rule replicas={self.replicas}"
+            )
         if "DA" not in getattr(self.post, "variables", {}):
             raise ValueError(
                 f"post ({getattr(self.post, 'name', self.post)!r}) has no variable DA to receive the dopamine: "
@@ -258,6 +293,7 @@ class DASTDPSynapses(_PairBased):
             w0=self.w0,
             name=self.name,
             normalization=self.normalization,
+            replicas=self.replicas,
         )
         self._normalize(p.w_min, p.w_max)
         self.synapses.run_regularly(
@@ -271,8 +307,9 @@ class DASTDPSynapses(_PairBased):
 
     def monitor_dopamine(self, name: str = "dopamine*"):
         """The volume's ``DA`` right after each window's release (``after_groups`` of the step that
-        opens the next window): sample m + 1 is what window m released, as `BrianRule` says."""
+        opens the next window): sample m + 1 is what window m released, as `BrianRule` says; row
+        r is replica r."""
         from brian2 import StateMonitor
 
         window = self._window("the dopamine monitor")
-        return StateMonitor(self.volume.group, "DA", record=0, dt=window, when="after_groups", name=name)
+        return StateMonitor(self.volume.group, "DA", record=True, dt=window, when="after_groups", name=name)
