@@ -67,6 +67,7 @@ def _simulate(directory, threads):
         }
 
 
+@pytest.mark.slow  # two cpp_standalone builds, about 70 s: `make test-slow`
 @pytest.mark.standalone
 def test_two_threads_give_the_numbers_of_one_thread(tmp_path):
     """Spikes, membrane potentials, weights and the fitted gate are bit for bit those of one

@@ -222,6 +222,7 @@ def test_dastdp_replicas_equal_separate_runs_and_dopamine_stays_in_its_replica()
         assert (moved > 1e-3) if r == 1 else (moved == 0), (r, moved)
 
 
+@pytest.mark.slow  # a cpp_standalone build, about 40 s: `make test-slow`
 @pytest.mark.standalone
 def test_dassdp_replicas_equal_separate_runs_cpp_standalone(tmp_path):
     """The split-weight DA-SSDP case: the replicated network on cpp_standalone (one C++ build of
