@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -73,3 +74,9 @@ def check_type(name: str, value, kind: type | tuple[type, ...], optional: bool =
 def is_real_array(array: np.ndarray) -> bool:
     """Whether ``array`` holds integers or floats (not bools, strings, objects or complex numbers)."""
     return array.dtype != bool and (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating))
+
+
+def check_path(name: str, value) -> None:
+    """A path: a ``str`` or an ``os.PathLike`` (TypeError naming ``name`` otherwise)."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {describe(value)}")

@@ -28,8 +28,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from dassdp.analysis.table_checks import numeric_column, require_columns, require_names, require_path  # noqa: E402
-from dassdp.checks import check_count, check_finite, check_positive, check_real  # noqa: E402
+from dassdp.analysis.table_checks import numeric_column, require_columns, require_names  # noqa: E402
+from dassdp.checks import check_count, check_finite, check_path, check_positive, check_real  # noqa: E402
 
 __all__ = [
     "DOPAMINERGIC",
@@ -73,7 +73,7 @@ WEIGHT_STATS = ("change_from_previous", "min", "max", "mean", "std")
 
 def _check(name: str, table, stem, columns) -> None:
     """``table`` has ``columns`` and rows, ``stem`` is a path (ValueError/TypeError naming them)."""
-    require_path("stem", stem)
+    check_path("stem", stem)
     require_columns(name, table, columns, rows=True)
 
 
@@ -577,7 +577,7 @@ def raster(spikes: pd.DataFrame, stem: str | Path) -> list[Path]:
     (from the table's window definition, ``attrs``)."""
     from dassdp.analysis.spikes import validate, window_definition
 
-    require_path("stem", stem)
+    check_path("stem", stem)
     validate(spikes)
     definition = window_definition(spikes)
     if "window" in definition:

@@ -57,8 +57,7 @@ from dassdp.analysis.summary import (
     present_metrics,
     scenario,
 )
-from dassdp.analysis.table_checks import require_path
-from dassdp.checks import describe
+from dassdp.checks import check_path, describe
 
 __all__ = ["DIGEST", "build_report", "report_is_current"]
 
@@ -133,9 +132,9 @@ def _digest(results_dir: Path) -> str:
 
 
 def _check_dirs(results_dir, out_dir) -> None:
-    require_path("results_dir", results_dir)
+    check_path("results_dir", results_dir)
     if out_dir is not None:
-        require_path("out_dir", out_dir)
+        check_path("out_dir", out_dir)
     if not Path(results_dir).is_dir():
         raise ValueError(f"results_dir {str(results_dir)!r} is not an existing directory")
 

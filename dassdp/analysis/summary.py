@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from dassdp.analysis.stats import DETECTABLE_POWER
-from dassdp.analysis.table_checks import require_columns, require_names, require_path
-from dassdp.checks import check_choice, check_real, describe
+from dassdp.analysis.table_checks import require_columns, require_names
+from dassdp.checks import check_choice, check_path, check_real, describe
 
 __all__ = [
     "MAIN_METRICS",
@@ -169,7 +169,7 @@ def scenario(out: Path) -> str | None:
     or None where it names none."""
     from dassdp.runs.runner import STUDY_JSON
 
-    require_path("out", out)
+    check_path("out", out)
     path = Path(out) / STUDY_JSON
     if not path.is_file():
         return None
@@ -183,6 +183,6 @@ def calibrated_scales(out: Path) -> dict | None:
     """``DIR/calibration.json`` (criterion and the chosen scale per variant), or None."""
     from dassdp.runs.runner import CALIBRATION_JSON
 
-    require_path("out", out)
+    check_path("out", out)
     path = Path(out) / CALIBRATION_JSON
     return json.loads(path.read_text()) if path.is_file() else None

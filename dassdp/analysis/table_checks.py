@@ -4,7 +4,6 @@ numeric and is not ValueError naming it. Checks of single arguments are `dassdp.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -55,9 +54,3 @@ def require_names(name: str, value) -> list[str]:
         if not isinstance(item, str):
             raise TypeError(f"{name} must hold names (str), got {describe(item)}")
     return names
-
-
-def require_path(name: str, value) -> None:
-    """Raise TypeError unless ``value`` is a ``str`` or ``os.PathLike``."""
-    if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a path (str or os.PathLike), got {describe(value)}")

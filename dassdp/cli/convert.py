@@ -102,7 +102,7 @@ def _fail(message: str) -> int:
     return 2
 
 
-def load_model_or_graph(path: str, trust_pickle: bool = False, **nir_options):
+def load_model_or_graph(path: str, *, trust_pickle: bool = False, **nir_options):
     """``(model, kind)`` from a ``.nir`` graph (read by `dassdp.bridge.from_nir` with
     ``nir_options``: ``convention``, ``dt``, ``reset``, ``reset_delay``), a ``torch.save``'d model or
     a ``module:function`` entry point; raises ConversionError.
@@ -229,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
                 reset_delay=reset_delay,
             )
         for warning in caught:
-            print(f"dassdp convert: warning: {warning.message}")
+            print(f"dassdp convert: warning: {warning.message}", file=sys.stderr)
         source = None
         if kind == "torch" and is_snntorch_model(model):
             source = model

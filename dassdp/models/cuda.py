@@ -25,6 +25,8 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from dassdp.checks import check_path
+
 DEFAULT_COMPUTE_CAPABILITY = 9.0
 CC_ENV = "DASSDP_CUDA_COMPUTE_CAPABILITY"
 
@@ -100,8 +102,7 @@ def configure_cuda(build_dir: str | os.PathLike, compute_capability: float | Non
     GPU was found). Raises RuntimeError naming what is missing (nvcc, cuRAND), TypeError or
     ValueError naming a bad ``build_dir``, ``compute_capability`` or ``DASSDP_CUDA_COMPUTE_CAPABILITY``.
     """
-    if not isinstance(build_dir, (str, os.PathLike)):
-        raise TypeError(f"build_dir must be a path (str or os.PathLike), got {type(build_dir).__name__} {build_dir!r}")
+    check_path("build_dir", build_dir)
     if compute_capability is not None:
         _check_compute_capability("compute_capability", compute_capability)
     import brian2cuda  # noqa: F401  (registers the device and its preferences)

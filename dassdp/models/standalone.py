@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from dassdp.checks import check_path
+
 
 class StandaloneNetwork:
     """A standalone build that is compiled once and run many times (use as a context manager)."""
@@ -43,7 +45,7 @@ class StandaloneNetwork:
 
         if target not in ("cpp_standalone", "cuda_standalone"):
             raise ValueError(f"target must be 'cpp_standalone' or 'cuda_standalone', got {target!r}")
-        _check_directory("directory", directory)
+        check_path("directory", directory)
         self.target = target
         self.directory = Path(directory).resolve()
         self.threads = threads
@@ -154,11 +156,6 @@ def loop_time(results_directory: str | os.PathLike) -> float:
 
 
 _WORKER: tuple | None = None
-
-
-def _check_directory(name: str, directory) -> None:
-    if not isinstance(directory, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(directory).__name__} {directory!r}")
 
 
 def _run_one(name: str) -> tuple[str, Any]:

@@ -27,6 +27,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from dassdp.checks import check_path
+
 RUNTIME = ("numpy", "cython")
 STANDALONE = ("cpp_standalone", "cuda_standalone")
 #: what a first compilation costs, as said on stderr (measured on 2 CPU cores)
@@ -90,8 +92,8 @@ def use_target(name: str, directory: str | None = None, threads: int | None = No
 
     if name not in RUNTIME + STANDALONE:
         raise ValueError(f"target must be one of {RUNTIME + STANDALONE}, got {name!r}")
-    if directory is not None and not isinstance(directory, (str, os.PathLike)):
-        raise TypeError(f"directory must be a path (str or os.PathLike), got {type(directory).__name__} {directory!r}")
+    if directory is not None:
+        check_path("directory", directory)
     omp = openmp_threads(name, threads)
     announce_first_build(name, directory)
     old_target = prefs.codegen.target

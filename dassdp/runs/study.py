@@ -741,8 +741,24 @@ def _check_sweep_keys(data: dict[str, Any], source: str | Path | None) -> None:
             )
 
 
+def _plain_scalars(value: Any) -> Any:
+    """``value`` with numpy scalars as Python ones (a dict built in Python may hold ``np.int64``
+    seeds; strict validation would refuse them, TOML never gives them)."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {k: _plain_scalars(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_scalars(v) for v in value]
+    if isinstance(value, (np.bool_, np.integer, np.floating)):
+        return value.item()
+    return value
+
+
 def parse_study(data: dict[str, Any], source: str | Path | None = None) -> Study:
-    """Validate a study dict (the parsed TOML); `StudyError` names the first bad field."""
+    """Validate a study dict (the parsed TOML, or one built in Python: numpy scalars are taken as
+    Python numbers); `StudyError` names the first bad field."""
+    data = _plain_scalars(data)
     _check_sweep_keys(data, source)
     try:
         study = Study.model_validate(data)
@@ -759,12 +775,13 @@ def parse_study(data: dict[str, Any], source: str | Path | None = None) -> Study
 def _check_distinct_points(study: Study, resolved: list[Study]) -> None:
     """Every grid point of the sweep must give different runs: two points with the same resolved
     study (a value listed twice, ``1`` and ``1.0``, or a parameter that no run reads such as
-    ``description``) would give runs of the same id, which the results cannot hold twice."""
+    ``description``, or an execution setting such as ``brian2.threads``) would give runs of the
+    same id, which the results cannot hold twice."""
     names = list(study.sweep)
     indices = list(itertools.product(*(range(len(study.sweep[n])) for n in names)))
     seen: dict[str, int] = {}
     for k, point in enumerate(resolved):
-        key = canonical_json(_run_body(point))
+        key = canonical_json(without_execution(_run_body(point)))  # as the run ids see it
         if key not in seen:
             seen[key] = k
             continue

@@ -311,10 +311,10 @@ def test_cli_passes_the_convention_and_prints_what_it_assumed(capsys):
 
     path = str(DATA / "norse_lif.nir")
     assert main(["convert", path, "--to", "brian2", "--convention", "norse", "--steps", "2", "--samples", "1"]) == 0
-    out = capsys.readouterr().out
-    assert "dassdp convert: warning:" in out and "dt = 0.001 s" in out
+    err = capsys.readouterr().err
+    assert "dassdp convert: warning:" in err and "dt = 0.001 s" in err
     stated = ["--convention", "norse", "--dt", "1e-3", "--reset", "zero", "--steps", "2", "--samples", "1"]
     assert main(["convert", path, "--to", "brian2", *stated]) == 0
-    assert "warning" not in capsys.readouterr().out
+    assert "warning" not in capsys.readouterr().err
     assert main(["convert", path, "--to", "brian2", "--reset-delay", "true"]) == 2
     assert "reset_delay" in capsys.readouterr().out

@@ -355,3 +355,13 @@ def test_models_check_groups_sizes_and_paths(groups):
         StandaloneNetwork("cpp_standalone", 3)
     with pytest.raises(TypeError, match="directory must be a path"), use_target("cpp_standalone", 3):
         pass
+
+
+def test_models_take_subgroups():
+    """A Subgroup (``G[2:]``) works where a group's variables suffice, as before the checks."""
+    with use_target("numpy"):
+        group = NeuronGroup(6, "v : 1\nI : 1\nvth : 1\nDA : 1", threshold="v > vth")
+        inhibition = lateral_inhibition(group[2:], 0.5)
+        assert len(inhibition.source) == 4
+        delivery = DopamineVolume().deliver_to(group[:3])
+        assert len(delivery.target) == 3

@@ -251,3 +251,21 @@ batch_size = 128
 """
     )
     assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+
+
+def test_numpy_scalars_in_a_dict_built_in_python_are_numbers():
+    """`parse_study` also takes dicts built in Python: numpy scalars are their Python values."""
+    import numpy as np
+
+    base = {"tasks": {"classes": {"A": [0, 1]}}, "sequence": ["A"]}
+    study = parse_study({**base, "seeds": [np.int64(1), 2], "network": {"n_steps": np.int32(4)}})
+    assert study.seeds == [1, 2] and type(study.seeds[0]) is int and study.network.n_steps == 4
+    assert parse_study({**base, "training": {"lr": np.float32(0.5)}}).training.lr == 0.5
+
+
+def test_a_sweep_over_an_execution_setting_is_refused():
+    """brian2.threads does not change a run's numbers, so its values would give runs of one id."""
+    base = {"tasks": {"classes": {"A": [0, 1]}}, "sequence": ["A"], "phase": "brian2"}
+    with pytest.raises(StudyError) as info:
+        parse_study({**base, "sweep": {"brian2.threads": [1, 2]}})
+    assert info.value.field == "sweep.brian2.threads" and "give the same runs" in str(info.value)

@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from dassdp.checks import check_finite, is_real_array
+from dassdp.checks import check_finite, describe, is_real_array
 
 __all__ = ["check_group", "check_quantity", "check_schedule", "check_weights"]
 
@@ -50,15 +50,23 @@ def check_quantity(name: str, value, unit: str = "second", bound: str | None = "
         raise ValueError(f"{name} must be {bound}, got {value!r}")
 
 
-def check_group(name: str, value, spikes_only: bool = False) -> None:
-    """A Brian2 ``NeuronGroup`` (with ``spikes_only``, any spike source: also a
-    ``SpikeGeneratorGroup`` or ``PoissonGroup``); TypeError naming ``name`` otherwise."""
+def check_group(name: str, value, spikes_only: bool = False, whole: bool = False) -> None:
+    """A Brian2 ``NeuronGroup`` or a ``Subgroup`` of one (``G[5:]``; with ``whole``, only a whole
+    ``NeuronGroup``, e.g. for a group that must carry its own events); with ``spikes_only``, any
+    spike source (also a ``SpikeGeneratorGroup`` or ``PoissonGroup``). TypeError naming ``name``
+    otherwise."""
     from brian2 import NeuronGroup
     from brian2.core.spikesource import SpikeSource
+    from brian2.groups.subgroup import Subgroup
 
-    if not isinstance(value, SpikeSource if spikes_only else NeuronGroup):
-        kind = "spike source (NeuronGroup, SpikeGeneratorGroup, PoissonGroup)" if spikes_only else "NeuronGroup"
-        raise TypeError(f"{name} must be a Brian2 {kind}, got {type(value).__name__} {value!r}")
+    kinds = SpikeSource if spikes_only else NeuronGroup if whole else (NeuronGroup, Subgroup)
+    if not isinstance(value, kinds):
+        kind = (
+            "spike source (NeuronGroup, SpikeGeneratorGroup, PoissonGroup)"
+            if spikes_only
+            else "NeuronGroup" + ("" if whole else " (or a Subgroup of one)")
+        )
+        raise TypeError(f"{name} must be a Brian2 {kind}, got {describe(value)}")
 
 
 def check_schedule(schedule, window=None, optional: bool = True) -> None:

@@ -348,8 +348,8 @@ class DASSDPSynapses:
     def _check(self) -> None:
         """Raise a TypeError or ValueError naming the argument that does not fit (before anything
         is built or any group is modified)."""
-        check_group("pre", self.pre)
-        check_group("post", self.post)
+        check_group("pre", self.pre, whole=True)  # it carries the window-end event
+        check_group("post", self.post, whole=True)
         check_replicas(self.replicas, pre=self.pre, post=self.post)
         dt = self.pre.clock.dt
         if float(self.post.clock.dt) != float(dt):
