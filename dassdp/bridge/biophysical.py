@@ -34,9 +34,10 @@ import math
 
 import numpy as np
 
-from dassdp.bridge.brian2 import Converted, _Builder, _prepare_inputs, check_name, check_time, resolve_input_mode
+from dassdp.bridge.brian2 import Converted, _Builder, _prepare_inputs, check_name, resolve_input_mode
 from dassdp.bridge.lower import check_model
 from dassdp.bridge.plan import ConversionError, Neurons
+from dassdp.rules.brian2.checks import check_quantity
 
 __all__ = ["to_brian2_biophysical"]
 
@@ -186,8 +187,9 @@ def to_brian2_biophysical(
     from dassdp.bridge.lower import lower
 
     check_model(model)
-    check_time("dt", dt, required=False)
-    check_time("sim_dt", sim_dt, required=False)
+    for name, value in (("dt", dt), ("sim_dt", sim_dt)):
+        if value is not None:
+            check_quantity(name, value)
     check_name(name)
     x = _prepare_inputs(inputs, n_steps, encoding, seed)
     model = copy.deepcopy(model).to(torch.float64)

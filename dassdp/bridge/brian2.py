@@ -48,6 +48,7 @@ import torch
 from dassdp.bridge.lower import apply_stage, check_model, lower
 from dassdp.bridge.plan import LINEAR, ConversionError, Flatten, MaxPool, Neurons, Plan, TimeMean
 from dassdp.checks import check_choice, check_count, describe
+from dassdp.rules.brian2.checks import check_quantity
 
 __all__ = ["Converted", "Projection", "brian2_name", "to_brian2"]
 
@@ -235,20 +236,6 @@ class Converted:
 ENCODINGS = ("rate", "latency", "direct")
 
 
-def check_time(name: str, value, required: bool = True) -> None:
-    """Raise TypeError unless ``value`` is a Brian2 time (e.g. ``0.1*ms``), ValueError unless it is > 0
-    and finite; ``None`` passes unless ``required``."""
-    from brian2 import Quantity, second
-    from brian2.units.fundamentalunits import have_same_dimensions
-
-    if value is None and not required:
-        return
-    if not isinstance(value, Quantity) or not have_same_dimensions(value, second) or np.ndim(value) != 0:
-        raise TypeError(f"{name} must be a Brian2 time such as 0.1*ms, got {describe(value)}")
-    if not (np.isfinite(float(value)) and float(value) > 0):
-        raise ValueError(f"{name} must be > 0 and finite, got {value!r}")
-
-
 def check_name(name) -> None:
     """A Brian2 object name prefix: letters, digits and underscores, not starting with a digit."""
     if not isinstance(name, str):
@@ -389,7 +376,8 @@ def to_brian2(
     from brian2 import defaultclock
 
     check_model(model)
-    check_time("dt", dt, required=False)
+    if dt is not None:
+        check_quantity("dt", dt)
     check_name(name)
     for what, value in (("plastic", plastic), ("drive", drive), ("extra_variables", extra_variables)):
         _check_mapping(what, value)

@@ -79,7 +79,7 @@ def test_to_brian2_encoding_arguments_are_checked(kwargs, error, match):
 
 def test_to_brian2_dt_name_and_mappings_are_checked():
     model, x = _mlp(), _x()
-    with pytest.raises(TypeError, match=r"dt must be a Brian2 time such as 0\.1\*ms, got float"):
+    with pytest.raises(TypeError, match=r"dt must be a time in Brian2 units \(e.g. 5\*ms\), got 0.0001 without a unit"):
         to_brian2(model, x, dt=1e-4)
     with pytest.raises(ValueError, match="dt must be > 0"):
         to_brian2(model, x, dt=-1 * ms)
@@ -91,9 +91,9 @@ def test_to_brian2_dt_name_and_mappings_are_checked():
         to_brian2(model, x, drive=[np.zeros((10, 3))])
     with pytest.raises(TypeError, match="plastic must be a dict"):
         to_brian2(model, x, plastic="readout")
-    with pytest.raises(TypeError, match="sim_dt must be a Brian2 time"):
+    with pytest.raises(TypeError, match="sim_dt must be a time in Brian2 units"):
         to_brian2_biophysical(model, x, sim_dt=0.5)
-    with pytest.raises(TypeError, match="dt must be a Brian2 time"):
+    with pytest.raises(TypeError, match="dt must be a time in Brian2 units"):
         to_brian2_biophysical(model, x, dt=1e-3)
 
 
