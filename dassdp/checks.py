@@ -38,7 +38,7 @@ def check_real(name: str, value) -> None:
     """A real number or 0-d numeric array (not a bool, a string or a longer array)."""
     scalar_array = isinstance(value, np.ndarray) and value.ndim == 0 and np.issubdtype(value.dtype, np.number)
     if isinstance(value, bool) or not (isinstance(value, numbers.Real) or scalar_array):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be a real number, got {describe(value)}")
 
 
 def check_finite(name: str, value) -> None:
@@ -58,7 +58,7 @@ def check_positive(name: str, value, strict: bool = True) -> None:
 def check_count(name: str, value, minimum: int = 0) -> None:
     """An integer (not a bool, not a float such as ``3.0``) ``>= minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be an integer, got {describe(value)}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
 
@@ -68,7 +68,7 @@ def check_type(name: str, value, kind: type | tuple[type, ...], optional: bool =
     if not (isinstance(value, kind) or (optional and value is None)):
         kinds = kind if isinstance(kind, tuple) else (kind,)
         expected = " or ".join(k.__name__ for k in kinds) + (" or None" if optional else "")
-        raise TypeError(f"{name} must be a {expected}, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be a {expected}, got {describe(value)}")
 
 
 def is_real_array(array: np.ndarray) -> bool:

@@ -40,7 +40,7 @@ import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import torch
@@ -48,6 +48,7 @@ import torch
 from dassdp.bridge.lower import apply_stage, check_model, lower
 from dassdp.bridge.plan import LINEAR, ConversionError, Flatten, MaxPool, Neurons, Plan, TimeMean
 from dassdp.checks import check_choice, check_count, describe
+from dassdp.models.encoders import Encoding
 from dassdp.rules.brian2.checks import check_quantity
 
 __all__ = ["Converted", "Projection", "brian2_name", "to_brian2"]
@@ -233,7 +234,7 @@ class Converted:
         }
 
 
-ENCODINGS = ("rate", "latency", "direct")
+ENCODINGS = get_args(Encoding)
 
 
 def check_name(name) -> None:
