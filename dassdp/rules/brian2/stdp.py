@@ -74,15 +74,16 @@ def _per_synapse(syn, w0: np.ndarray, replicas: int) -> np.ndarray:
     except NotImplementedError:  # standalone: synapses exist once the network runs
         n = None
     per_replica = None if n is None else n // replicas
-    if replicas > 1 and w0.ndim == 1 and w0.shape != (n,):
-        w0 = np.tile(w0, replicas)
+    given = w0.shape
+    if replicas > 1 and w0.ndim == 1 and (n is None or given == (per_replica,)):
+        w0 = np.tile(w0, replicas)  # one replica's values for all (standalone: Brian2 checks the length)
     if replicas > 1 and w0.ndim == 2 and w0.shape[0] == replicas:
         w0 = w0.ravel()
     if n is not None and w0.shape != (n,):
         replica_shapes = "" if replicas == 1 else f", per replica ({per_replica},) or ({replicas}, {per_replica})"
         raise ValueError(
             f"w0 must be a finite scalar, one value per synapse ({n},){replica_shapes} or a Brian2 expression string, "
-            f"got shape {np.shape(w0)}"
+            f"got shape {given}"
         )
     return w0
 
