@@ -88,6 +88,20 @@ def _per_synapse(syn, w0: np.ndarray, replicas: int) -> np.ndarray:
     return w0
 
 
+def _pair_constants(p) -> dict:
+    """The pair-based window's constants in the synapses' namespace (STDP and DA-STDP)."""
+    from brian2 import second
+
+    return {
+        "stdp_tau_plus": p.tau_plus * second,
+        "stdp_tau_minus": p.tau_minus * second,
+        "stdp_a_plus": p.a_plus,
+        "stdp_a_minus": p.a_minus,
+        "stdp_w_min": p.w_min,
+        "stdp_w_max": p.w_max,
+    }
+
+
 class _PairBased:
     """What STDP and DA-STDP share: argument checks, windows (for normalisation and monitors) and
     the `dassdp.rules.brian2.protocol.BrianRule` interface."""
@@ -183,7 +197,6 @@ class STDPSynapses(_PairBased):
     replicas: int = 1
 
     def __post_init__(self) -> None:
-        from brian2 import second
 
         self._check(STDPParams)
         p = self.params
@@ -197,12 +210,7 @@ class STDPSynapses(_PairBased):
             on_pre=f"apre {bump}\nw = clip(w + {learn}stdp_a_minus * apost, stdp_w_min, stdp_w_max)",
             on_post=f"apost {bump}\nw = clip(w + {learn}({potentiation}), stdp_w_min, stdp_w_max)",
             namespace={
-                "stdp_tau_plus": p.tau_plus * second,
-                "stdp_tau_minus": p.tau_minus * second,
-                "stdp_a_plus": p.a_plus,
-                "stdp_a_minus": p.a_minus,
-                "stdp_w_min": p.w_min,
-                "stdp_w_max": p.w_max,
+                **_pair_constants(p),
                 "stdp_same_step": same_step_correction(p.a_plus, p.a_minus, p.same_step),
                 **namespace,
             },
@@ -267,13 +275,8 @@ class DASTDPSynapses(_PairBased):
         dt = float(self.pre.clock.dt / second)
         tau_s = p.tau_c * p.tau_n / (p.tau_c + p.tau_n)
         namespace = {
-            "stdp_tau_plus": p.tau_plus * second,
-            "stdp_tau_minus": p.tau_minus * second,
-            "stdp_a_plus": p.a_plus,
-            "stdp_a_minus": p.a_minus,
+            **_pair_constants(p),
             "stdp_b": p.b,
-            "stdp_w_min": p.w_min,
-            "stdp_w_max": p.w_max,
             "stdp_k_n": -tau_s * np.expm1(-dt / tau_s),
             "stdp_k_c": -p.tau_c * np.expm1(-dt / p.tau_c),
             "stdp_decay_c": np.exp(-dt / p.tau_c),
