@@ -23,7 +23,7 @@
   differ in ``--mode exact``; ``--mode biophysical`` converts to continuous time.
 - ``--to nir``: writes the graph to ``--out`` (default: the input with suffix ``.nir``).
 
-Exit status 2 (and ``dassdp convert: error: ...`` on standard output) for a source that is neither a
+Exit status 2 (and ``dassdp convert: error: ...`` on standard error) for a source that is neither a
 model nor a graph, a pickled model without ``--trust-pickle``, an entry point that cannot be
 imported or returns no model, a model that cannot be converted or a bad option value.
 """
@@ -98,7 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"dassdp convert: error: {message}")
+    print(f"dassdp convert: error: {message}", file=sys.stderr)
     return 2
 
 

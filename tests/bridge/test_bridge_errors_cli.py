@@ -66,14 +66,14 @@ def test_cli_converts_model_and_graph(tmp_path, capsys):
 def test_cli_rejects_files_that_are_not_models(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("not a model")
     assert _run_cli(tmp_path / "notes.txt", "--to", "brian2") == 2
-    assert "neither a NIR graph" in capsys.readouterr().out
+    assert "neither a NIR graph" in capsys.readouterr().err
     torch.save(SpikingMLP([4, 3], 2).state_dict(), tmp_path / "weights.pt")
     assert _run_cli(tmp_path / "weights.pt", "--to", "nir") == 2
-    assert "not a torch.nn.Module (a state_dict?" in capsys.readouterr().out
+    assert "not a torch.nn.Module (a state_dict?" in capsys.readouterr().err
     assert _run_cli(tmp_path / "missing.pt", "--to", "nir") == 2
     torch.save(SpikingConvNet((1, 8, 8), [2], 4, 2), tmp_path / "conv.pt")
     assert _run_cli(tmp_path / "conv.pt", "--to", "nir", "--input-shape", "1,8,8", "--trust-pickle") == 2
-    assert "'pool.0' (MaxPool)" in capsys.readouterr().out
+    assert "'pool.0' (MaxPool)" in capsys.readouterr().err
 
 
 class _WritesMarker:
@@ -99,7 +99,7 @@ def test_cli_does_not_unpickle_untrusted_files(tmp_path, capsys):
             dump(_WritesMarker(marker), handle)
         assert _run_cli(tmp_path / name, "--to", "brian2") == 2
         assert not marker.exists(), f"{name}: the pickle's code ran"
-        out = capsys.readouterr().out
+        out = capsys.readouterr().err
         assert out.startswith("dassdp convert: error:") and "--trust-pickle" in out, out
 
 
@@ -107,14 +107,14 @@ def test_cli_loads_a_pickled_module_only_with_trust_pickle(tmp_path, capsys):
     model = SpikingMLP([4, 3], 2)
     torch.save(model, tmp_path / "mlp.pt")
     assert _run_cli(tmp_path / "mlp.pt", "--to", "nir") == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "(dassdp.models.snn.SpikingMLP) that loads only with --trust-pickle" in out
     assert "executes code from the file" in out
     assert _run_cli(tmp_path / "mlp.pt", "--to", "nir", "--trust-pickle") == 0
     assert "fc.0             Affine" in capsys.readouterr().out
     torch.save(model.state_dict(), tmp_path / "state.pt")  # tensors load with weights_only=True
     assert _run_cli(tmp_path / "state.pt", "--to", "nir") == 2
-    assert "holds an object of type OrderedDict, not a torch.nn.Module (a state_dict?" in capsys.readouterr().out
+    assert "holds an object of type OrderedDict, not a torch.nn.Module (a state_dict?" in capsys.readouterr().err
 
 
 def test_cli_help_warns_that_trust_pickle_executes_code(capsys):
@@ -127,5 +127,5 @@ def test_cli_help_warns_that_trust_pickle_executes_code(capsys):
 def test_cli_rejects_a_zero_dt(tmp_path, capsys):
     torch.save(SpikingMLP([4, 3], 2), tmp_path / "mlp.pt")
     assert _run_cli(tmp_path / "mlp.pt", "--to", "nir", "--trust-pickle", "--dt", "0") == 2
-    assert "dt must be > 0" in capsys.readouterr().out
+    assert "dt must be > 0" in capsys.readouterr().err
     assert not (tmp_path / "mlp.nir").exists()  # the old code wrote it with the default dt

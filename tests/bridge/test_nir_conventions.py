@@ -317,4 +317,4 @@ def test_cli_passes_the_convention_and_prints_what_it_assumed(capsys):
     assert main(["convert", path, "--to", "brian2", *stated]) == 0
     assert "warning" not in capsys.readouterr().err
     assert main(["convert", path, "--to", "brian2", "--reset-delay", "true"]) == 2
-    assert "reset_delay" in capsys.readouterr().out
+    assert "reset_delay" in capsys.readouterr().err

@@ -297,11 +297,11 @@ def test_cli_check_compares_with_snntorch_itself(tmp_path, monkeypatch, capsys):
 
     torch.save(build(), tmp_path / "snn.pt")
     assert main(["convert", str(tmp_path / "snn.pt"), *argv]) == 2  # a pickle: only with --trust-pickle
-    assert "--trust-pickle" in capsys.readouterr().out
+    assert "--trust-pickle" in capsys.readouterr().err
     assert main(["convert", str(tmp_path / "snn.pt"), *argv, "--trust-pickle"]) == 0
     assert "check against snnTorch's own forward pass" in capsys.readouterr().out
     assert main(["convert", "snn_entry_model:missing", *argv]) == 2
-    assert "entry point 'snn_entry_model:missing'" in capsys.readouterr().out
+    assert "entry point 'snn_entry_model:missing'" in capsys.readouterr().err
 
 
 _FUNCTIONAL_ENTRY = """
@@ -342,7 +342,7 @@ def test_cli_functional_style_needs_its_forward_order(tmp_path, monkeypatch, cap
     monkeypatch.setattr("sys.path", list(__import__("sys").path))
     argv = ["convert", "functional_entry:build", "--to", "brian2", "--samples", "2", "--steps", "30", "--check"]
     assert main(argv) == 2
-    assert "cannot be its forward order" in capsys.readouterr().out
+    assert "cannot be its forward order" in capsys.readouterr().err
     assert main([*argv, "--layers", "fc1,lif1,fc2,lif2"]) == 0
     out = capsys.readouterr().out
     assert "identical spike rasters: True" in out and " 0 of 480 entries differ" in out
