@@ -138,6 +138,25 @@ class _PairBased:
             return self.schedule.window * second
         raise ValueError(f"{purpose} works once per window: give window= or a schedule")
 
+    def _build(self, equations: str, on_pre: str, on_post: str, namespace: dict):
+        """The Synapses from pre to post with this rule's code and its connectivity, transmission,
+        delay, initial weights, name, normalisation and replicas."""
+        return _synapses(
+            self.pre,
+            self.post,
+            equations,
+            on_pre=on_pre,
+            on_post=on_post,
+            namespace=namespace,
+            connect=self.connect,
+            transmission=self.on_pre,
+            delay=self.delay,
+            w0=self.w0,
+            name=self.name,
+            normalization=self.normalization,
+            replicas=self.replicas,
+        )
+
     def _normalize(self, w_min: float, w_max: float) -> None:
         if self.normalization is not None:
             window = self._window("normalization")
@@ -203,9 +222,7 @@ class STDPSynapses(_PairBased):
         bump = "= 1" if p.pairing == "nearest" else "+= 1"
         namespace, learn = _learning(self.schedule)
         potentiation = f"stdp_a_plus * apre + stdp_same_step * {_SAME_STEP}"
-        self.synapses = _synapses(
-            self.pre,
-            self.post,
+        self.synapses = self._build(
             _STDP,
             on_pre=f"apre {bump}\nw = clip(w + {learn}stdp_a_minus * apost, stdp_w_min, stdp_w_max)",
             on_post=f"apost {bump}\nw = clip(w + {learn}({potentiation}), stdp_w_min, stdp_w_max)",
@@ -214,13 +231,6 @@ class STDPSynapses(_PairBased):
                 "stdp_same_step": same_step_correction(p.a_plus, p.a_minus, p.same_step),
                 **namespace,
             },
-            connect=self.connect,
-            transmission=self.on_pre,
-            delay=self.delay,
-            w0=self.w0,
-            name=self.name,
-            normalization=self.normalization,
-            replicas=self.replicas,
         )
         self._normalize(p.w_min, p.w_max)
         self.objects = [self.synapses]
@@ -284,20 +294,11 @@ class DASTDPSynapses(_PairBased):
         }
         schedule_namespace, learn = _learning(self.schedule)
         namespace.update(schedule_namespace)
-        self.synapses = _synapses(
-            self.pre,
-            self.post,
+        self.synapses = self._build(
             _STDP + "c : 1",
             on_pre="apre += 1\nc -= stdp_a_minus * apost",
             on_post=f"apost += 1\nc += stdp_a_plus * apre + stdp_same_step * {_SAME_STEP}",
             namespace=namespace,
-            connect=self.connect,
-            transmission=self.on_pre,
-            delay=self.delay,
-            w0=self.w0,
-            name=self.name,
-            normalization=self.normalization,
-            replicas=self.replicas,
         )
         self._normalize(p.w_min, p.w_max)
         self.synapses.run_regularly(
