@@ -4,8 +4,11 @@ For each rule, one Network holds a build with ``replicas=4`` (each replica its o
 drive, initial weights and loss values, labels or dopamine) and the same four networks built with
 ``replicas=1``; the replicas must give the separate runs' post spikes exactly and their weights
 and gates to a relative 1e-12. A second replicated build, in which one replica's loss or dopamine
-differs, shows that only that replica changes.
+differs, shows that only that replica changes. With params per replica (amplitudes and bounds of
+each replica its own), three replicas equal three separate runs with those params.
 """
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -49,26 +52,42 @@ def _rows(values: list) -> np.ndarray:
     return np.asarray(values[0]) if len(values) == 1 else np.stack(values)
 
 
-def _groups(replicas: list[dict]):
-    """Pre relay and post LIF group of ``len(replicas)`` replicas, and their objects."""
+def _groups(replicas: list[dict], normalization: bool = False):
+    """Pre relay and post LIF group of ``len(replicas)`` replicas (with ``normalization``, the post
+    group holds the normalisation's variables), and their objects."""
     from brian2 import SpikeGeneratorGroup, ms, mV
 
     from dassdp.models.neurons import current_lif
     from dassdp.models.relay import relay
     from dassdp.rules.brian2 import neuron_variables
+    from dassdp.rules.brian2.normalization import POST_VARIABLES
 
     i = np.concatenate([x["pre_i"] + r * N_PRE for r, x in enumerate(replicas)])
     steps = np.concatenate([x["pre_step"] for x in replicas])
     source = SpikeGeneratorGroup(len(replicas) * N_PRE, i, steps * DT_MS * ms)
     pre, relay_objects = relay(source, extra=neuron_variables("pre", "readout"))
-    post = current_lif(tau_m=4 * ms).group(len(replicas) * N_POST, extra=neuron_variables("post", "readout"))
+    extra = neuron_variables("post", "readout") + (POST_VARIABLES if normalization else "")
+    post = current_lif(tau_m=4 * ms).group(len(replicas) * N_POST, extra=extra)
     post.I_ext = np.concatenate([x["drive"] for x in replicas]) * mV
     return source, pre, post, [source, *relay_objects, post]
 
 
-def _rule(kind: str, replicas: list[dict], da_replicas: list[dict] | None = None):
-    """The rule ``kind`` on fresh groups for ``replicas`` (``replicas=len(replicas)``); returns the
-    rule, the post group and the objects to run."""
+#: each kind's params (DA-SSDP "dassdp_normalized": whole weights, bounds and a divisive normalisation)
+PARAMS = {
+    "dassdp_split": ref.DASSDPParams(a_plus=0.3, a_base=0.1),
+    "dassdp_readout": ref.DASSDPParams(a_plus=0.3, a_base=0.1, sigma=2.0),
+    "dassdp_whole": ref.DASSDPParams(a_plus=0.3, a_base=0.1, w_min=-1.5, w_max=2.5),
+    "dassdp_normalized": ref.DASSDPParams(a_plus=0.3, a_base=0.1, w_min=-1.5, w_max=2.5),
+    "ssdp": ref.DASSDPParams(gate="off", a_plus=0.4),
+    "stdp": ref.STDPParams(a_plus=0.05, a_minus=-0.06, w_min=-3.0, w_max=3.0),
+    "dastdp": ref.DASTDPParams(tau_c=0.03, tau_n=0.01, tau_plus=0.01, tau_minus=0.01, w_min=-50.0),
+}
+
+
+def _rule(kind: str, replicas: list[dict], da_replicas: list[dict] | None = None, params: list | None = None):
+    """The rule ``kind`` on fresh groups for ``replicas`` (``replicas=len(replicas)``) with
+    `PARAMS`, or ``params`` (one per replica: a list, or for one replica its params object);
+    returns the rule, the post group and the objects to run."""
     from brian2 import SpikeGeneratorGroup, ms
 
     from dassdp.models.dopamine import DopamineVolume
@@ -81,38 +100,41 @@ def _rule(kind: str, replicas: list[dict], da_replicas: list[dict] | None = None
         SSDPSynapses,
         STDPSynapses,
     )
+    from dassdp.rules.brian2.normalization import RowNormalization
     from dassdp.rules.brian2.reward import reward_prediction_error
 
     n = len(replicas)
-    source, pre, post, objects = _groups(replicas)
+    source, pre, post, objects = _groups(replicas, normalization=kind == "dassdp_normalized")
     window = STEPS * DT_MS * ms
     common = {"on_pre": "I_syn_post += 4 * w * mV", "replicas": n}
     w0 = _rows([x["w0"] for x in replicas])
     per_synapse = _rows([x["w0"].T.ravel() for x in replicas])  # STDP: synapse order i-major
+    params = PARAMS[kind] if params is None else params[0] if len(params) == 1 else params
     if kind == "dassdp_split":
         loss = ExternalLoss(_rows([x["loss"] for x in replicas]))
-        rule = DASSDPSynapses(
-            pre, post, window, ref.DASSDPParams(a_plus=0.3, a_base=0.1), warmup=WARMUP, loss=loss, w0=w0, **common
-        )
+        rule = DASSDPSynapses(pre, post, window, params, warmup=WARMUP, loss=loss, w0=w0, **common)
     elif kind == "dassdp_readout":
         labels, classes = _rows([x["labels"] for x in replicas]), _rows([x["classes"] for x in replicas])
         loss = ReadoutLoss(pre, post, labels, n_steps=STEPS, classes=classes, bias=None)
-        params = ref.DASSDPParams(a_plus=0.3, a_base=0.1, sigma=2.0)
         rule = DASSDPSynapses(pre, post, window, params, warmup=WARMUP, loss=loss, w0=w0, **common)
     elif kind == "dassdp_whole":
         j, i = np.nonzero(MASK)
         loss = SpikeCountLoss(post, _rows([x["labels"] for x in replicas]))
-        params = ref.DASSDPParams(a_plus=0.3, a_base=0.1, w_min=-1.5, w_max=2.5)
         rule = DASSDPSynapses(
             pre, post, window, params, warmup=WARMUP, batch=2, loss=loss, w0=w0, connect={"i": i, "j": j}, **common
         )
+    elif kind == "dassdp_normalized":
+        loss = ExternalLoss(_rows([x["loss"] for x in replicas]))
+        mean, spread = (np.concatenate(points) for points in zip(*(ref.row_set_points(x["w0"]) for x in replicas)))
+        normalization = RowNormalization("divisive", mean, spread)
+        rule = DASSDPSynapses(
+            pre, post, window, params, warmup=WARMUP, loss=loss, w0=w0, normalization=normalization, **common
+        )
     elif kind == "ssdp":
-        rule = SSDPSynapses(pre, post, window, ref.DASSDPParams(gate="off", a_plus=0.4), w0=w0, **common)
+        rule = SSDPSynapses(pre, post, window, params, w0=w0, **common)
     elif kind == "stdp":
-        params = ref.STDPParams(a_plus=0.05, a_minus=-0.06, w_min=-3.0, w_max=3.0)
         rule = STDPSynapses(source, post, params=params, w0=per_synapse, **common)
     else:  # dastdp: reward-prediction-error dopamine, or phasic dopamine spikes
-        params = ref.DASTDPParams(tau_c=0.03, tau_n=0.01, tau_plus=0.01, tau_minus=0.01, w_min=-50.0)
         if da_replicas is None:
             schedule = ref.Schedule(np.ones(N_WINDOWS), STEPS * DT_MS * 1e-3)
             labels = _rows([x["labels"] for x in replicas])
@@ -130,8 +152,9 @@ def _rule(kind: str, replicas: list[dict], da_replicas: list[dict] | None = None
 
 
 def _run(kind: str, variants: dict, target: str = "numpy", directory=None) -> dict:
-    """Run every variant (name: replicas' inputs and dopamine inputs) of rule ``kind`` in one
-    Network on ``target``; per variant and replica: post spikes, weights, gate."""
+    """Run every variant (name: replicas' inputs, dopamine inputs and optionally params per
+    replica) of rule ``kind`` in one Network on ``target``; per variant and replica: post spikes,
+    weights, gate."""
     from brian2 import Network, SpikeMonitor, defaultclock, ms, start_scope
 
     from dassdp.models.targets import use_target
@@ -140,8 +163,8 @@ def _run(kind: str, variants: dict, target: str = "numpy", directory=None) -> di
     with use_target(target, directory):
         defaultclock.dt = DT_MS * ms
         built, objects = {}, []
-        for name, (inputs, da_inputs) in variants.items():
-            rule, post, objs = _rule(kind, inputs, da_inputs)
+        for name, (inputs, da_inputs, *params) in variants.items():
+            rule, post, objs = _rule(kind, inputs, da_inputs, *params)
             monitor = SpikeMonitor(post)
             built[name] = (rule, monitor, len(inputs))
             objects += objs + [monitor]
@@ -230,6 +253,94 @@ def test_dassdp_replicas_equal_separate_runs_cpp_standalone(tmp_path):
     replicated = _run("dassdp_split", {"replicated": (INPUTS, None)}, "cpp_standalone", tmp_path / "cpp")
     alone = _run("dassdp_split", {k: v for k, v in _variants().items() if k != "replicated"})
     _check_equal({**replicated, **alone}, "dassdp_split")
+
+
+#: the changes to `PARAMS` of three replicas with params of their own: amplitudes scaled by 1, 3
+#: and 10, bounds of their own (DA-SSDP "dassdp_whole": bounded, unbounded, bounded above only;
+#: its batch of 2 windows keeps whole weights when run alone without bounds)
+REPLICA_CHANGES = {
+    "dassdp_split": [{}, {"a_plus": 0.9, "a_base": 0.3}, {"a_plus": 3.0, "a_base": 1.0, "clip": 0.5}],
+    "dassdp_whole": [
+        {},
+        {"a_plus": 0.9, "a_base": 0.3, "w_min": -np.inf, "w_max": np.inf},
+        {"a_plus": 3.0, "a_base": 1.0, "w_min": -np.inf, "w_max": 1.5},
+    ],
+    "dassdp_normalized": [
+        {},
+        {"a_plus": 0.9, "a_base": 0.3, "w_min": -1.0, "w_max": 2.0},
+        {"a_plus": 3.0, "a_base": 1.0, "w_min": -0.5, "w_max": 1.5},
+    ],
+    "ssdp": [
+        {"w_min": -2.0, "w_max": 3.0},
+        {"a_plus": 1.2, "a_base": 0.3, "w_min": -1.0, "w_max": 2.0},
+        {"a_plus": 4.0, "a_base": 1.0, "w_min": -0.5, "w_max": 1.5},
+    ],
+    "stdp": [{}, {"a_plus": 0.15, "a_minus": -0.18, "w_min": -2.0}, {"a_plus": 0.5, "a_minus": -0.6, "w_max": 1.5}],
+    "dastdp": [
+        {},
+        {"a_plus": 3.0, "a_minus": 4.5, "w_min": -1.0, "w_max": 1.5},
+        {"a_plus": 10.0, "a_minus": 15.0, "w_min": -3.0, "w_max": 3.0},
+    ],
+}
+
+
+def _replica_params(kind: str) -> list:
+    return [replace(PARAMS[kind], **changes) for changes in REPLICA_CHANGES[kind]]
+
+
+@pytest.mark.parametrize("kind", list(REPLICA_CHANGES))
+def test_params_per_replica_equal_separate_runs(kind):
+    """Three replicas with params of their own (amplitudes, update clip and weight bounds) equal
+    three separate runs with those params; the bounds clip weights in some replica."""
+    params = _replica_params(kind)
+    inputs = INPUTS[: len(params)]
+    alone = {f"alone{r}": ([x], None, [params[r]]) for r, x in enumerate(inputs)}
+    out = _run(kind, {"replicated": (inputs, None, params), **alone})
+    for r in range(len(params)):
+        _assert_same(out["replicated"][r], out[f"alone{r}"][0])
+        initial = INPUTS[r]["w0"][MASK] if kind == "dassdp_whole" else INPUTS[r]["w0"].T.ravel()  # synapse order
+        assert np.abs(out["replicated"][r]["w"] - initial).max() > 1e-3
+    if kind != "dassdp_split":  # it has no bounds
+        at_bound = [np.isin(out["replicated"][r]["w"], (p.w_min, p.w_max)).sum() for r, p in enumerate(params)]
+        assert sum(at_bound) > 0, at_bound
+
+
+@pytest.mark.slow  # a cpp_standalone build, about 40 s: `make test-slow`
+@pytest.mark.standalone
+@pytest.mark.parametrize("kind", ["dassdp_split", "stdp"])
+def test_params_per_replica_cpp_standalone(tmp_path, kind):
+    """The per-synapse constants of params per replica are set on cpp_standalone too (where the
+    synapses exist only once the network runs): the replicated network equals separate numpy runs."""
+    params = _replica_params(kind)
+    inputs = INPUTS[: len(params)]
+    replicated = _run(kind, {"replicated": (inputs, None, params)}, "cpp_standalone", tmp_path / "cpp")
+    alone = _run(kind, {f"alone{r}": ([x], None, [params[r]]) for r, x in enumerate(inputs)})
+    for r in range(len(params)):
+        _assert_same(replicated["replicated"][r], alone[f"alone{r}"][0])
+
+
+def test_params_per_replica_keep_the_single_params_code():
+    """One params object compiles the constants as shared ones (in the namespace for STDP); a list
+    makes them per-synapse variables holding each replica's value, and the normalisation reads
+    each synapse's bounds."""
+    from brian2 import start_scope
+
+    start_scope()
+    params = _replica_params("dassdp_normalized")
+    single, _, _ = _rule("dassdp_normalized", INPUTS[:3])
+    assert single.synapses.variables["ssdp_a_plus"].scalar
+    rule, _, _ = _rule("dassdp_normalized", INPUTS[:3], params=params)
+    assert not rule.synapses.variables["ssdp_w_max"].scalar and rule.mode == "whole"
+    np.testing.assert_array_equal(rule.synapses.ssdp_w_max[:], np.repeat([p.w_max for p in params], N_PRE * N_POST))
+    (runner,) = [obj for obj in rule.synapses.contained_objects if obj.name.endswith("_normalize")]
+    assert "clip(norm_mean_post + (w - norm_m) * norm_scale, ssdp_w_min, ssdp_w_max)" in runner.abstract_code
+    stdp, _, _ = _rule("stdp", INPUTS[:3])
+    assert "stdp_a_plus" in stdp.synapses.namespace and "stdp_a_plus" not in stdp.synapses.variables
+    stdp_params = _replica_params("stdp")
+    stdp, _, _ = _rule("stdp", INPUTS[:3], params=tuple(stdp_params))
+    assert "stdp_a_plus" not in stdp.synapses.namespace
+    same_step = [ref.same_step_correction(p.a_plus, p.a_minus, p.same_step) for p in stdp_params]
+    np.testing.assert_array_equal(stdp.synapses.stdp_same_step[:], np.repeat(same_step, N_PRE * N_POST))
 
 
 @pytest.fixture
@@ -330,3 +441,64 @@ def test_lateral_inhibition_stays_within_replicas():
     syn = lateral_inhibition(group, 0.5, replicas=2)
     pairs = set(zip(syn.i[:], syn.j[:]))
     assert pairs == {(a, b) for a in range(6) for b in range(6) if a != b and a // 3 == b // 3}
+
+
+@pytest.mark.parametrize(
+    "rule, params, error, match",
+    [
+        (
+            "dassdp",
+            [ref.DASSDPParams(), ref.DASSDPParams(sigma=1.5)],
+            ValueError,
+            r"params: replicas must share 'sigma' .*; replica 1 has 1.5, replica 0 has 1.0",
+        ),
+        (
+            "dassdp",
+            [ref.DASSDPParams(), ref.DASSDPParams(gate_fit="detrended")],
+            ValueError,
+            "replicas must share 'gate_fit'",
+        ),
+        ("dassdp", [ref.DASSDPParams()] * 3, ValueError, r"params: .* exactly replicas=2 .* got 3"),
+        ("dassdp", [ref.DASSDPParams(), ref.STDPParams()], TypeError, r"params\[1\] must be a DASSDPParams"),
+        ("dassdp", {"a_plus": 1.0}, TypeError, "params must be a DASSDPParams"),
+        ("ssdp", [ref.DASSDPParams(gate="off"), ref.DASSDPParams()], ValueError, r"params\[1\].gate='continuous'"),
+        ("stdp", [ref.STDPParams(), ref.STDPParams(pairing="nearest")], ValueError, "replicas must share 'pairing'"),
+        ("stdp", [ref.STDPParams(), ref.STDPParams(same_step="causal")], ValueError, "must share 'same_step'"),
+        ("stdp", (ref.STDPParams(),), ValueError, r"params: .* exactly replicas=2 .* got 1"),
+        ("stdp", [ref.STDPParams(), None], TypeError, r"params\[1\] must be a STDPParams"),
+        ("dastdp", [ref.DASTDPParams(), ref.DASTDPParams(tau_c=0.5)], ValueError, "must share 'tau_c'"),
+        ("dastdp", [ref.DASTDPParams(), ref.DASTDPParams(b=0.1)], ValueError, "must share 'b'"),
+    ],
+)
+def test_params_per_replica_are_checked(small_groups, rule, params, error, match):
+    from brian2 import ms
+
+    from dassdp.models.dopamine import DopamineVolume
+    from dassdp.rules.brian2 import DASSDPSynapses, DASTDPSynapses, ExternalLoss, SSDPSynapses, STDPSynapses
+
+    pre, post = small_groups
+    with pytest.raises(error, match=match):
+        if rule == "dassdp":
+            DASSDPSynapses(pre, post, 5 * ms, params, warmup=3, loss=ExternalLoss(np.zeros((2, 10))), replicas=2)
+        elif rule == "ssdp":
+            SSDPSynapses(pre, post, 5 * ms, params, replicas=2)
+        elif rule == "stdp":
+            STDPSynapses(pre, post, params, replicas=2)
+        else:
+            DASTDPSynapses(pre, post, DopamineVolume(tau_DA=10 * ms, replicas=2), params, replicas=2)
+
+
+def test_run_args_refuse_constants_per_replica(small_groups):
+    """With params per replica, run_args cannot change the per-synapse amplitudes or clip; the
+    shared settings still change."""
+    from brian2 import ms
+
+    from dassdp.rules.brian2 import SSDPSynapses
+
+    pre, post = small_groups
+    params = [ref.DASSDPParams(gate="off"), ref.DASSDPParams(gate="off", a_plus=2.0, w_max=3.0)]
+    rule = SSDPSynapses(pre, post, 5 * ms, params, replicas=2)
+    assert rule.mode == "whole" and rule.replica_params == tuple(params)
+    with pytest.raises(ValueError, match=r"run_args: \['a_plus', 'clip'\] cannot change .* params per replica"):
+        rule.run_args(a_plus=1.0, clip=0.5, sigma=2.0)
+    assert rule.kernel_table in rule.run_args(sigma=2.0)

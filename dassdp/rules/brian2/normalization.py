@@ -8,8 +8,10 @@ For each post neuron j with ``n_j`` incoming synapses, ``m_j = (1/n_j) sum_i w_i
   ``mu_j`` and the spread at ``rho_j``, as multiplicative synaptic scaling does (Turrigiano 2008;
   Oja 1982 for the rate form);
 
-then ``w`` is clipped to the rule's bounds. `dassdp.rules.reference.normalize_rows` is the NumPy
-oracle and `dassdp.rules.reference.row_set_points` gives set points from initial weights.
+then ``w`` is clipped to the rule's bounds (each synapse's own where the rule holds them per
+synapse: with params per replica, `dassdp.rules.brian2.replicas`).
+`dassdp.rules.reference.normalize_rows` is the NumPy oracle and
+`dassdp.rules.reference.row_set_points` gives set points from initial weights.
 
 Schedule, in the step that opens window m + 1 (``synapses`` slot): the rules' window-end updates
 run at order -20 (`windows.ORDER_UPDATE`), the row sums ``sum_i w_ij``, ``sum_i w_ij^2`` and
@@ -107,21 +109,31 @@ class RowNormalization:
             if value is not None and len(value) != len(post):
                 raise ValueError(f"normalization: {name} has {len(value)} values for {len(post)} post neurons")
 
-    def attach(self, synapses, post, window, schedule: Schedule | None, w_min: float, w_max: float) -> None:
+    def attach(self, synapses, post, window, schedule: Schedule | None, w_min: float | str, w_max: float | str) -> None:
         """Add the normalisation to ``synapses`` (whose model holds `SYNAPSE_EQUATIONS`) into ``post``
-        (which holds `POST_VARIABLES`); ``w_min``, ``w_max``: the rule's bounds."""
+        (which holds `POST_VARIABLES`); ``w_min``, ``w_max``: the rule's bounds, each a number (one
+        bound for all synapses, the constant ``norm_w_min`` or ``norm_w_max`` in the synapses'
+        namespace) or the name of a variable of ``synapses`` that holds each synapse's bound (with
+        params per replica, e.g. ``"stdp_w_min"``: every replica clips to its own bounds)."""
         from brian2 import second
 
         self.check_post(post)
         post.norm_mean = self.mean
         post.norm_spread = 0.0 if self.spread is None else self.spread
-        namespace = {"norm_w_min": float(w_min), "norm_w_max": float(w_max)}
+        namespace, bounds = {}, {}
+        for name, bound in (("w_min", w_min), ("w_max", w_max)):
+            if isinstance(bound, str):
+                if bound not in synapses.variables:
+                    raise ValueError(f"normalization: {name} names {bound!r}, which is no variable of the synapses")
+                bounds[name] = bound
+            else:
+                namespace[f"norm_{name}"], bounds[name] = float(bound), f"norm_{name}"
         learn = "1"
         if schedule is not None:
             namespace["norm_learn"] = schedule_table(schedule, window)
             learn = f"norm_learn(t - {0.5 * float(window / second)!r}*second)"
         synapses.namespace.update(namespace)
-        code = _CODE.format(learn=learn, scale=_SCALE[self.mode], w_min="norm_w_min", w_max="norm_w_max")
+        code = _CODE.format(learn=learn, scale=_SCALE[self.mode], **bounds)
         runner = synapses.run_regularly(
             code, dt=window, when="synapses", order=ORDER_NORMALIZE, name=synapses.name + "_normalize"
         )

@@ -63,11 +63,17 @@ above connects the block of replica r to volume neuron r only (``S_r``, ``L_r`` 
 ``(sum_(i in r) f_i)(sum_(j in r) f_j)``), every volume neuron keeps its own warm-up statistics
 and gate ``(k_r, mu_r, s_r)``, and its spike delivers ``DA`` and ``ssdp_apply`` (or the share
 ``q_j``) to the post neurons of replica r only. The post-side variables are per neuron already,
-so each replica computes exactly what a run of it alone computes.
+so each replica computes exactly what a run of it alone computes. ``params`` may be one params
+object per replica, differing in ``a_plus``, ``a_base``, ``clip``, ``w_min`` and ``w_max``
+(`dassdp.rules.brian2.replicas.replica_params`): these constants then are per-synapse variables
+of the plastic synapses and of the split weights' delivery (one post neuron per synapse there),
+each synapse holding its replica's values, and the weights are whole if any replica has a finite
+bound.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -78,7 +84,15 @@ from dassdp.rules.brian2.checks import check_group, check_quantity, check_schedu
 from dassdp.rules.brian2.losses import WindowLoss
 from dassdp.rules.brian2.normalization import SYNAPSE_EQUATIONS, RowNormalization
 from dassdp.rules.brian2.protocol import WeightMonitor, split_sum
-from dassdp.rules.brian2.replicas import block_size, check_connect, check_replicas, connect_replicas
+from dassdp.rules.brian2.replicas import (
+    block_size,
+    check_connect,
+    check_replicas,
+    connect_replicas,
+    per_replica,
+    per_synapse,
+    replica_params,
+)
 from dassdp.rules.brian2.windows import (
     ORDER_COUNT_INPUTS,
     ORDER_UPDATE,
@@ -127,7 +141,11 @@ _GATE = {
     "off": "1",
 }
 
-#: Rule constants of the plastic synapses (and of the split weights' delivery)
+#: The rule constants that may differ between replicas (`dassdp.rules.brian2.replicas.replica_params`)
+_PER_REPLICA = ("a_plus", "a_base", "clip", "w_min", "w_max")
+
+#: Rule constants of the plastic synapses (and of the split weights' delivery); shared, or one
+#: per synapse with a params object per replica
 _CONSTANTS = """
 ssdp_a_plus : 1 (shared, constant)
 ssdp_a_base : 1 (shared, constant)
@@ -264,6 +282,15 @@ class DASSDPSynapses:
         ``K = exp(-(t_j - t_i)^2 / (2 sigma^2))`` in steps of ``dt``. Latencies lie on the time
         grid, so ``K`` is read from a table over the ``2 T_win / dt + 1`` possible differences
         (``ssdp_kernel``), which is exact and much cheaper than ``exp`` per synapse and window.
+        With replicas, also a list or tuple of exactly ``replicas`` params objects, replica r
+        using ``params[r]`` (`dassdp.rules.brian2.replicas.replica_params`): they may differ in
+        ``a_plus``, ``a_base``, ``clip``, ``w_min`` and ``w_max`` only, which then become
+        per-synapse constants of the plastic synapses (and of the split weights' delivery),
+        ``ssdp_a_plus``, ``ssdp_a_base``, ``ssdp_clip``, ``ssdp_w_min``, ``ssdp_w_max``, each
+        holding its replica's value; every other field must be equal in all of them (ValueError
+        naming the field). The weights are whole (below) if any replica has a finite bound; a
+        replica without bounds then keeps ``-inf`` and ``inf`` as its bounds, which clip nothing.
+        ``run_args`` cannot change ``a_plus``, ``a_base`` or ``clip`` of such a rule.
     warmup, batch
         Windows whose ``(S, L)`` fit the gate before any update, and windows ``B`` averaged per
         update (`dassdp.rules.reference.check_windows`).
@@ -292,7 +319,8 @@ class DASSDPSynapses:
         ``j`` of one replica) applies within each replica; the gate volume has one neuron per
         replica, with its own ``S``, ``L``, warm-up statistics and gate, fed by its replica's
         neurons only and delivering to its replica's post neurons only; the loss has one row of
-        values or labels per replica. Weights, gates and monitors are then read per replica.
+        values or labels per replica; ``params`` may be one per replica (above). Weights, gates
+        and monitors are then read per replica.
 
     Every argument is checked before any group is modified: a TypeError (wrong kind: a window
     without a unit, a string for a group) or ValueError (wrong value) names the argument.
@@ -303,7 +331,7 @@ class DASSDPSynapses:
         pre,
         post,
         window,
-        params: DASSDPParams = DASSDPParams(),
+        params: DASSDPParams | Sequence[DASSDPParams] = DASSDPParams(),
         *,
         warmup: int = 100,
         batch: int = 1,
@@ -324,20 +352,19 @@ class DASSDPSynapses:
         self.normalization, self.connect, self.on_pre, self.delay, self.w0 = normalization, connect, on_pre, delay, w0
         self.name, self.replicas = name, replicas
         self._check()
+        p = self._shared  # the fields every replica shares
         self.n_pre, self.n_post = block_size(pre, replicas), block_size(post, replicas)
-        bounded = np.isfinite(params.w_min) or np.isfinite(params.w_max)
+        bounded = any(np.isfinite(q.w_min) or np.isfinite(q.w_max) for q in self._replica_params())
         self.mode = "whole" if batch > 1 or bounded or normalization is not None else "split"
         self.all_to_all = _all_to_all(connect, self.n_pre, self.n_post)
         weights_namespace = self._initial_weights()  # validates w0 before any group is modified
-        self.kernel_table = TimedArray(self._kernel(params.sigma), dt=pre.clock.dt)  # a run_args key for sigma
-        trackers = track_windows(pre, window, params.latency, "pre") + track_windows(
-            post, window, params.latency, "post"
-        )
+        self.kernel_table = TimedArray(self._kernel(p.sigma), dt=pre.clock.dt)  # a run_args key for sigma
+        trackers = track_windows(pre, window, p.latency, "pre") + track_windows(post, window, p.latency, "post")
         self.volume = self._build_volume(name)
         reductions = self._build_reductions()
         self.synapses = self._build_synapses({**weights_namespace, "ssdp_kernel": self.kernel_table}, name)
         self.delivery = self._build_delivery()
-        extra = loss.objects(self.volume, window, params.latency) if loss is not None else []
+        extra = loss.objects(self.volume, window, p.latency) if loss is not None else []
         for obj in extra:  # the loss's reductions into the volume also run once per window
             for updater in getattr(obj, "summed_updaters", {}).values():
                 on_window_clock(updater, self._window_end.clock)
@@ -358,12 +385,14 @@ class DASSDPSynapses:
         steps = float(self.window / dt)
         if abs(steps - round(steps)) > 1e-9 * steps:
             raise ValueError(f"window ({self.window}) must be an integer multiple of dt ({dt})")
-        check_type("params", self.params, DASSDPParams)
+        #: the params of each replica (None: one params object for all)
+        self.replica_params = replica_params(self.params, self.replicas, DASSDPParams, _PER_REPLICA)
+        self._shared = self.params if self.replica_params is None else self.replica_params[0]
         check_count("warmup", self.warmup)
         check_count("batch", self.batch, minimum=1)
-        check_windows(self.warmup, self.batch, self.params.gate)
-        if self.loss is None and self.params.gate != "off":
-            raise ValueError(f"loss is required for gate={self.params.gate!r} (the warm-up correlates S with L)")
+        check_windows(self.warmup, self.batch, self._shared.gate)
+        if self.loss is None and self._shared.gate != "off":
+            raise ValueError(f"loss is required for gate={self._shared.gate!r} (the warm-up correlates S with L)")
         if self.loss is not None:
             _check_loss(self.loss, self.replicas)
         check_schedule(self.schedule, self.window)
@@ -406,11 +435,11 @@ class DASSDPSynapses:
             name=name.replace("*", "") + "_volume*",
         )
         volume.s = 1.0
-        volume.ssdp_warmup, volume.ssdp_batch, volume.ssdp_sign_tol = self.warmup, self.batch, self.params.sign_tol
+        volume.ssdp_warmup, volume.ssdp_batch, volume.ssdp_sign_tol = self.warmup, self.batch, self._shared.sign_tol
         expression = self.loss.expression() if self.loss is not None else "0"
         # synchronous synapses sum_ij f_i f_j; all-to-all, (sum_i f_i)(sum_j f_j): no count per spike
         n_sync = "ssdp_n_pre_fired * ssdp_n_sync" if self.all_to_all else "ssdp_n_sync"
-        code = _volume_code(self.params.gate, self.params.gate_fit, expression, learn, n_sync)
+        code = _volume_code(self._shared.gate, self._shared.gate_fit, expression, learn, n_sync)
         self._window_end = volume.run_regularly(code, dt=self.window, when="groups")
         return volume
 
@@ -462,7 +491,8 @@ class DASSDPSynapses:
 
         on_pre, on_event = self._pathways()
         own = {"ssdp_count_inputs", "ssdp_window_end"} & set(on_pre)  # scalar delays: no per-synapse arrays
-        model = _CONSTANTS + _WEIGHT[self.mode] + (SYNAPSE_EQUATIONS if self.normalization is not None else "")
+        model = self._constants(_CONSTANTS + _WEIGHT[self.mode])
+        model += SYNAPSE_EQUATIONS if self.normalization is not None else ""
         loss_equations = getattr(self.loss, "synapse_equations", "")  # optional for a user's loss
         model += loss_equations
         syn = Synapses(
@@ -480,7 +510,7 @@ class DASSDPSynapses:
             syn.ssdp_count_inputs.order = ORDER_COUNT_INPUTS
         if self.on_pre and self.delay is not None:
             syn.pre.delay = self.delay
-        self._set_constants(syn)
+        self._set_constants(syn, self.connect, self.n_pre)
         syn.run_at(_LOAD.format("ssdp_w_stored" if self.mode == "split" else "w"), times=[0 * second], when="start")
         loss_targets = {line.split("=")[0].strip().removesuffix("_post") for line in loss_equations.splitlines()}
         for updater in syn.summed_updaters.values():  # the loss's: once per window, before its reductions
@@ -491,17 +521,45 @@ class DASSDPSynapses:
             syn.ssdp_window_end.order = ORDER_UPDATE
             on_window_clock(syn.ssdp_window_end, self.pre.thresholder[on_event["ssdp_window_end"]].clock)
         else:
-            syn.ssdp_batch, syn.ssdp_w_min, syn.ssdp_w_max = self.batch, self.params.w_min, self.params.w_max
+            syn.ssdp_batch = self.batch
+            if self.replica_params is None:
+                w_min, w_max = self.params.w_min, self.params.w_max
+                syn.ssdp_w_min, syn.ssdp_w_max = w_min, w_max
+            else:  # each synapse holds its replica's bounds, which the normalisation reads too
+                syn.ssdp_w_min = self._values("w_min", self.connect, self.n_pre)
+                syn.ssdp_w_max = self._values("w_max", self.connect, self.n_pre)
+                w_min, w_max = "ssdp_w_min", "ssdp_w_max"
             syn.run_regularly(_WHOLE, dt=self.window, when="synapses", order=ORDER_UPDATE)
             if self.normalization is not None:
-                self.normalization.attach(
-                    syn, self.post, self.window, self.schedule, self.params.w_min, self.params.w_max
-                )
+                self.normalization.attach(syn, self.post, self.window, self.schedule, w_min, w_max)
         return syn
 
-    def _set_constants(self, group) -> None:
-        p = self.params
-        group.ssdp_a_plus, group.ssdp_a_base, group.ssdp_clip = p.a_plus, p.a_base, p.clip
+    def _replica_params(self) -> tuple:
+        """The params of each replica (one params object: the same for all)."""
+        return self.replica_params or (self.params,) * self.replicas
+
+    def _constants(self, equations: str) -> str:
+        """``equations`` with the constants that differ per replica (`_PER_REPLICA`) per synapse,
+        if the params are given per replica; otherwise unchanged (shared constants)."""
+        if self.replica_params is None:
+            return equations
+        return per_replica(equations, [f"ssdp_{name}" for name in _PER_REPLICA])
+
+    def _values(self, name: str, connect: dict | None, n_pre: int):
+        """The constant ``name`` of every replica, one value per synapse of Synapses connected
+        with ``connect`` (``n_pre`` source neurons per replica) by `connect_replicas`."""
+        return per_synapse([getattr(q, name) for q in self.replica_params], connect, n_pre, self.n_post)
+
+    def _set_constants(self, group, connect: dict | None, n_pre: int) -> None:
+        """The amplitudes and the update clip on ``group`` (the plastic synapses, ``connect`` and
+        ``n_pre`` pre neurons per replica, or the split weights' delivery): shared, or per synapse
+        with params per replica."""
+        if self.replica_params is None:
+            p = self.params
+            group.ssdp_a_plus, group.ssdp_a_base, group.ssdp_clip = p.a_plus, p.a_base, p.clip
+            return
+        for name in ("a_plus", "a_base", "clip"):
+            setattr(group, f"ssdp_{name}", self._values(name, connect, n_pre))
 
     def _build_delivery(self):
         """The volume's spike delivers the gate as dopamine to the post group (order -30)."""
@@ -512,14 +570,14 @@ class DASSDPSynapses:
         delivery = Synapses(
             self.volume,
             self.post,
-            model=_CONSTANTS,
+            model=self._constants(_CONSTANTS),
             on_pre=_SHARE,
             namespace={"ssdp_kernel": self.kernel_table, "ssdp_window": self.window},
             name=self.volume.name + "_delivery*",
         )
         connect_replicas(delivery, self.replicas)
         set_pathway_order(delivery, ORDER_DELIVER)
-        self._set_constants(delivery)
+        self._set_constants(delivery, None, 1)  # one volume neuron per replica
         return delivery
 
     def _kernel(self, sigma_steps: float) -> np.ndarray:
@@ -568,7 +626,8 @@ class DASSDPSynapses:
         Accepts ``a_plus``, ``a_base``, ``sigma`` (steps), ``clip``, ``sign_tol``, ``warmup``,
         ``batch`` and ``w0`` (a scalar, or matrices as the constructor takes them where the network
         was built with a matrix); pass the result to `dassdp.models.standalone.StandaloneNetwork.run`.
-        Values are validated as at build time.
+        Values are validated as at build time. With params per replica, ``a_plus``, ``a_base``
+        and ``clip`` (constants per synapse) cannot change here: ValueError.
         """
         from dataclasses import replace
 
@@ -576,11 +635,17 @@ class DASSDPSynapses:
         unknown = set(changes) - constants - {"warmup", "batch", "w0"}
         if unknown:
             raise ValueError(f"run_args: unknown DA-SSDP parameter(s) {sorted(unknown)}")
-        replace(self.params, **{k: v for k, v in changes.items() if k in constants})  # validates
+        per_synapse_constants = sorted({"a_plus", "a_base", "clip"} & set(changes))
+        if self.replica_params is not None and per_synapse_constants:
+            raise ValueError(
+                f"run_args: {per_synapse_constants} cannot change in a network built with params per replica "
+                "(they are per-synapse constants there); rebuild it with the new params"
+            )
+        replace(self._shared, **{k: v for k, v in changes.items() if k in constants})  # validates
         for name, minimum in (("warmup", 0), ("batch", 1)):
             if name in changes:
                 check_count(name, changes[name], minimum)
-        check_windows(changes.get("warmup", self.warmup), changes.get("batch", self.batch), self.params.gate)
+        check_windows(changes.get("warmup", self.warmup), changes.get("batch", self.batch), self._shared.gate)
         if self.batch == 1 and changes.get("batch", 1) != 1:
             raise ValueError(
                 "run_args: batch can only change in a network built with batch > 1 "
@@ -627,7 +692,7 @@ class DASSDPSynapses:
     def fitted_gate(self) -> Gate | list[Gate] | None:
         """The gate ``(k, mu, s)`` fitted in the network (None for ``gate="off"``); with replicas,
         a list of one gate per replica (the gate volume's neuron r)."""
-        if self.params.gate == "off":
+        if self._shared.gate == "off":
             return None
         k, mu, s = (np.asarray(getattr(self.volume, name)[:], dtype=np.float64) for name in ("k", "mu", "s"))
         gates = [Gate(k=float(k[r]), mu=float(mu[r]), s=float(s[r])) for r in range(self.replicas)]
@@ -698,14 +763,24 @@ class DASSDPSynapses:
 
 class SSDPSynapses(DASSDPSynapses):
     """Spike-synchrony-dependent plasticity without the dopamine gate: `DASSDPSynapses` with
-    ``params.gate = "off"`` (the two-factor ablation), no loss and no warm-up by default."""
+    ``params.gate = "off"`` (the two-factor ablation), no loss and no warm-up by default. With
+    replicas, ``params`` may be one per replica, as in `DASSDPSynapses` (each with the gate off)."""
 
     def __init__(
-        self, pre, post, window, params: DASSDPParams = DASSDPParams(gate="off"), *, warmup: int = 0, **kwargs
+        self,
+        pre,
+        post,
+        window,
+        params: DASSDPParams | Sequence[DASSDPParams] = DASSDPParams(gate="off"),
+        *,
+        warmup: int = 0,
+        **kwargs,
     ) -> None:
-        check_type("params", params, DASSDPParams)
-        if params.gate != "off":
-            raise ValueError(f"SSDPSynapses has the gate off; got params.gate={params.gate!r} (use DASSDPSynapses)")
+        for r, p in enumerate(params if isinstance(params, (list, tuple)) else [params]):
+            label = "params" if p is params else f"params[{r}]"
+            check_type(label, p, DASSDPParams)
+            if p.gate != "off":
+                raise ValueError(f"SSDPSynapses has the gate off; got {label}.gate={p.gate!r} (use DASSDPSynapses)")
         super().__init__(pre, post, window, params, warmup=warmup, **kwargs)
 
 

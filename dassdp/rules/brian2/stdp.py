@@ -7,11 +7,16 @@ Replicas (``replicas=R``, `dassdp.rules.brian2.replicas`): ``pre`` and ``post`` 
 neurons, ``connect`` (None or explicit ``i``, ``j`` of one replica) applies within each replica
 and the synapses are listed replica by replica. Pair-based traces live on the synapses, so
 nothing else is shared; DA-STDP reads the ``DA`` that a `dassdp.models.dopamine.DopamineVolume`
-of R neurons delivers to each replica's block of ``post`` from its own neuron.
+of R neurons delivers to each replica's block of ``post`` from its own neuron. ``params`` may be
+one params object per replica, differing in ``a_plus``, ``a_minus``, ``w_min`` and ``w_max``
+(`dassdp.rules.brian2.replicas.replica_params`): these constants and the same-step correction
+derived from them then are per-synapse variables (``stdp_a_plus``, ``stdp_a_minus``,
+``stdp_w_min``, ``stdp_w_max``, ``stdp_same_step``), each synapse holding its replica's values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +26,7 @@ from dassdp.checks import check_type
 from dassdp.rules.brian2.checks import check_group, check_quantity, check_schedule, check_weights
 from dassdp.rules.brian2.normalization import SYNAPSE_EQUATIONS, RowNormalization
 from dassdp.rules.brian2.protocol import WeightMonitor
-from dassdp.rules.brian2.replicas import check_connect, check_replicas, connect_replicas
+from dassdp.rules.brian2.replicas import check_connect, check_replicas, connect_replicas, per_synapse, replica_params
 from dassdp.rules.brian2.windows import schedule_table
 from dassdp.rules.reference import DASTDPParams, Schedule, STDPParams, same_step_correction
 
@@ -88,17 +93,27 @@ def _per_synapse(syn, w0: np.ndarray, replicas: int) -> np.ndarray:
     return w0
 
 
-def _pair_constants(p) -> dict:
-    """The pair-based window's constants in the synapses' namespace (STDP and DA-STDP)."""
+#: The params fields that may differ between replicas (`dassdp.rules.brian2.replicas.replica_params`)
+_PER_REPLICA = ("a_plus", "a_minus", "w_min", "w_max")
+
+
+def _time_constants(p) -> dict:
+    """The pair-based window's time constants in the synapses' namespace (STDP and DA-STDP)."""
     from brian2 import second
 
+    return {"stdp_tau_plus": p.tau_plus * second, "stdp_tau_minus": p.tau_minus * second}
+
+
+def _pair_constants(p, same_step: float) -> dict:
+    """The pair-based window's amplitudes, bounds and same-step correction ``same_step`` (STDP and
+    DA-STDP): constants in the synapses' namespace, or per-synapse variables with params per
+    replica."""
     return {
-        "stdp_tau_plus": p.tau_plus * second,
-        "stdp_tau_minus": p.tau_minus * second,
         "stdp_a_plus": p.a_plus,
         "stdp_a_minus": p.a_minus,
         "stdp_w_min": p.w_min,
         "stdp_w_max": p.w_max,
+        "stdp_same_step": same_step,
     }
 
 
@@ -112,7 +127,9 @@ class _PairBased:
         check_group("pre", self.pre, spikes_only=True)
         check_group("post", self.post, spikes_only=True)
         check_replicas(self.replicas, pre=self.pre, post=self.post)
-        check_type("params", self.params, params_type)
+        #: the params of each replica (None: one params object for all)
+        self.replica_params = replica_params(self.params, self.replicas, params_type, _PER_REPLICA)
+        self._shared = self.params if self.replica_params is None else self.replica_params[0]
         if self.window is not None:
             check_quantity("window", self.window)
         check_schedule(self.schedule, self.window)
@@ -138,10 +155,21 @@ class _PairBased:
             return self.schedule.window * second
         raise ValueError(f"{purpose} works once per window: give window= or a schedule")
 
+    def _constants(self, p) -> dict:
+        """The constants of ``p`` that may differ between replicas (`_pair_constants`)."""
+        raise NotImplementedError
+
     def _build(self, equations: str, on_pre: str, on_post: str, namespace: dict):
         """The Synapses from pre to post with this rule's code and its connectivity, transmission,
-        delay, initial weights, name, normalisation and replicas."""
-        return _synapses(
+        delay, initial weights, name, normalisation and replicas; the constants of `_constants`
+        join ``namespace`` (one params object) or are per-synapse variables (params per replica)."""
+        per_replica = self.replica_params is not None
+        names = list(self._constants(self._shared))
+        if per_replica:
+            equations += "".join(f"\n{name} : 1 (constant)" for name in names)
+        else:
+            namespace = {**namespace, **self._constants(self.params)}
+        syn = _synapses(
             self.pre,
             self.post,
             equations,
@@ -156,10 +184,22 @@ class _PairBased:
             normalization=self.normalization,
             replicas=self.replicas,
         )
+        if per_replica:
+            n_pre, n_post = len(self.pre) // self.replicas, len(self.post) // self.replicas
+            values = [self._constants(p) for p in self.replica_params]
+            for name in names:
+                setattr(syn, name, per_synapse([v[name] for v in values], self.connect, n_pre, n_post))
+        return syn
 
-    def _normalize(self, w_min: float, w_max: float) -> None:
+    def _normalize(self) -> None:
+        """Attach the normalisation, if any, with the rule's bounds (each synapse's own with params
+        per replica)."""
         if self.normalization is not None:
             window = self._window("normalization")
+            if self.replica_params is None:
+                w_min, w_max = self.params.w_min, self.params.w_max
+            else:
+                w_min, w_max = "stdp_w_min", "stdp_w_max"
             self.normalization.attach(self.synapses, self.post, window, self.schedule, w_min, w_max)
 
     def weights(self) -> np.ndarray:
@@ -199,12 +239,16 @@ class STDPSynapses(_PairBased):
     (`dassdp.rules.brian2.normalization.RowNormalization`) normalises each post neuron's weights
     once per ``window`` (default: the schedule's window). ``replicas``: R independent copies
     (the module docstring); ``w0`` may then also be one row per replica ``(R, synapses per
-    replica)`` or one replica's values ``(synapses per replica,)`` for all.
+    replica)`` or one replica's values ``(synapses per replica,)`` for all, and ``params`` a list
+    or tuple of exactly R params objects, replica r using ``params[r]``: they may differ in
+    ``a_plus``, ``a_minus``, ``w_min`` and ``w_max`` only (per-synapse constants then, the same-step
+    correction of each replica's amplitudes included, and a normalisation clips each replica to
+    its own bounds); every other field must be equal in all of them (ValueError naming it).
     """
 
     pre: Any
     post: Any
-    params: STDPParams = STDPParams()
+    params: STDPParams | Sequence[STDPParams] = STDPParams()
     schedule: Schedule | None = None
     connect: dict | None = None
     on_pre: str = ""
@@ -218,7 +262,7 @@ class STDPSynapses(_PairBased):
     def __post_init__(self) -> None:
 
         self._check(STDPParams)
-        p = self.params
+        p = self._shared
         bump = "= 1" if p.pairing == "nearest" else "+= 1"
         namespace, learn = _learning(self.schedule)
         potentiation = f"stdp_a_plus * apre + stdp_same_step * {_SAME_STEP}"
@@ -226,14 +270,13 @@ class STDPSynapses(_PairBased):
             _STDP,
             on_pre=f"apre {bump}\nw = clip(w + {learn}stdp_a_minus * apost, stdp_w_min, stdp_w_max)",
             on_post=f"apost {bump}\nw = clip(w + {learn}({potentiation}), stdp_w_min, stdp_w_max)",
-            namespace={
-                **_pair_constants(p),
-                "stdp_same_step": same_step_correction(p.a_plus, p.a_minus, p.same_step),
-                **namespace,
-            },
+            namespace={**_time_constants(p), **namespace},
         )
-        self._normalize(p.w_min, p.w_max)
+        self._normalize()
         self.objects = [self.synapses]
+
+    def _constants(self, p: STDPParams) -> dict:
+        return _pair_constants(p, same_step_correction(p.a_plus, p.a_minus, p.same_step))
 
 
 @dataclass(eq=False)
@@ -247,14 +290,16 @@ class DASTDPSynapses(_PairBased):
     step and is clipped to ``[w_min, w_max]`` (NEST clips once per interval between events; the
     two differ only if a bound is crossed while ``n - b`` changes sign inside an interval).
     With ``schedule``, ``dw/dt = schedule(t) c (n - b)``. ``normalization``, ``window``,
-    ``replicas`` and ``w0`` as in `STDPSynapses`; with replicas the volume has one neuron per
-    replica (``DopamineVolume(..., replicas=R)``), each delivering to its replica's post block.
+    ``replicas``, ``w0`` and ``params`` (one per replica: they may differ in ``a_plus``,
+    ``a_minus``, ``w_min`` and ``w_max`` only) as in `STDPSynapses`; with replicas the volume has
+    one neuron per replica (``DopamineVolume(..., replicas=R)``), each delivering to its replica's
+    post block.
     """
 
     pre: Any
     post: Any
     volume: Any
-    params: DASTDPParams = DASTDPParams()
+    params: DASTDPParams | Sequence[DASTDPParams] = DASTDPParams()
     schedule: Schedule | None = None
     connect: dict | None = None
     on_pre: str = ""
@@ -281,16 +326,15 @@ class DASTDPSynapses(_PairBased):
                 f"post ({getattr(self.post, 'name', self.post)!r}) has no variable DA to receive the dopamine: "
                 "add 'DA : 1' to its equations"
             )
-        p = self.params
+        p = self._shared
         dt = float(self.pre.clock.dt / second)
         tau_s = p.tau_c * p.tau_n / (p.tau_c + p.tau_n)
         namespace = {
-            **_pair_constants(p),
+            **_time_constants(p),
             "stdp_b": p.b,
             "stdp_k_n": -tau_s * np.expm1(-dt / tau_s),
             "stdp_k_c": -p.tau_c * np.expm1(-dt / p.tau_c),
             "stdp_decay_c": np.exp(-dt / p.tau_c),
-            "stdp_same_step": same_step_correction(p.a_plus, -p.a_minus, p.same_step),
         }
         schedule_namespace, learn = _learning(self.schedule)
         namespace.update(schedule_namespace)
@@ -300,7 +344,7 @@ class DASTDPSynapses(_PairBased):
             on_post=f"apost += 1\nc += stdp_a_plus * apre + stdp_same_step * {_SAME_STEP}",
             namespace=namespace,
         )
-        self._normalize(p.w_min, p.w_max)
+        self._normalize()
         self.synapses.run_regularly(
             f"w = clip(w + {learn}c * (DA_post * stdp_k_n - stdp_b * stdp_k_c), stdp_w_min, stdp_w_max)\n"
             "c = c * stdp_decay_c",
@@ -309,6 +353,9 @@ class DASTDPSynapses(_PairBased):
         )
         self.delivery = self.volume.deliver_to(self.post)
         self.objects = [self.synapses, self.delivery]
+
+    def _constants(self, p: DASTDPParams) -> dict:
+        return _pair_constants(p, same_step_correction(p.a_plus, -p.a_minus, p.same_step))
 
     def monitor_dopamine(self, name: str = "dopamine*"):
         """The volume's ``DA`` right after each window's release (``after_groups`` of the step that
