@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from dassdp.bridge.brian2 import Converted, _Builder, _prepare_inputs, check_name, resolve_input_mode
+from dassdp.bridge.brian2 import Converted, _Builder, check_name, prepare_inputs, resolve_input_mode
 from dassdp.bridge.lower import check_model
 from dassdp.bridge.plan import ConversionError, Neurons
 from dassdp.rules.brian2.checks import check_quantity
@@ -191,7 +191,7 @@ def to_brian2_biophysical(
         if value is not None:
             check_quantity(name, value)
     check_name(name)
-    x = _prepare_inputs(inputs, n_steps, encoding, seed)
+    x = prepare_inputs(inputs, n_steps, encoding, seed)
     model = copy.deepcopy(model).to(torch.float64)
     plan = lower(model, input_shape=tuple(x.shape[2:]))
     dt = defaultclock.dt if dt is None else dt

@@ -268,7 +268,9 @@ def _as_tensor(inputs) -> torch.Tensor:
     return x
 
 
-def _prepare_inputs(inputs, n_steps, encoding, seed) -> torch.Tensor:
+def prepare_inputs(inputs, n_steps, encoding, seed) -> torch.Tensor:
+    """The float64 time-major input ``[T, N, ...]`` that `to_brian2` builds for: ``inputs`` as
+    given (``encoding`` None) or encoded (``"rate"`` seeded by ``seed``); errors name the argument."""
     from dassdp.models.encoders import encode
 
     if n_steps is not None:
@@ -402,7 +404,7 @@ def to_brian2(
         raise ConversionError(f"mode must be 'exact' or 'biophysical', got {mode!r}")
     if sim_dt is not None:
         raise ConversionError("sim_dt applies to mode='biophysical' only (exact mode runs one step per dt)")
-    x = _prepare_inputs(inputs, n_steps, encoding, seed)
+    x = prepare_inputs(inputs, n_steps, encoding, seed)
     model = copy.deepcopy(model).to(torch.float64)
     plan = lower(model, input_shape=tuple(x.shape[2:]))
     input_mode = resolve_input_mode(x, input_mode)

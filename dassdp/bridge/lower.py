@@ -1,8 +1,9 @@
 """Lower a PyTorch model to a `dassdp.bridge.plan.Plan` (float64 copies of its parameters).
 
 Supported: `dassdp.models.snn.SpikingMLP`, `dassdp.models.snn.SpikingConvNet`,
-`dassdp.bridge.modules.NIRNetwork` and ``nn.Sequential`` chains of the layers listed in
-`SUPPORTED`. Anything else raises `ConversionError` naming the layer, as does a parameter
+`dassdp.bridge.modules.NIRNetwork`, ``nn.Sequential`` chains of the layers listed in
+`SUPPORTED`, and `dassdp.bridge.replicas.Replicas` of fully connected such chains. Anything
+else raises `ConversionError` naming the layer, as does a parameter
 (weight, bias, ``beta``, threshold) holding NaN or infinite values; a ``model`` that is not a
 ``torch.nn.Module`` raises TypeError (`check_model`).
 """
@@ -16,6 +17,7 @@ from torch import nn
 from dassdp.bridge import modules as M
 from dassdp.bridge.plan import (
     Affine,
+    BlockAffine,
     Conv,
     ConversionError,
     ConversionTypeError,
@@ -38,7 +40,7 @@ SUPPORTED = (
 
 
 #: the model types `lower` accepts, as error messages name them
-MODEL_TYPES = "a SpikingMLP, SpikingConvNet, NIRNetwork or nn.Sequential"
+MODEL_TYPES = "a SpikingMLP, SpikingConvNet, NIRNetwork, nn.Sequential or Replicas"
 
 
 def check_model(model, name: str = "model") -> None:
@@ -164,6 +166,10 @@ def lower(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> Plan:
     check_model(model)
     if input_shape is not None:
         input_shape = check_shape("input_shape", input_shape)
+    from dassdp.bridge.replicas import Replicas, lower_replicas
+
+    if isinstance(model, Replicas):
+        return lower_replicas(model, input_shape)
     if isinstance(model, SpikingMLP):
         layers = []
         for k, (fc, lif) in enumerate(zip(model.fc, model.lif)):
@@ -214,4 +220,8 @@ def apply_stage(stage, x: torch.Tensor) -> torch.Tensor:
     """Apply a linear stage's PyTorch module to ``x[T, B, ...]`` exactly as the model's forward does."""
     if isinstance(stage, Flatten):
         return x.flatten(2)
+    if isinstance(stage, BlockAffine):  # each member's layer on its own features, as alone
+        n_in = stage.blocks[0].in_size()
+        parts = [x[..., r * n_in : (r + 1) * n_in].contiguous() for r in range(stage.replicas)]
+        return torch.cat([M.apply_layer(b.module, part) for b, part in zip(stage.blocks, parts)], dim=-1)
     return M.apply_layer(stage.module, x)

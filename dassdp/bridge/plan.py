@@ -6,7 +6,7 @@ Each stage is a small dataclass whose docstring states what it computes for one 
 time step ``t`` (time-major, discrete steps, as `dassdp.models.snn`). Neuron indices are the
 C-order flattening of the stage's shape, as ``torch.flatten`` numbers them.
 
-Linear stages (`Affine`, `Conv`, `SumPool`, `Flatten`) give a sparse matrix ``(n_out, n_in)``
+Linear stages (`Affine`, `BlockAffine`, `Conv`, `SumPool`, `Flatten`) give a sparse matrix ``(n_out, n_in)``
 plus a bias; consecutive linear stages between two neuron populations become one synaptic
 projection. Nonlinear stages (`Neurons`, `MaxPool`) become Brian2 groups.
 """
@@ -283,7 +283,53 @@ class TimeMean:
     name: str = "mean"
 
 
-LINEAR = (Affine, Conv, SumPool, Flatten)
+@dataclass
+class BlockAffine:
+    """R `Affine` blocks side by side: ``y[r n_out + j] = sum_i W_r[j, i] x[r n_in + i] + b_r[j]``.
+    ``weight`` is ``(R, n_out, n_in)``, ``bias`` ``(R, n_out)``; ``blocks`` the members' stages."""
+
+    name: str
+    blocks: list
+
+    @property
+    def weight(self) -> np.ndarray:
+        return np.stack([b.weight for b in self.blocks])
+
+    @property
+    def bias(self) -> np.ndarray:
+        return np.stack([b.bias for b in self.blocks])
+
+    @property
+    def replicas(self) -> int:
+        return len(self.blocks)
+
+    def in_size(self) -> int:
+        return self.replicas * self.blocks[0].in_size()
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        n_out, n_in = self.blocks[0].weight.shape
+        if math.prod(input_shape) != self.replicas * n_in:
+            raise ConversionError(
+                f"layer {self.name!r}: expects {self.replicas} x {n_in} inputs but receives shape {input_shape}"
+            )
+        return (self.replicas * n_out,)
+
+    def triplets(self, input_shape) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(i, j, w, k)`` replica by replica, each block in `Affine`'s order; ``k`` indexes
+        ``weight.ravel()``."""
+        n_out, n_in = self.blocks[0].weight.shape
+        parts = [b.triplets((n_in,)) for b in self.blocks]
+        i = np.concatenate([p[0] + r * n_in for r, p in enumerate(parts)])
+        j = np.concatenate([p[1] + r * n_out for r, p in enumerate(parts)])
+        w = np.concatenate([p[2] for p in parts])
+        k = np.concatenate([p[3] + r * n_out * n_in for r, p in enumerate(parts)])
+        return i, j, w, k
+
+    def bias_vector(self, input_shape) -> np.ndarray:
+        return self.bias.ravel().copy()
+
+
+LINEAR = (Affine, BlockAffine, Conv, SumPool, Flatten)
 
 
 @dataclass
