@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from dassdp.bridge.lower import apply_stage, check_model, lower
-from dassdp.bridge.plan import LINEAR, ConversionError, Flatten, MaxPool, Neurons, Plan, TimeMean
+from dassdp.bridge.plan import LINEAR, BlockAffine, ConversionError, Flatten, MaxPool, Neurons, Plan, TimeMean
 from dassdp.checks import check_choice, check_count, describe
 from dassdp.models.encoders import Encoding
 from dassdp.rules.brian2.checks import check_quantity
@@ -362,7 +362,10 @@ def to_brian2(
     projection (``window`` is ``T dt``; the initial weights are the layer's), or to a rule factory
     called as ``factory(pre, post, on_pre=..., w0=..., connect=..., name=...)`` (``w0`` a dense
     ``(len(post), len(pre))`` matrix, ``connect`` the ``i``/``j`` arrays) that returns an object
-    with ``synapses`` and ``objects`` (e.g. `dassdp.rules.brian2.STDPSynapses`).
+    with ``synapses`` and ``objects`` (e.g. `dassdp.rules.brian2.STDPSynapses`). For a
+    `dassdp.bridge.replicas.Replicas` model the rule gets ``replicas=R`` as well, ``w0`` one
+    matrix per replica ``(R, n_post, n_pre)`` and ``connect`` one replica's ``i``/``j``, as the
+    rules' ``replicas`` argument takes them (`dassdp.rules.brian2.replicas`).
 
     ``drive`` maps a population's name to an extra input current ``[n_samples * T, n]`` (one row
     per step, samples back to back) added to its ``I`` every step before the update: a teacher
@@ -728,16 +731,17 @@ class _Builder:
             raise ConversionError(
                 f"plastic: layer {layer!r} is composed with other linear layers and cannot be plastic"
             )
-        w0 = np.full((len(post), len(pre)), 0.0)
-        w0[projection.j, projection.i] = w
-        connect = {"i": projection.i, "j": projection.j}
         rule = self.plastic[layer]
-        common = {
-            "on_pre": "I_post += w",
-            "w0": w0,
-            "connect": connect,
-            "name": f"{self.prefix}_plastic_{brian2_name(layer)}",
-        }
+        common = {"on_pre": "I_post += w", "name": f"{self.prefix}_plastic_{brian2_name(layer)}"}
+        stage = next(s for s in projection.stages if not isinstance(s, Flatten))
+        if isinstance(stage, BlockAffine):  # replicas: each one's matrix, one replica's synapses
+            m = len(projection.i) // stage.replicas
+            connect = {"i": projection.i[:m], "j": projection.j[:m]}
+            common.update(w0=stage.weight, connect=connect, replicas=stage.replicas)
+        else:
+            w0 = np.full((len(post), len(pre)), 0.0)
+            w0[projection.j, projection.i] = w
+            common.update(w0=w0, connect={"i": projection.i, "j": projection.j})
         if callable(rule):
             return rule(pre, post, **common)
         kwargs = dict(rule)

@@ -34,6 +34,12 @@ run the task sequence in Brian2 with a local plasticity rule on the readout proj
    spike-count cross-entropy of the label neurons as the loss, computed in the network), with
    their amplitudes multiplied by ``brian2.rate_scale``. The phase reads every rule through
    `dassdp.rules.brian2.protocol.BrianRule`.
+6. **Replicas.** Runs of one variant that differ only in the seed and ``brian2.rate_scale``
+   (`dassdp.runs.study.batch_key`) can run as R replicas of one network in one simulation
+   (`execute_brian2_batch`): every group holds R blocks, the projections are block-diagonal
+   (`dassdp.bridge.replicas.Replicas`), and each replica keeps its own pretrained network,
+   samples, teacher, threshold, bounds, set points, amplitudes, labels, loss and dopamine
+   (`dassdp.rules.brian2.replicas`), so each run's tables equal those it gives alone.
 
 The tables have the PyTorch phase's schema (`dassdp.runs.tasks`): ``training`` one row per
 training window (loss: the spike-count cross-entropy; accuracy: 1 if the prediction, teacher
@@ -51,6 +57,7 @@ import gc
 import hashlib
 import itertools
 import tempfile
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +77,7 @@ from dassdp.rules.reference import (
     row_set_points,
     sample_synchrony,
 )
-from dassdp.runs.study import RunSpec, Study, canonical_json, without_execution
+from dassdp.runs.study import RunSpec, Study, batch_key, canonical_json, without_execution
 from dassdp.runs.tasks import (
     BRIAN2_TRAINING_COLUMNS,
     TaskData,
@@ -86,8 +93,10 @@ from dassdp.runs.tasks import (
 __all__ = [
     "Circuit",
     "Layout",
+    "Member",
     "build_directory",
     "execute_brian2",
+    "execute_brian2_batch",
     "label_threshold",
     "layout",
     "pretrain",
@@ -261,9 +270,52 @@ class Circuit:
         return cls(bound, normalization, spec.inhibition, Schedule(lay.learn.astype(float), window_s))
 
 
-def _rule(variant: str, study: Study, lay: Layout, circuit: Circuit, scored: np.ndarray):
+@dataclass(eq=False)  # holds arrays and a model: compared by identity
+class Member:
+    """One run of the phase, prepared for the simulation (replica r of a batch, see
+    `execute_brian2_batch`): its study, tasks, pretrained ``model``, label threshold ``theta``,
+    window ``lay``-out, ``teacher`` current ``[window, step, class]``, learning ``circuit`` and the
+    classes each window is ``scored`` over."""
+
+    spec: RunSpec
+    study: Study
+    tasks: dict
+    n_classes: int
+    model: nn.Module
+    theta: float
+    lay: Layout
+    teacher: np.ndarray
+    circuit: Circuit
+    scored: np.ndarray
+
+    @classmethod
+    def of(cls, spec: RunSpec, pretrained_root: Path | None = None) -> Member:
+        study, seed = spec.resolved(), spec.seed
+        b2 = study.brian2
+        tasks, n_classes = make_tasks(study)
+        model = pretrained(study, tasks, n_classes, seed, pretrained_root)
+        theta = label_threshold(model, study, tasks)
+        lay = layout(study, tasks, seed)
+        T = study.network.n_steps
+        teacher = np.zeros((len(lay.labels), T, n_classes))  # a current into the correct label neuron
+        if b2.signal == "teacher":
+            train = lay.learn
+            teacher[np.flatnonzero(train), :, lay.labels[train]] = b2.teacher * theta
+        w0 = model.readout.weight.detach().double().numpy()
+        circuit = Circuit.of(study, lay, w0, T * b2.dt_ms * 1e-3)
+        scored = scored_classes(study, tasks, n_classes, lay)
+        return cls(spec, study, tasks, n_classes, model, theta, lay, teacher, circuit, scored)
+
+
+def _per_replica(values: list):
+    """One value for one run; the list of the replicas' values for several."""
+    return values[0] if len(values) == 1 else values
+
+
+def _rule(variant: str, members: list[Member]):
     """The variant's rule factory for `dassdp.bridge.to_brian2` (None for ``none``) and the
-    equation lines its pre/post groups need; ``scored``: the classes each window is scored over."""
+    equation lines its pre/post groups need, for one run or for the replicas of a batch (rule
+    constants, bounds, labels, scored classes and normalisation set points per replica)."""
     from brian2 import second
 
     from dassdp.rules.brian2 import (
@@ -277,73 +329,88 @@ def _rule(variant: str, study: Study, lay: Layout, circuit: Circuit, scored: np.
     )
     from dassdp.rules.brian2.normalization import POST_VARIABLES
 
-    spec, scale = study.brian2, study.brian2.rate_scale
+    first, R = members[0], len(members)
+    study, circuit = first.study, first.circuit
+    spec = study.brian2
     window = circuit.window_s * second
-    labels_extra = POST_VARIABLES if circuit.normalization is not None else ""
-    common = dict(schedule=circuit.schedule, normalization=circuit.normalization)
+    labels = np.stack([m.lay.labels for m in members]) if R > 1 else first.lay.labels
+    scored = np.stack([m.scored for m in members]) if R > 1 else first.scored
+    normalization = circuit.normalization
+    if R > 1 and normalization is not None:
+        parts = [m.circuit.normalization for m in members]
+        spread = None if normalization.spread is None else np.concatenate([p.spread for p in parts])
+        normalization = RowNormalization(normalization.mode, np.concatenate([p.mean for p in parts]), spread)
+    labels_extra = POST_VARIABLES if normalization is not None else ""
+    common = dict(schedule=circuit.schedule, normalization=normalization)  # replicas: from the bridge
+    scales = [m.study.brian2.rate_scale for m in members]
+    bounds = [dict(w_min=-m.circuit.bound, w_max=m.circuit.bound) for m in members]
     if variant == "none":
         return None, {}
     if variant in ("stdp", "dastdp"):
         p = spec.stdp if variant == "stdp" else spec.dastdp
-        timing = dict(
-            tau_plus=p.tau_plus_ms * 1e-3,
-            tau_minus=p.tau_minus_ms * 1e-3,
-            w_min=-circuit.bound,
-            w_max=circuit.bound,
-            same_step=p.same_step,
-        )
+        timing = dict(tau_plus=p.tau_plus_ms * 1e-3, tau_minus=p.tau_minus_ms * 1e-3, same_step=p.same_step)
 
-        def dense_to_synapses(w0, connect):
-            return w0[connect["j"], connect["i"]]
+        def per_synapse(w0, connect):
+            """``w0`` (a matrix, or one per replica) per synapse (one row per replica)."""
+            return np.asarray(w0)[..., connect["j"], connect["i"]]
 
         if variant == "stdp":
-            params = STDPParams(a_plus=scale * p.a_plus, a_minus=scale * p.a_minus, **timing)
-            return (
-                lambda pre, post, w0, connect, **kw: STDPSynapses(
-                    pre, post, params, connect=connect, w0=dense_to_synapses(w0, connect), **common, **kw
+            params = _per_replica(
+                [STDPParams(a_plus=s * p.a_plus, a_minus=s * p.a_minus, **timing, **b) for s, b in zip(scales, bounds)]
+            )
+
+            def stdp(pre, post, w0, connect, **kw):
+                return STDPSynapses(pre, post, params, connect=connect, w0=per_synapse(w0, connect), **common, **kw)
+
+            return stdp, {LABELS: labels_extra}
+        params = _per_replica(
+            [
+                DASTDPParams(
+                    tau_c=p.tau_c_ms * 1e-3,
+                    tau_n=p.tau_n_ms * 1e-3,
+                    a_plus=s * p.a_plus,
+                    a_minus=-s * p.a_minus,
+                    b=p.b,
+                    **timing,
+                    **b,
                 )
-            ), {LABELS: labels_extra}
-        params = DASTDPParams(
-            tau_c=p.tau_c_ms * 1e-3,
-            tau_n=p.tau_n_ms * 1e-3,
-            a_plus=scale * p.a_plus,
-            a_minus=-scale * p.a_minus,
-            b=p.b,
-            **timing,
+                for s, b in zip(scales, bounds)
+            ]
         )
 
         def dastdp(pre, post, w0, connect, **kw):
             volume = reward_prediction_error(
                 post,
-                lay.labels,
+                labels,
                 circuit.schedule,
                 circuit.window_s,
-                params.tau_n,
+                p.tau_n_ms * 1e-3,
                 p.rpe_rate,
                 tonic=p.tonic / circuit.window_s,
             )
             rule = DASTDPSynapses(
-                pre, post, volume, params, connect=connect, w0=dense_to_synapses(w0, connect), **common, **kw
+                pre, post, volume, params, connect=connect, w0=per_synapse(w0, connect), **common, **kw
             )
             rule.objects += volume.objects
             return rule
 
         return dastdp, {LABELS: "DA : 1\n" + neuron_variables("readout") + labels_extra}
     d = spec.dassdp
-    params = d.params(variant, scale, w_min=-circuit.bound, w_max=circuit.bound)
+    params = _per_replica([d.params(variant, s, **b) for s, b in zip(scales, bounds)])
     hidden = f"lif{len(study.network.hidden) - 1}"
     extra = {
         hidden: neuron_variables("pre"),
         LABELS: neuron_variables("post") + neuron_variables("readout") + labels_extra,
     }
+
     if variant == "ssdp":
         return (lambda pre, post, **kw: SSDPSynapses(pre, post, window, params, **common, **kw)), extra
     extra[hidden] += neuron_variables("readout")  # the window's spike counts, for the readout loss
 
     def loss(pre, post):
         if d.loss == "spike_count":
-            return SpikeCountLoss(post, lay.labels)
-        return ReadoutLoss(pre, post, lay.labels, study.network.n_steps, classes=scored)
+            return SpikeCountLoss(post, labels)
+        return ReadoutLoss(pre, post, labels, study.network.n_steps, classes=scored)
 
     return (
         lambda pre, post, **kw: DASSDPSynapses(
@@ -367,24 +434,27 @@ def quiet_brian2() -> None:
 
 
 @contextlib.contextmanager
-def build_directory(spec: RunSpec, root: Path | None, threads: int | None = None):
-    """A directory for the run's standalone project. Without ``root``: a temporary one. With it:
-    ``root/<target>-<variant>-<hash of the study without seeds>/slot<k>``, the first slot no other
-    process holds (an exclusive ``flock``). Runs of one variant that differ only in the seed
-    generate identical code, and Brian2 rewrites only files whose content changed, so every
-    seed after the first in a slot reuses the compiled project (compile once, run many).
-    ``threads`` (the OpenMP threads the project is compiled for, resolved from
-    ``brian2.threads``) takes the place of ``brian2.threads`` in the hash, so that projects built
-    for different thread counts never share a slot."""
+def build_directory(specs: list[RunSpec], root: Path | None, threads: int | None = None):
+    """A directory for the standalone project of a run, or of a batch of ``specs`` run as
+    replicas. Without ``root``: a temporary one. With it:
+    ``root/<target>-<variant>-<hash>/slot<k>``, the first slot no other process holds (an
+    exclusive ``flock``); the hash is that of the first run's study without its seed and
+    execution fields, with the number of replicas and ``threads`` (the OpenMP threads the
+    project is compiled for, resolved from ``brian2.threads``) in their place. Runs and batches
+    of one variant that differ only in seeds generate identical code, and Brian2 rewrites only
+    files whose content changed, so every later one in a slot reuses the compiled project
+    (compile once, run many); projects for other thread counts or replica counts never share a
+    slot."""
     if root is None:
         with tempfile.TemporaryDirectory(prefix="dassdp-brian2-phase-") as tmp:
             yield Path(tmp)
         return
-    study = spec.resolved()
-    body = without_execution(spec.study)
-    body["brian2"] = {**body["brian2"], "threads": threads}
-    key = hashlib.sha256(canonical_json({"study": body, "variant": spec.variant}).encode()).hexdigest()[:12]
-    family = Path(root) / f"{study.brian2.target}-{spec.variant}-{key}"
+    first = specs[0]
+    study = first.resolved()
+    body = without_execution(first.study)
+    body["brian2"] = {**body["brian2"], "threads": threads, "replicas": len(specs)}
+    key = hashlib.sha256(canonical_json({"study": body, "variant": first.variant}).encode()).hexdigest()[:12]
+    family = Path(root) / f"{study.brian2.target}-{first.variant}-{key}"
     family.mkdir(parents=True, exist_ok=True)
     for slot in itertools.count():
         with open(family / f"slot{slot}.lock", "w") as lock:
@@ -397,59 +467,100 @@ def build_directory(spec: RunSpec, root: Path | None, threads: int | None = None
 
 
 def execute_brian2(
-    spec: RunSpec, build_root: Path | None = None, pretrained_root: Path | None = None, concurrent: int = 1
+    spec: RunSpec,
+    build_root: Path | None = None,
+    pretrained_root: Path | None = None,
+    concurrent: int = 1,
+    timings: dict | None = None,
 ) -> dict:
-    """The run's tables (see the module docstring); standalone projects are built in
-    `build_directory` (``build_root``: reuse compiled projects across seeds); pretrained networks
-    are kept in ``pretrained_root`` (`pretrained`). ``concurrent``: how many runs execute at once
-    on this host; ``brian2.threads = "auto"`` gives cpp_standalone the usable cores divided by it
-    (`dassdp.models.targets.default_threads`)."""
-    from brian2 import StateMonitor, defaultclock, ms, second
+    """The run's tables (see the module docstring): `execute_brian2_batch` of one run."""
+    return execute_brian2_batch([spec], build_root, pretrained_root, concurrent, timings)[0]
+
+
+def execute_brian2_batch(
+    specs: list[RunSpec],
+    build_root: Path | None = None,
+    pretrained_root: Path | None = None,
+    concurrent: int = 1,
+    timings: dict | None = None,
+) -> list[dict]:
+    """The tables of each of ``specs`` (see the module docstring), run as R = ``len(specs)``
+    replicas of one Brian2 network in one simulation.
+
+    The runs must share the variant and the study except for the seed and ``brian2.rate_scale``
+    (`dassdp.runs.study.batch_key`; ValueError otherwise). Replica r is run r: its own pretrained network (the
+    converted `dassdp.bridge.replicas.Replicas` of every run's network: block-diagonal
+    projections), input samples and encoding seed, teacher current, label threshold, weight
+    bounds, normalisation set points, rule amplitudes, labels, loss and dopamine volume
+    (`dassdp.rules.brian2.replicas`). No synapse crosses replicas, so every run's tables equal
+    those of the run alone (a test compares them). One run (R = 1) builds the network without
+    replicas.
+
+    Standalone projects are built in `build_directory` (``build_root``: reuse compiled projects
+    across seeds and batches); pretrained networks are kept in ``pretrained_root`` (`pretrained`).
+    ``concurrent``: how many runs or batches execute at once on this host; ``brian2.threads =
+    "auto"`` gives cpp_standalone the usable cores divided by it
+    (`dassdp.models.targets.default_threads`). ``timings``, a dict, receives the seconds spent
+    preparing the runs (pretraining or reading the cache, layouts: ``prepare_s``), building the
+    Brian2 objects (``build_s``), running (``run_s``: on standalone targets code generation,
+    compilation and the simulation, of which ``simulate_s`` the simulation alone) and reading
+    the results back into tables (``read_s``), and the run's ``synaptic_events`` (`synaptic_events`)."""
+    from brian2 import StateMonitor, defaultclock, device, ms, second
 
     from dassdp.bridge import to_brian2
+    from dassdp.bridge.brian2 import prepare_inputs
+    from dassdp.bridge.replicas import Replicas
     from dassdp.models.competition import lateral_inhibition
     from dassdp.models.targets import STANDALONE, default_threads, use_target
 
+    if not specs:
+        raise ValueError("execute_brian2_batch: no runs given")
+    keys = {batch_key(spec) for spec in specs}
+    if len(keys) > 1 or None in keys:
+        raise ValueError(
+            "execute_brian2_batch: the runs of a batch must share the variant and the study except for the seed "
+            f"and brian2.rate_scale; got {len(keys)} different ones"
+        )
     torch.set_num_threads(1)
     quiet_brian2()
     # free the Brian2 objects of an earlier run in this process: names ending in "*" are numbered
     # past live objects, and renamed objects would defeat the reuse of compiled projects
     gc.collect()
-    study, variant, seed = spec.resolved(), spec.variant, spec.seed
-    b2 = study.brian2
-    tasks, n_classes = make_tasks(study)
-    model = pretrained(study, tasks, n_classes, seed, pretrained_root)
-    theta = label_threshold(model, study, tasks)
-    network = spiking_readout(model, theta)
-    lay = layout(study, tasks, seed)
-    T = study.network.n_steps
-    window_s = T * b2.dt_ms * 1e-3
-    n_windows = len(lay.labels)
-    drive = None  # the teacher: a current into the correct label neuron in training windows
-    teacher = np.zeros((n_windows, T, n_classes))
+    clock = _Stopwatch(timings)
+    members = [Member.of(spec, pretrained_root) for spec in specs]
+    clock.lap("prepare_s")
+    first, R = members[0], len(members)
+    study, variant = first.study, first.spec.variant
+    b2, net = study.brian2, study.network
+    T, n_classes = net.n_steps, first.n_classes
+    window_s = first.circuit.window_s
+    n_windows = len(first.lay.labels)
+    factory, extra = _rule(variant, members)
+    hidden = f"lif{len(net.hidden) - 1}"
+    if R == 1:
+        network, inputs, encoding = spiking_readout(first.model, first.theta), first.lay.x, net.encoding
+    else:  # each replica's samples encoded with its own seed, side by side
+        network = Replicas([spiking_readout(m.model, m.theta) for m in members])
+        inputs = torch.cat([prepare_inputs(m.lay.x, T, net.encoding, m.spec.seed) for m in members], dim=-1)
+        encoding = None
+    drive = None
     if b2.signal == "teacher":
-        train = lay.learn
-        teacher[np.flatnonzero(train), :, lay.labels[train]] = b2.teacher * theta
-        drive = {LABELS: teacher.reshape(-1, n_classes)}
-    circuit = Circuit.of(study, lay, model.readout.weight.detach().double().numpy(), window_s)
-    scored = scored_classes(study, tasks, n_classes, lay)
-    factory, extra = _rule(variant, study, lay, circuit, scored)
-    hidden = f"lif{len(study.network.hidden) - 1}"
+        drive = {LABELS: np.concatenate([m.teacher.reshape(-1, n_classes) for m in members], axis=1)}
 
     threads = None
     if b2.target == "cpp_standalone":
         threads = default_threads(concurrent) if b2.threads == "auto" else b2.threads
     with (
-        build_directory(spec, build_root if b2.target in STANDALONE else None, threads) as build,
+        build_directory(specs, build_root if b2.target in STANDALONE else None, threads) as build,
         use_target(b2.target, build, threads=threads),
     ):
         defaultclock.dt = b2.dt_ms * ms
         conv = to_brian2(
             network,
-            lay.x,
+            inputs,
             n_steps=T,
-            encoding=study.network.encoding,
-            seed=seed,
+            encoding=encoding,
+            seed=first.spec.seed,
             plastic={PLASTIC_LAYER: factory} if factory else None,
             drive=drive,
             extra_variables=extra,
@@ -468,20 +579,87 @@ def execute_brian2(
             )
             dopamine_monitor = None
         monitors = [potential, *weights.objects, *([dopamine_monitor] if dopamine_monitor is not None else [])]
+        circuit = first.circuit
         if circuit.inhibition > 0:
             monitors.append(
-                lateral_inhibition(labels_group, circuit.inhibition, circuit.schedule, name="phase_label_inhibition")
+                lateral_inhibition(
+                    labels_group, circuit.inhibition, circuit.schedule, name="phase_label_inhibition", replicas=R
+                )
             )
         conv.network.add(monitors)
+        clock.lap("build_s")
         conv.run()
+        clock.lap("run_s")
+        if b2.target in STANDALONE:
+            clock.record("simulate_s", float(getattr(device, "_last_run_time", None) or float("nan")))
         rasters = conv.spike_rasters()
-        v_end = np.asarray(potential.v[:]).T.reshape(n_windows, T, n_classes)[:, -1]
-        w_windows = np.asarray(weights.w[:]).T  # [window, synapse]
+        clock.record("synaptic_events", synaptic_events(conv))
+        v_end = np.asarray(potential.v[:]).T.reshape(n_windows, T, R * n_classes)[:, -1]
+        w_windows = np.asarray(weights.w[:]).T  # [window, synapse], replica by replica
         syn_i, syn_j = np.asarray(projection.synapses.i[:]), np.asarray(projection.synapses.j[:])
-        dopamine = np.asarray(dopamine_monitor.DA[0][1:]) if dopamine_monitor is not None else None
+        dopamine = np.asarray(dopamine_monitor.DA[:])[:, 1:] if dopamine_monitor is not None else None
         fitted = rule.fitted_gate() if rule is not None else None
 
-    label_raster = rasters[LABELS].reshape(n_windows, T, n_classes)
+    n_hidden, m = rasters[hidden].shape[-1] // R, len(syn_i) // R
+    tables = []
+    for r, member in enumerate(members):
+        own = slice(r * m, (r + 1) * m)
+        tables.append(
+            _run_tables(
+                member,
+                hidden=rasters[hidden][..., r * n_hidden : (r + 1) * n_hidden],
+                labels=rasters[LABELS][..., r * n_classes : (r + 1) * n_classes],
+                v_end=v_end[:, r * n_classes : (r + 1) * n_classes],
+                w_windows=w_windows[:, own],
+                syn_i=syn_i[own] - r * n_hidden,
+                syn_j=syn_j[own] - r * n_classes,
+                dopamine=None if dopamine is None else dopamine[r],
+                fitted=fitted[r] if isinstance(fitted, list) else fitted,
+            )
+        )
+    clock.lap("read_s")
+    return tables
+
+
+def synaptic_events(conv) -> int:
+    """Spikes delivered through the synapses of a converted network in its run: for every
+    projection from a spiking group, each pre neuron's spike count times its synapses."""
+    rasters, events = conv.spike_rasters(), 0
+    for projection in conv.projections:
+        raster = rasters.get(projection.pre)
+        if raster is None or projection.i is None or not len(projection.i):
+            continue
+        n = int(np.prod(raster.shape[2:]))
+        counts = raster.reshape(-1, n).sum(0, dtype=np.int64)
+        events += int(counts @ np.bincount(np.asarray(projection.i), minlength=n))
+    return events
+
+
+class _Stopwatch:
+    """Seconds between laps, written into ``timings`` (nothing when it is None)."""
+
+    def __init__(self, timings: dict | None) -> None:
+        self.timings, self.last = timings, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.record(name, now - self.last)
+        self.last = now
+
+    def record(self, name: str, seconds: float) -> None:
+        if self.timings is not None:
+            self.timings[name] = seconds
+
+
+def _run_tables(member: Member, *, hidden, labels, v_end, w_windows, syn_i, syn_j, dopamine, fitted) -> dict:
+    """One run's tables from what its replica recorded: the spike rasters of the last hidden
+    layer and of the label neurons ``[window, step, neuron]``, the label neurons' potential at
+    each window's last step, the readout weights per window ``[window, synapse]`` with their
+    ``syn_i``, ``syn_j``, the dopamine per window and the fitted gate."""
+    study, lay, circuit, scored = member.study, member.lay, member.circuit, member.scored
+    T, n_classes, theta = study.network.n_steps, member.n_classes, member.theta
+    n_windows = len(lay.labels)
+    label_raster = labels.reshape(n_windows, T, n_classes)
     counts = label_raster.sum(1)
     integrated = counts * theta + v_end
     # the label neurons' own input: without the teacher's current and the lateral inhibition (the
@@ -489,11 +667,12 @@ def execute_brian2(
     early = label_raster[:, :-1].sum(1)  # [window, label neuron]
     others = early.sum(1, keepdims=True) - early
     inhibition = circuit.inhibition * theta * others * lay.learn[:, None]
-    own = integrated - teacher.sum(1) + inhibition
+    own = integrated - member.teacher.sum(1) + inhibition
     # S = mean_(i,j) f_i f_j of the all-to-all projection, from the window rasters [T, window, n]
-    pre = activity_from_raster(rasters[hidden].reshape(n_windows, T, -1).transpose(1, 0, 2))
+    pre = activity_from_raster(hidden.reshape(n_windows, T, -1).transpose(1, 0, 2))
     post = activity_from_raster(label_raster.transpose(1, 0, 2))
     synchrony = sample_synchrony(pre, post)
+    b2 = study.brian2
     if b2.dassdp.loss == "readout":
         loss = readout_loss(own, scored, lay.labels, T)
     else:
@@ -501,7 +680,7 @@ def execute_brian2(
         loss = np.log(np.exp(shifted).sum(1)) - shifted[np.arange(n_windows), lay.labels]
     warmup = b2.dassdp.warmup if fitted is not None else 0
     return run_tables(
-        spec,
+        member.spec,
         _training_rows(
             lay,
             scored,
@@ -513,12 +692,12 @@ def execute_brian2(
             warmup,
             gated=fitted is not None,
         ),
-        _evaluation_rows(study, tasks, n_classes, lay, integrated, synchrony),
-        _weight_rows(study, model, lay, w_windows, syn_i, syn_j),
+        _evaluation_rows(study, member.tasks, n_classes, lay, integrated, synchrony),
+        _weight_rows(study, member.model, lay, w_windows, syn_i, syn_j),
         PLASTIC_LAYER,
         fitted,
         BRIAN2_TRAINING_COLUMNS,
-        _raster_rows(lay, {"hidden": rasters[hidden], "label": rasters[LABELS]}),
+        _raster_rows(lay, {"hidden": hidden, "label": labels}),
     )
 
 

@@ -8,8 +8,11 @@ runs. Both stages are resumable in the same way.
 
 A run is executed by `run_one`, a plain top-level function of picklable arguments, so the same
 code runs in a ``ProcessPoolExecutor`` worker and on a Dask worker; it writes its tables into the
-shared results directory itself and returns its manifest. Runs whose manifest says ``done`` are
-skipped; any other run directory (pending, or damaged: a table that no longer matches the
+shared results directory itself and returns its manifest. Brian2-phase runs that differ only in
+their seed and ``brian2.rate_scale`` (same variant) execute in batches, as replicas of one Brian2
+network in one simulation (`run_batch`, ``brian2.replicas``, `batches`); each run of a batch is
+stored as if it had run alone, its manifest naming the batch. Runs whose manifest says ``done``
+are skipped; any other run directory (pending, or damaged: a table that no longer matches the
 checksum in its manifest) is removed and the run redone, so a study killed at any moment (``kill
 -9``) resumes without losing completed runs and without reading a partial table.
 
@@ -42,6 +45,7 @@ from dassdp.runs.study import (
     RunSpec,
     Study,
     StudyError,
+    batch_key,
     calibrated_variants,
     expand_calibration,
     expand_runs,
@@ -53,15 +57,18 @@ from dassdp.runs.study import (
 )
 
 __all__ = [
+    "AUTO_REPLICAS",
     "RUN_TABLES",
     "StudyRuns",
     "aggregate",
+    "batches",
     "calibrate",
     "calibration_table",
     "check_execution",
     "load_dir",
     "metrics_table",
     "prepare_dir",
+    "run_batch",
     "run_calibration",
     "run_one",
     "run_states",
@@ -205,7 +212,8 @@ def _worker_init() -> None:
 
 def run_one(spec_data: dict, out: str, hash_: str, concurrent: int = 1) -> dict:
     """Execute one run (unless done) and store it; returns its manifest. ``concurrent``: how many
-    runs execute at once on this host (``brian2.threads = "auto"`` shares the cores among them)."""
+    runs (or batches) execute at once on this host (``brian2.threads = "auto"`` shares the cores
+    among them)."""
     from dassdp.runs.brian2_phase import execute_brian2
     from dassdp.runs.tasks import execute
 
@@ -214,33 +222,114 @@ def run_one(spec_data: dict, out: str, hash_: str, concurrent: int = 1) -> dict:
     if store.is_done(run_dir):
         return store.read_manifest(run_dir)
     store.clean_partial(run_dir)
-    run_dir.mkdir(parents=True)
     started = time.time()
+    phase: dict = {}
     if spec.resolved().phase == "brian2":
         tables = execute_brian2(
-            spec, build_root=Path(out) / BUILDS, pretrained_root=Path(out) / PRETRAINED, concurrent=concurrent
+            spec,
+            build_root=Path(out) / BUILDS,
+            pretrained_root=Path(out) / PRETRAINED,
+            concurrent=concurrent,
+            timings=phase,
         )
     else:
         tables = execute(spec)
+    return _store_runs([spec], [tables], out, hash_, started, phase)[0]
+
+
+def run_batch(spec_datas: list[dict], out: str, hash_: str, concurrent: int = 1) -> list[dict]:
+    """Execute a batch of Brian2-phase runs (`batches`: same variant, resolved studies that differ
+    only in seed, ``brian2.rate_scale`` and `dassdp.runs.study.EXECUTION_FIELDS`) as replicas of
+    one network in one simulation (`dassdp.runs.brian2_phase.execute_brian2_batch`) and store
+    each; returns their manifests in the order of ``spec_datas``. ``concurrent``: how many batches
+    execute at once on this host (as for `run_one`).
+
+    Runs already done are skipped (their manifests returned); the others' directories are
+    cleaned, and only they execute (one left: `dassdp.runs.brian2_phase.execute_brian2`; a batch
+    of one spec is `run_one`). Nothing is written until the whole batch has computed; then every
+    run's tables are written, and only then every run's manifest, so a batch that fails or is
+    killed before its manifests leaves its runs pending (a kill among the manifests leaves the
+    rest pending). Each manifest records ``replicas`` (how many runs executed together),
+    ``batch`` (their run ids) and the batch's wall time (``timings.batch_seconds``;
+    ``timings.seconds`` is its share, the wall time over ``replicas``; ``timings.brian2``: the
+    simulation's own timings, shared by the batch)."""
+    if len(spec_datas) == 1:
+        return [run_one(spec_datas[0], out, hash_, concurrent)]
+    specs = [RunSpec.model_validate(data) for data in spec_datas]
+    manifests: dict[str, dict] = {}
+    pending = []
+    for spec in specs:
+        run_dir = Path(out) / store.RUNS / spec.run_id
+        if store.is_done(run_dir):
+            manifests[spec.run_id] = store.read_manifest(run_dir)
+        else:
+            store.clean_partial(run_dir)
+            pending.append(spec)
+    if pending:
+        phase: dict = {}
+        roots = {
+            "build_root": Path(out) / BUILDS,
+            "pretrained_root": Path(out) / PRETRAINED,
+            "concurrent": concurrent,
+            "timings": phase,
+        }
+        started = time.time()
+        if len(pending) == 1:
+            from dassdp.runs.brian2_phase import execute_brian2
+
+            tables = [execute_brian2(pending[0], **roots)]
+        else:
+            from dassdp.runs.brian2_phase import execute_brian2_batch  # resolved per call
+
+            tables = list(execute_brian2_batch(pending, **roots))
+            if len(tables) != len(pending):
+                raise RuntimeError(f"execute_brian2_batch returned {len(tables)} runs' tables for {len(pending)} runs")
+        for spec, manifest in zip(pending, _store_runs(pending, tables, out, hash_, started, phase)):
+            manifests[spec.run_id] = manifest
+    return [manifests[spec.run_id] for spec in specs]
+
+
+def _store_runs(
+    specs: list[RunSpec], tables: list[dict], out: str, hash_: str, started: float, phase: dict | None = None
+) -> list[dict]:
+    """Write the tables of runs executed together (every run's tables first, then every run's
+    manifest, each atomically); returns the manifests. ``phase``: the Brian2 phase's timings of
+    the simulation they shared (`dassdp.runs.brian2_phase.execute_brian2_batch`), recorded as
+    ``timings.brian2`` where given."""
     files = [f"{name}.parquet" for name in RUN_TABLES]
-    for name, file in zip(RUN_TABLES, files):
-        store.write_parquet_atomic(tables[name], run_dir / file)
+    run_dirs = [Path(out) / store.RUNS / spec.run_id for spec in specs]
+    for run_dir, run_tables in zip(run_dirs, tables):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for name, file in zip(RUN_TABLES, files):
+            store.write_parquet_atomic(run_tables[name], run_dir / file)
     finished = time.time()
-    manifest = {
-        "run_id": spec.run_id,
-        "status": "done",
-        "study_hash": hash_,
-        "variant": spec.variant,
-        "seed": spec.seed,
-        "spec": spec.model_dump(mode="json"),
-        "versions": store.versions(),
-        "timings": {"started": started, "finished": finished, "seconds": finished - started},
-        "tables": {name: len(tables[name]) for name in RUN_TABLES},
-        "files": store.file_digests(run_dir, files),
-        "worker": {"host": os.uname().nodename, "pid": os.getpid()},
-    }
-    store.write_json_atomic(manifest, run_dir / store.MANIFEST)
-    return manifest
+    batch = [spec.run_id for spec in specs]
+    manifests = []
+    for spec, run_dir, run_tables in zip(specs, run_dirs, tables):
+        manifest = {
+            "run_id": spec.run_id,
+            "status": "done",
+            "study_hash": hash_,
+            "variant": spec.variant,
+            "seed": spec.seed,
+            "spec": spec.model_dump(mode="json"),
+            "versions": store.versions(),
+            "timings": {
+                "started": started,
+                "finished": finished,
+                "seconds": (finished - started) / len(specs),
+                "batch_seconds": finished - started,
+                **({"brian2": phase} if phase else {}),
+            },
+            "replicas": len(specs),
+            "batch": batch,
+            "tables": {name: len(run_tables[name]) for name in RUN_TABLES},
+            "files": store.file_digests(run_dir, files),
+            "worker": {"host": os.uname().nodename, "pid": os.getpid()},
+        }
+        store.write_json_atomic(manifest, run_dir / store.MANIFEST)
+        manifests.append(manifest)
+    return manifests
 
 
 def run_states(runs: StudyRuns) -> pd.DataFrame:
@@ -349,6 +438,10 @@ def run_study(
     exception)``. Completed runs are stored as they finish; ``on_done(manifest)`` is called for
     each (also for skipped runs). The study's runs start only once every calibration run is done.
 
+    Brian2-phase runs execute in `batches` (``brian2.replicas``; ``workers``, or on Dask the
+    cluster's worker threads, size the ``"auto"`` batches); a batch that fails is a failure of
+    each of its runs (all with the batch's exception), and none of them is stored.
+
     Local workers are forked on Linux (``start_method`` None: they inherit the imported modules
     and the data set, loaded here first, and start in milliseconds; call this from a process
     without other threads, e.g. no auto-refreshing progress bar) and spawned elsewhere.
@@ -383,8 +476,67 @@ def run_calibration(
     return failures
 
 
+#: the largest batch ``brian2.replicas = "auto"`` makes on each Brian2 target (`batches`): the
+#: runtime targets simulate replicas one vector operation at a time in Python, so a few suffice;
+#: a compiled project amortises its build over more; a GPU needs many replicas to fill its cores
+AUTO_REPLICAS = {"numpy": 16, "cython": 16, "cpp_standalone": 64, "cuda_standalone": 1024}
+#: targets that compile a project per simulation: ``"auto"`` puts a group into as few batches as
+#: `AUTO_REPLICAS` allows (compiling costs far more than simulating the demo's network; OpenMP
+#: threads, ``brian2.threads = "auto"``, then use the cores the other workers leave free)
+COMPILED = ("cpp_standalone", "cuda_standalone")
+
+
+def _split_evenly(group: list, size: int) -> list[list]:
+    """``group`` cut, in order, into ``ceil(len / size)`` consecutive parts whose lengths differ
+    by at most one (8 runs with size 3: 3, 3, 2; 7 runs with size 6: 4, 3)."""
+    n_parts = -(-len(group) // size)
+    base, extra = divmod(len(group), n_parts)
+    parts, start = [], 0
+    for k in range(n_parts):
+        stop = start + base + (k < extra)
+        parts.append(group[start:stop])
+        start = stop
+    return parts
+
+
+def batches(specs: list[RunSpec], workers: int = 1) -> list[list[RunSpec]]:
+    """The units of execution of ``specs`` (pending runs), in their order: each PyTorch-phase run
+    alone; Brian2-phase runs grouped by `dassdp.runs.study.batch_key` (same variant; seeds and rate scales differ)
+    in the order of each group's first run, each group cut into batches of at most
+    ``brian2.replicas`` runs whose sizes differ by at most one (`_split_evenly`). With
+    ``"auto"`` the most is ``ceil(group size / workers)`` (``workers``: the runs executing at
+    once, so each group spreads over all of them) on the runtime targets and the whole group on
+    the `COMPILED` ones, capped by `AUTO_REPLICAS` for the target."""
+    groups: dict[str, list[RunSpec]] = {}
+    order: list[tuple[bool, list[RunSpec]]] = []  # (groupable, runs) in the order of first runs
+    for spec in specs:
+        key = batch_key(spec)
+        if key is None:
+            order.append((False, [spec]))
+        elif key in groups:
+            groups[key].append(spec)
+        else:
+            groups[key] = [spec]
+            order.append((True, groups[key]))
+    units: list[list[RunSpec]] = []
+    for groupable, group in order:
+        if not groupable:
+            units.append(group)
+            continue
+        b2 = group[0].study["brian2"]
+        replicas = b2.get("replicas", "auto")  # a study recorded before replicas existed: "auto"
+        if replicas == "auto":
+            target = b2.get("target", "numpy")
+            spread = 1 if target in COMPILED else max(1, workers)
+            replicas = min(-(-len(group) // spread), AUTO_REPLICAS[target])
+        units.extend(_split_evenly(group, int(replicas)))
+    return units
+
+
 def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done, start_method):
-    """Run the pending ones of ``specs`` (``(point, overrides, RunSpec)``); see `run_study`."""
+    """Run the pending ones of ``specs`` (``(point, overrides, RunSpec)``) in `batches`; see
+    `run_study`. Each run of a failed batch is a failure of its own (with the batch's
+    exception)."""
     pending = []
     for _, _, spec in specs:
         run_dir = runs.run_dir(spec)
@@ -397,36 +549,52 @@ def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done,
     if not pending:
         return failures
 
-    def arguments(concurrent: int) -> list[tuple]:
-        concurrent = max(1, min(concurrent, len(pending)))
-        return [(spec.model_dump(mode="json"), str(runs.out.resolve()), runs.hash, concurrent) for spec in pending]
+    def arguments(units: list[list[RunSpec]], concurrent: int) -> list[tuple]:
+        """``(function, arguments)`` per unit: `run_one` for one run, `run_batch` for more."""
+        concurrent = max(1, min(concurrent, len(units)))
+        out = str(runs.out.resolve())
+        return [
+            (run_one, (unit[0].model_dump(mode="json"), out, runs.hash, concurrent))
+            if len(unit) == 1
+            else (run_batch, ([spec.model_dump(mode="json") for spec in unit], out, runs.hash, concurrent))
+            for unit in units
+        ]
+
+    def finish(result: dict | list[dict]) -> None:
+        """``on_done`` for each manifest of a unit (`run_one`: one, `run_batch`: a list)."""
+        for manifest in result if isinstance(result, list) else [result]:
+            on_done(manifest)
+
+    def fail(unit: list[RunSpec], err: BaseException) -> None:
+        failures.extend((spec.run_id, err) for spec in unit)
 
     if scheduler is not None or local_cluster is not None:
         client, cluster = _dask_client(scheduler, local_cluster)
         try:
             from distributed import as_completed as dask_completed
 
-            args = arguments(_runs_per_host(client))
-            futures = {
-                client.submit(run_one, *a, pure=False, key=f"dassdp-{spec.run_id}"): spec
-                for a, spec in zip(args, pending)
-            }
+            units = batches(pending, _cluster_threads(client))
+            futures = {}
+            for unit, (function, a) in zip(units, arguments(units, _runs_per_host(client))):
+                key = f"dassdp-{unit[0].run_id}" if len(unit) == 1 else f"dassdp-batch{len(unit)}-{unit[0].run_id}"
+                futures[client.submit(function, *a, pure=False, key=key)] = unit
             for future in dask_completed(futures):
                 try:
-                    on_done(future.result())
+                    finish(future.result())
                 except Exception as err:  # noqa: BLE001 - reported per run
-                    failures.append((futures[future].run_id, err))
+                    fail(futures[future], err)
         finally:
             client.close()  # cancels the runs not started
             if cluster is not None:
                 cluster.close()
     elif workers <= 1:
         _worker_init_torch_only()
-        for a, spec in zip(arguments(1), pending):
+        units = batches(pending, 1)
+        for unit, (function, a) in zip(units, arguments(units, 1)):
             try:
-                on_done(run_one(*a))
+                finish(function(*a))
             except Exception as err:  # noqa: BLE001 - reported per run
-                failures.append((spec.run_id, err))
+                fail(unit, err)
     else:
         if start_method is None:
             start_method = "fork" if sys.platform.startswith("linux") else "spawn"
@@ -436,31 +604,38 @@ def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done,
             make_tasks(pending[0].resolved())  # cached, inherited by the forked workers
         context = multiprocessing.get_context(start_method)
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
-        queue = list(zip(arguments(workers), pending))
+        units = batches(pending, workers)
+        queue = list(zip(units, arguments(units, workers)))
         running = {}
         try:
             while queue or running:
                 while queue and len(running) < workers:  # submitted one by one: Ctrl-C starts none
-                    a, spec = queue.pop(0)
+                    unit, (function, a) = queue.pop(0)
                     try:
-                        running[pool.submit(run_one, *a)] = spec
+                        running[pool.submit(function, *a)] = unit
                     except BrokenProcessPool as err:  # a worker died: the rest fail, resume redoes them
-                        failures.append((spec.run_id, err))
+                        fail(unit, err)
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    spec = running.pop(future)
+                    unit = running.pop(future)
                     try:
-                        on_done(future.result())
+                        finish(future.result())
                     except Exception as err:  # noqa: BLE001 - reported per run
-                        failures.append((spec.run_id, err))
+                        fail(unit, err)
         except BaseException:  # Ctrl-C: stop the running runs now
             _terminate_workers(pool)
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
     return failures
+
+
+def _cluster_threads(client) -> int:
+    """The most runs a Dask cluster executes at once: the worker threads of all its hosts."""
+    workers = client.scheduler_info().get("workers", {}).values()
+    return max(1, sum(int(worker.get("nthreads", 1)) for worker in workers))
 
 
 def _runs_per_host(client) -> int:

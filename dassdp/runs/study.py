@@ -74,6 +74,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -118,6 +119,7 @@ MAX_TASKS = 1_000  # permuted tasks
 MIN_MS = 1e-6  # times in ms (time constants, dt): a nanosecond; smaller ones underflow in seconds
 MAX_LR = 1.0  # Adam's learning rate: each step moves a weight by about lr (float32 overflows past 3e38)
 MAX_THREADS = 4_096  # OpenMP threads of one cpp_standalone run
+MAX_REPLICAS = 4_096  # runs simulated together as replicas of one Brian2 network
 
 PositiveInt = Annotated[int, Field(gt=0)]
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED, description=f"a random seed in [0, {MAX_SEED}]")]
@@ -382,6 +384,25 @@ class Brian2Spec(_Model):
     may be resumed with another count. ``numpy`` and ``cython`` run on one thread and
     ``cuda_standalone`` on the GPU; they ignore it.
 
+    ``replicas``: how many runs execute together, as replicas of one Brian2 network in one
+    simulation (an integer in ``[1, MAX_REPLICAS]``, or ``"auto"``, the default). Runs may share
+    a simulation when they have the same variant and their resolved studies differ only in the
+    seed and in ``rate_scale`` (the study's seeds, calibration's grid values, a sweep over
+    ``brian2.rate_scale``) and in execution settings such as this one; the runner
+    (`dassdp.runs.runner`) splits each such group of pending runs, in the study's order, into
+    batches of at most ``replicas`` runs whose sizes differ by at most one (8 runs with
+    ``replicas = 3`` execute as 3, 3 and 2). ``"auto"``: on ``numpy`` and ``cython`` each group
+    is split evenly over the runs that execute at once (``--workers`` or, on Dask, the worker
+    threads of the whole cluster), ``ceil(group size / workers)`` runs per batch, at most 16; on
+    ``cpp_standalone`` and ``cuda_standalone``, which compile a project per simulation, a group
+    runs as one batch of at most 64 and 1024 runs (`dassdp.runs.runner.AUTO_REPLICAS`), with the
+    free cores as OpenMP threads (``threads``). ``1`` simulates every run on its own. Each run's
+    manifest records the runs it executed with (``batch``, ``replicas``). A replica draws its
+    random numbers from its own run's seed and reads nothing of the other replicas, so a run's
+    tables are the same in a batch as alone: like ``threads`` the value is left out of the run
+    ids and the study hash (a study may be resumed with another value) and cannot be swept. The
+    PyTorch phase ignores it (one run per process).
+
     ``pretrain_epochs`` lies in ``[0, MAX_EPOCHS]`` (1000), ``train_samples`` and ``eval_samples``
     in ``[1, MAX_SAMPLES]`` (a million), ``readout_spikes`` in ``[0.001, MAX_STEPS]`` (a label
     neuron spikes at most once per step; fewer would make the threshold overflow), and every time
@@ -390,6 +411,7 @@ class Brian2Spec(_Model):
 
     target: Literal["numpy", "cython", "cpp_standalone", "cuda_standalone"] = "numpy"
     threads: Annotated[int, Field(ge=1, le=MAX_THREADS, description=f"1..{MAX_THREADS}")] | Literal["auto"] = "auto"
+    replicas: Annotated[int, Field(ge=1, le=MAX_REPLICAS, description=f"1..{MAX_REPLICAS}")] | Literal["auto"] = "auto"
     dt_ms: Milliseconds = 1.0
     pretrain: list[str] | None = None
     pretrain_epochs: Annotated[int, Field(ge=0, le=MAX_EPOCHS, description=f"0..{MAX_EPOCHS}")] = 5
@@ -409,13 +431,16 @@ class Brian2Spec(_Model):
     dastdp: DASTDPSpec = DASTDPSpec()
     dassdp: DASSDPSpec = DASSDPSpec()
 
-    @field_validator("threads", mode="before")
+    @field_validator("threads", "replicas", mode="before")
     @classmethod
-    def _threads(cls, value: Any) -> Any:
-        # one clear message instead of one error per member of the union
-        if value == "auto" or (type(value) is int and 1 <= value <= MAX_THREADS):
+    def _count_or_auto(cls, value: Any, info: ValidationInfo) -> Any:
+        # one clear message instead of one error per member of the union (True is not 1)
+        largest, what = {"threads": (MAX_THREADS, ""), "replicas": (MAX_REPLICAS, " (runs per simulation)")}[
+            info.field_name
+        ]
+        if value == "auto" or (type(value) is int and 1 <= value <= largest):
             return value
-        raise ValueError(f'must be an integer in [1, {MAX_THREADS}] or "auto"')
+        raise ValueError(f'must be an integer in [1, {largest}]{what} or "auto"')
 
 
 class CalibrationSpec(_Model):
@@ -537,9 +562,10 @@ def study_hash(study: Study) -> str:
 
 
 #: fields that say how a run executes, not what it computes: left out of run ids and the study
-#: hash, so that a study resumed with other values keeps its runs (``brian2.threads``: the
-#: results are identical for every thread count, see `Brian2Spec`)
-EXECUTION_FIELDS = (("brian2", "threads"),)
+#: hash, so that a study resumed with other values keeps its runs (``brian2.threads`` and
+#: ``brian2.replicas``: the results are identical for every thread count and batch size, see
+#: `Brian2Spec`); a sweep over one of them is refused (its points would give the same runs)
+EXECUTION_FIELDS = (("brian2", "threads"), ("brian2", "replicas"))
 
 
 def without_execution(body: dict[str, Any]) -> dict[str, Any]:
@@ -549,6 +575,23 @@ def without_execution(body: dict[str, Any]) -> dict[str, Any]:
         if isinstance(body.get(section), dict):
             body[section] = {k: v for k, v in body[section].items() if k != key}
     return body
+
+
+#: fields in which the runs of one batch may differ (besides the seed and `EXECUTION_FIELDS`):
+#: values the Brian2 phase gives each replica of a simulation (`dassdp.runs.brian2_phase`)
+BATCH_FIELDS = (("brian2", "rate_scale"),)
+
+
+def batch_key(spec: RunSpec) -> str | None:
+    """Brian2-phase runs with equal keys may run as replicas of one simulation: the same variant
+    and resolved study, except for the seed (not in the study), `BATCH_FIELDS` and
+    `EXECUTION_FIELDS`. None for the PyTorch phase (every run on its own)."""
+    body = without_execution(spec.study)
+    if body.get("phase") != "brian2":
+        return None
+    for section, key in BATCH_FIELDS:
+        body[section] = {k: v for k, v in body[section].items() if k != key}
+    return canonical_json({"variant": spec.variant, "study": body})
 
 
 # ------------------------------------------------------------------------------------------
@@ -775,8 +818,8 @@ def parse_study(data: dict[str, Any], source: str | Path | None = None) -> Study
 def _check_distinct_points(study: Study, resolved: list[Study]) -> None:
     """Every grid point of the sweep must give different runs: two points with the same resolved
     study (a value listed twice, ``1`` and ``1.0``, or a parameter that no run reads such as
-    ``description``, or an execution setting such as ``brian2.threads``) would give runs of the
-    same id, which the results cannot hold twice."""
+    ``description``, or an execution setting such as ``brian2.threads`` or ``brian2.replicas``)
+    would give runs of the same id, which the results cannot hold twice."""
     names = list(study.sweep)
     indices = list(itertools.product(*(range(len(study.sweep[n])) for n in names)))
     seen: dict[str, int] = {}

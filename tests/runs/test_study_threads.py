@@ -60,7 +60,7 @@ def test_build_directories_are_kept_per_thread_count(tiny_study, tmp_path):
     two = expand_runs(load_study(_with_threads(tiny_study, "2"))[0])[0][2]
 
     def family(spec, threads):
-        with build_directory(spec, tmp_path / "builds", threads) as path:
+        with build_directory([spec], tmp_path / "builds", threads) as path:
             return path.parent
 
     assert family(auto, 2) == family(two, 2) != family(auto, 4)
