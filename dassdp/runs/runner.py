@@ -61,6 +61,7 @@ __all__ = [
     "RUN_TABLES",
     "StudyRuns",
     "aggregate",
+    "available_memory",
     "batches",
     "calibrate",
     "calibration_table",
@@ -68,6 +69,7 @@ __all__ = [
     "load_dir",
     "metrics_table",
     "prepare_dir",
+    "replica_bytes",
     "run_batch",
     "run_calibration",
     "run_one",
@@ -501,12 +503,14 @@ def _split_evenly(group: list, size: int) -> list[list]:
 
 def batches(specs: list[RunSpec], workers: int = 1) -> list[list[RunSpec]]:
     """The units of execution of ``specs`` (pending runs), in their order: each PyTorch-phase run
-    alone; Brian2-phase runs grouped by `dassdp.runs.study.batch_key` (same variant; seeds and rate scales differ)
-    in the order of each group's first run, each group cut into batches of at most
-    ``brian2.replicas`` runs whose sizes differ by at most one (`_split_evenly`). With
+    alone; Brian2-phase runs grouped by `dassdp.runs.study.batch_key` (same variant; seeds and
+    rate scales differ) in the order of each group's first run, each group cut into batches of
+    at most ``brian2.replicas`` runs whose sizes differ by at most one (`_split_evenly`). With
     ``"auto"`` the most is ``ceil(group size / workers)`` (``workers``: the runs executing at
     once, so each group spreads over all of them) on the runtime targets and the whole group on
-    the `COMPILED` ones, capped by `AUTO_REPLICAS` for the target."""
+    the `COMPILED` ones, capped by `AUTO_REPLICAS` for the target and by the memory: the batches
+    running at once (one per worker) must fit into `available_memory` at `replica_bytes` per
+    replica."""
     groups: dict[str, list[RunSpec]] = {}
     order: list[tuple[bool, list[RunSpec]]] = []  # (groupable, runs) in the order of first runs
     for spec in specs:
@@ -528,9 +532,37 @@ def batches(specs: list[RunSpec], workers: int = 1) -> list[list[RunSpec]]:
         if replicas == "auto":
             target = b2.get("target", "numpy")
             spread = 1 if target in COMPILED else max(1, workers)
-            replicas = min(-(-len(group) // spread), AUTO_REPLICAS[target])
+            fits = available_memory() // (max(1, workers) * replica_bytes(group[0].resolved()))
+            replicas = max(1, min(-(-len(group) // spread), AUTO_REPLICAS[target], fits))
         units.extend(_split_evenly(group, int(replicas)))
     return units
+
+
+def replica_bytes(study: Study) -> int:
+    """A generous estimate of the memory one replica of a Brian2-phase simulation needs (bytes):
+    float64 values of every step (the input current of the first hidden layer, the teacher's
+    current, the label neurons' potential, and a spike of every neuron, as monitors hold them)
+    and the readout weights of every window, three times over (built in Python, held by the
+    simulation, read back)."""
+    net, b2, tasks = study.network, study.brian2, study.tasks
+    labels = 1 + max(c for classes in tasks.classes.values() for c in classes) if tasks.kind == "classes" else 32
+    windows = (len(study.blocks) + 1) * len(tasks.names) * b2.eval_samples
+    windows += sum(block.epochs for block in study.blocks) * b2.train_samples
+    per_step = net.hidden[0] + 2 * labels + sum(net.hidden) + labels
+    return 3 * 8 * (windows * net.n_steps * per_step + windows * net.hidden[-1] * labels)
+
+
+def available_memory() -> int:
+    """The memory this host can give new work (bytes): ``MemAvailable`` of ``/proc/meminfo``,
+    else half the physical memory."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
 
 
 def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done, start_method):

@@ -131,8 +131,7 @@ def _specs(tmp_path, **kw) -> list[RunSpec]:
 
 
 def _many(n: int, target: str = "numpy", replicas="auto") -> list[RunSpec]:
-    """``n`` runs of one variant (seeds 0..n-1) of a study on ``target`` (not validated here: the
-    batching reads the study's fields only)."""
+    """``n`` runs of one variant (seeds 0..n-1) of a study on ``target``."""
     data = tomllib.loads(STUDY.format(variants=["stdp"], seeds=[0], brian2="").replace("'", '"'))
     body = expand_runs(parse_study(data))[0][2].study
     body = copy.deepcopy(body)
@@ -451,3 +450,17 @@ def test_a_sweep_over_replicas_is_refused():
     with pytest.raises(StudyError) as info:
         parse_study({**base, "sweep": {"brian2.replicas": [1, 2]}})
     assert info.value.field == "sweep.brian2.replicas" and "give the same runs" in str(info.value)
+
+
+def test_auto_batches_fit_into_the_memory(monkeypatch):
+    """ "auto" never puts more replicas into a simulation than the memory holds for the batches
+    running at once; the estimate grows with the run's steps and neurons."""
+    specs = _many(16, target="cpp_standalone")
+    per_replica = runner.replica_bytes(specs[0].resolved())
+    monkeypatch.setattr(runner, "available_memory", lambda: 2 * 5 * per_replica)  # 5 each for 2 workers
+    assert [len(u) for u in batches(specs, workers=2)] == [4, 4, 4, 4]
+    monkeypatch.setattr(runner, "available_memory", lambda: 0)
+    assert [len(u) for u in batches(specs, workers=2)] == [1] * 16  # at least one run per simulation
+    bigger = copy.deepcopy(specs[0].study)
+    bigger["brian2"]["train_samples"] *= 10
+    assert runner.replica_bytes(RunSpec(study=bigger, variant="stdp", seed=0).resolved()) > 2 * per_replica
