@@ -3,7 +3,8 @@
 1. **Replicas** (`replicas_comparison`): the demo study's Brian2 phase for 32 seeds of DA-SSDP on
    cpp_standalone with 2 local workers, once with one run per simulation (``brian2.replicas =
    1``: today's compile-once-run-many path, one compiled project per worker) and once with
-   replicas (``"auto"``: each worker runs its 16 seeds as one simulation). Reported apart: the
+   replicas (``"auto"``: on cpp_standalone the 32 seeds as one simulation, compiled once, with
+   2 OpenMP threads; the second worker has nothing to do). Reported apart: the
    per-seed PyTorch pretraining (done once, into a cache both paths read), and for each path the
    Brian2 part summed over its simulations (``build_s``: building the Brian2 objects;
    ``run_s``: code generation, compilation and the simulation, of which ``simulate_s`` the
@@ -138,9 +139,10 @@ def _run_path(data: dict, root: Path, cache: Path, workers: int) -> dict:
 def replicas_comparison(runs: int = REPLICA_RUNS, target: str = "cpp_standalone", workers: int = 2) -> dict:
     """The demo's Brian2 phase for ``runs`` seeds of one variant, once as today's one run per
     simulation (``brian2.replicas = 1``: compile once per worker, run many) and once with
-    replicas (``"auto"``: the seeds split over the workers, one simulation each), in one
-    process tree with ``workers`` local workers. Pretraining is done first, once per seed, into a
-    cache both paths read (it is reported on its own: replicas do not remove it)."""
+    replicas (``"auto"``: one simulation of all seeds on the compiled targets, the seeds split
+    over the workers on numpy), in one process tree with ``workers`` local workers. Pretraining
+    is done first, once per seed, into a cache both paths read (it is reported on its own:
+    replicas do not remove it)."""
     root = Path(tempfile.mkdtemp(prefix="bench_replicas_"))
     try:
         pretraining = pretrain_all(_demo_study(runs, target), root / "cache")

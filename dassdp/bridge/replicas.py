@@ -13,7 +13,9 @@ The members must have the same layers (names, kinds, sizes, resets); their weigh
 per-neuron ``beta``/``threshold`` may differ. Supported members: chains of linear layers and
 neuron populations (`dassdp.models.snn.SpikingMLP`, or an ``nn.Sequential`` of ``nn.Linear``
 and `dassdp.models.snn.LIF` / `dassdp.bridge.modules.CubaLIF` / ``LI`` layers); convolutions and
-pooling are refused with a `ConversionError` naming the layer.
+pooling are refused with a `ConversionError` naming the layer. Weights do not go back through
+`dassdp.bridge.to_torch` (which writes one network; it refuses a replicated one): read each
+replica's from its rule or synapses.
 """
 
 from __future__ import annotations

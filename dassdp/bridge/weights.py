@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from dassdp.bridge.lower import check_model, lower
-from dassdp.bridge.plan import Affine, Conv, ConversionError, ConversionTypeError, Neurons
+from dassdp.bridge.plan import Affine, BlockAffine, Conv, ConversionError, ConversionTypeError, Neurons
 from dassdp.checks import check_choice, describe
 
 __all__ = ["to_snntorch", "to_torch", "weights_by_layer"]
@@ -112,6 +112,11 @@ def weights_by_layer(converted_or_network, conv_sharing: str = "check") -> dict[
     if conv.input_projection is not None:
         projections.insert(0, conv.input_projection)
     for projection in projections:
+        if any(isinstance(s, BlockAffine) for s in projection.stages):
+            raise ConversionError(
+                f"layer {projection.name!r} holds replicas (a Replicas model): read each replica's weights from "
+                "its rule (weights(), weight_matrix()) or the projection's synapses; to_torch writes one network"
+            )
         layers = [s for s in projection.stages if isinstance(s, (Affine, Conv))]
         if not layers:
             continue

@@ -77,7 +77,7 @@ from dassdp.rules.reference import (
     row_set_points,
     sample_synchrony,
 )
-from dassdp.runs.study import RunSpec, Study, batch_key, canonical_json, without_execution
+from dassdp.runs.study import RunSpec, Study, batch_key, canonical_json
 from dassdp.runs.tasks import (
     BRIAN2_TRAINING_COLUMNS,
     TaskData,
@@ -289,10 +289,12 @@ class Member:
     scored: np.ndarray
 
     @classmethod
-    def of(cls, spec: RunSpec, pretrained_root: Path | None = None) -> Member:
+    def of(cls, spec: RunSpec, pretrained_root: Path | None = None, tasks=None) -> Member:
+        """``tasks``: `dassdp.runs.tasks.make_tasks` of the run's study, if made already (the
+        runs of a batch share their data)."""
         study, seed = spec.resolved(), spec.seed
         b2 = study.brian2
-        tasks, n_classes = make_tasks(study)
+        tasks, n_classes = tasks or make_tasks(study)
         model = pretrained(study, tasks, n_classes, seed, pretrained_root)
         theta = label_threshold(model, study, tasks)
         lay = layout(study, tasks, seed)
@@ -350,7 +352,7 @@ def _rule(variant: str, members: list[Member]):
         p = spec.stdp if variant == "stdp" else spec.dastdp
         timing = dict(tau_plus=p.tau_plus_ms * 1e-3, tau_minus=p.tau_minus_ms * 1e-3, same_step=p.same_step)
 
-        def per_synapse(w0, connect):
+        def w0_per_synapse(w0, connect):
             """``w0`` (a matrix, or one per replica) per synapse (one row per replica)."""
             return np.asarray(w0)[..., connect["j"], connect["i"]]
 
@@ -360,7 +362,7 @@ def _rule(variant: str, members: list[Member]):
             )
 
             def stdp(pre, post, w0, connect, **kw):
-                return STDPSynapses(pre, post, params, connect=connect, w0=per_synapse(w0, connect), **common, **kw)
+                return STDPSynapses(pre, post, params, connect=connect, w0=w0_per_synapse(w0, connect), **common, **kw)
 
             return stdp, {LABELS: labels_extra}
         params = _per_replica(
@@ -389,7 +391,7 @@ def _rule(variant: str, members: list[Member]):
                 tonic=p.tonic / circuit.window_s,
             )
             rule = DASTDPSynapses(
-                pre, post, volume, params, connect=connect, w0=per_synapse(w0, connect), **common, **kw
+                pre, post, volume, params, connect=connect, w0=w0_per_synapse(w0, connect), **common, **kw
             )
             rule.objects += volume.objects
             return rule
@@ -438,23 +440,23 @@ def build_directory(specs: list[RunSpec], root: Path | None, threads: int | None
     """A directory for the standalone project of a run, or of a batch of ``specs`` run as
     replicas. Without ``root``: a temporary one. With it:
     ``root/<target>-<variant>-<hash>/slot<k>``, the first slot no other process holds (an
-    exclusive ``flock``); the hash is that of the first run's study without its seed and
-    execution fields, with the number of replicas and ``threads`` (the OpenMP threads the
-    project is compiled for, resolved from ``brian2.threads``) in their place. Runs and batches
-    of one variant that differ only in seeds generate identical code, and Brian2 rewrites only
-    files whose content changed, so every later one in a slot reuses the compiled project
-    (compile once, run many); projects for other thread counts or replica counts never share a
-    slot."""
+    exclusive ``flock``); the hash is that of the first run's `dassdp.runs.study.batch_key`
+    (variant and study without seed, rate scale and execution fields), the number of replicas
+    and ``threads`` (the OpenMP threads the project is compiled for, resolved from
+    ``brian2.threads``). Batches of one variant generate identical code (their per-replica values
+    are data), and Brian2 rewrites only files whose content changed, so every later one in a
+    slot reuses the compiled project (compile once, run many); one-run simulations whose
+    constants differ (a seed's bound, a rate scale) recompile what changed. Projects for other
+    thread or replica counts never share a slot."""
     if root is None:
         with tempfile.TemporaryDirectory(prefix="dassdp-brian2-phase-") as tmp:
             yield Path(tmp)
         return
     first = specs[0]
-    study = first.resolved()
-    body = without_execution(first.study)
-    body["brian2"] = {**body["brian2"], "threads": threads, "replicas": len(specs)}
-    key = hashlib.sha256(canonical_json({"study": body, "variant": first.variant}).encode()).hexdigest()[:12]
-    family = Path(root) / f"{study.brian2.target}-{first.variant}-{key}"
+    key = canonical_json({"batch": batch_key(first), "threads": threads, "replicas": len(specs)})
+    family = (
+        Path(root) / f"{first.resolved().brian2.target}-{first.variant}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    )
     family.mkdir(parents=True, exist_ok=True)
     for slot in itertools.count():
         with open(family / f"slot{slot}.lock", "w") as lock:
@@ -504,7 +506,7 @@ def execute_brian2_batch(
     preparing the runs (pretraining or reading the cache, layouts: ``prepare_s``), building the
     Brian2 objects (``build_s``), running (``run_s``: on standalone targets code generation,
     compilation and the simulation, of which ``simulate_s`` the simulation alone) and reading
-    the results back into tables (``read_s``), and the run's ``synaptic_events`` (`synaptic_events`)."""
+    the results back into tables (``read_s``), and the simulation's ``synaptic_events`` (`synaptic_events`)."""
     from brian2 import StateMonitor, defaultclock, device, ms, second
 
     from dassdp.bridge import to_brian2
@@ -527,9 +529,13 @@ def execute_brian2_batch(
     # past live objects, and renamed objects would defeat the reuse of compiled projects
     gc.collect()
     clock = _Stopwatch(timings)
-    members = [Member.of(spec, pretrained_root) for spec in specs]
+    tasks = make_tasks(specs[0].resolved())  # one copy of the data for the batch (same data and tasks)
+    members = [Member.of(spec, pretrained_root, tasks) for spec in specs]
     clock.lap("prepare_s")
     first, R = members[0], len(members)
+    for member in members[1:]:  # the window structure is the study's, never the seed's: checked
+        if member.lay.segment != first.lay.segment or not np.array_equal(member.lay.learn, first.lay.learn):
+            raise ValueError("execute_brian2_batch: the runs of a batch must present the same window structure")
     study, variant = first.study, first.spec.variant
     b2, net = study.brian2, study.network
     T, n_classes = net.n_steps, first.n_classes
@@ -622,8 +628,9 @@ def execute_brian2_batch(
 
 
 def synaptic_events(conv) -> int:
-    """Spikes delivered through the synapses of a converted network in its run: for every
-    projection from a spiking group, each pre neuron's spike count times its synapses."""
+    """Spikes delivered through the synapses of a converted network in its run (all replicas):
+    for every projection between spiking groups, each pre neuron's spike count times its
+    synapses (an input given as current, as in this phase, has no synapses)."""
     rasters, events = conv.spike_rasters(), 0
     for projection in conv.projections:
         raster = rasters.get(projection.pre)

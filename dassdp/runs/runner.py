@@ -239,7 +239,7 @@ def run_one(spec_data: dict, out: str, hash_: str, concurrent: int = 1) -> dict:
     return _store_runs([spec], [tables], out, hash_, started, phase)[0]
 
 
-def run_batch(spec_datas: list[dict], out: str, hash_: str, concurrent: int = 1) -> list[dict]:
+def run_batch(spec_datas: list[dict], out: str, hash_: str, concurrent: int = 1) -> list[dict | Exception]:
     """Execute a batch of Brian2-phase runs (`batches`: same variant, resolved studies that differ
     only in seed, ``brian2.rate_scale`` and `dassdp.runs.study.EXECUTION_FIELDS`) as replicas of
     one network in one simulation (`dassdp.runs.brian2_phase.execute_brian2_batch`) and store
@@ -249,16 +249,18 @@ def run_batch(spec_datas: list[dict], out: str, hash_: str, concurrent: int = 1)
     Runs already done are skipped (their manifests returned); the others' directories are
     cleaned, and only they execute (one left: `dassdp.runs.brian2_phase.execute_brian2`; a batch
     of one spec is `run_one`). Nothing is written until the whole batch has computed; then every
-    run's tables are written, and only then every run's manifest, so a batch that fails or is
-    killed before its manifests leaves its runs pending (a kill among the manifests leaves the
-    rest pending). Each manifest records ``replicas`` (how many runs executed together),
-    ``batch`` (their run ids) and the batch's wall time (``timings.batch_seconds``;
-    ``timings.seconds`` is its share, the wall time over ``replicas``; ``timings.brian2``: the
-    simulation's own timings, shared by the batch)."""
+    run's tables are written, and only then every run's manifest, so a batch that is killed
+    before its manifests leaves its runs pending (a kill among the manifests leaves the rest
+    pending). If the simulation raises, each pending run is executed alone (`run_one`), so that one
+    run's fault (a bound below its own pretrained weights, a failed pretraining, memory) fails that
+    run only: its entry in the result is then its exception instead of a manifest. Each manifest
+    records ``replicas`` (how many runs executed together), ``batch`` (their run ids) and the
+    batch's wall time (``timings.batch_seconds``; ``timings.seconds`` is its share, the wall time
+    over ``replicas``; ``timings.brian2``: the simulation's own timings, shared by the batch)."""
     if len(spec_datas) == 1:
         return [run_one(spec_datas[0], out, hash_, concurrent)]
     specs = [RunSpec.model_validate(data) for data in spec_datas]
-    manifests: dict[str, dict] = {}
+    manifests: dict[str, dict | Exception] = {}
     pending = []
     for spec in specs:
         run_dir = Path(out) / store.RUNS / spec.run_id
@@ -283,9 +285,15 @@ def run_batch(spec_datas: list[dict], out: str, hash_: str, concurrent: int = 1)
         else:
             from dassdp.runs.brian2_phase import execute_brian2_batch  # resolved per call
 
-            tables = list(execute_brian2_batch(pending, **roots))
-            if len(tables) != len(pending):
-                raise RuntimeError(f"execute_brian2_batch returned {len(tables)} runs' tables for {len(pending)} runs")
+            try:
+                tables = list(execute_brian2_batch(pending, **roots))
+            except Exception:  # noqa: BLE001 - one run's fault must not fail the others: run each alone
+                for spec in pending:
+                    try:
+                        manifests[spec.run_id] = run_one(spec.model_dump(mode="json"), out, hash_, concurrent)
+                    except Exception as error:  # noqa: BLE001 - returned in the run's place
+                        manifests[spec.run_id] = error
+                return [manifests[spec.run_id] for spec in specs]
         for spec, manifest in zip(pending, _store_runs(pending, tables, out, hash_, started, phase)):
             manifests[spec.run_id] = manifest
     return [manifests[spec.run_id] for spec in specs]
@@ -532,7 +540,10 @@ def batches(specs: list[RunSpec], workers: int = 1) -> list[list[RunSpec]]:
         if replicas == "auto":
             target = b2.get("target", "numpy")
             spread = 1 if target in COMPILED else max(1, workers)
-            fits = available_memory() // (max(1, workers) * replica_bytes(group[0].resolved()))
+            try:
+                fits = available_memory() // (max(1, workers) * replica_bytes(group[0].resolved()))
+            except Exception:  # noqa: BLE001 - the data cannot be read here: its runs will say why
+                fits = AUTO_REPLICAS[target]
             replicas = max(1, min(-(-len(group) // spread), AUTO_REPLICAS[target], fits))
         units.extend(_split_evenly(group, int(replicas)))
     return units
@@ -540,16 +551,21 @@ def batches(specs: list[RunSpec], workers: int = 1) -> list[list[RunSpec]]:
 
 def replica_bytes(study: Study) -> int:
     """A generous estimate of the memory one replica of a Brian2-phase simulation needs (bytes):
-    float64 values of every step (the input current of the first hidden layer, the teacher's
-    current, the label neurons' potential, and a spike of every neuron, as monitors hold them)
-    and the readout weights of every window, three times over (built in Python, held by the
-    simulation, read back)."""
-    net, b2, tasks = study.network, study.brian2, study.tasks
-    labels = 1 + max(c for classes in tasks.classes.values() for c in classes) if tasks.kind == "classes" else 32
-    windows = (len(study.blocks) + 1) * len(tasks.names) * b2.eval_samples
+    float64 values of every step (the input features, twice: encoded and side by side with the
+    other replicas; the input current of the first hidden layer; the teacher's current; the
+    label neurons' potential; a spike of every neuron, as monitors hold them), the readout
+    weights of every window, and the samples of its windows, three times over (built in Python,
+    held by the simulation, read back). Reads the data set's sizes (`dassdp.runs.tasks.make_tasks`,
+    cached)."""
+    from dassdp.runs.tasks import make_tasks
+
+    net, b2 = study.network, study.brian2
+    tasks, labels = make_tasks(study)
+    n_in = next(iter(tasks.values())).x_train.shape[1]
+    windows = (len(study.blocks) + 1) * len(tasks) * b2.eval_samples
     windows += sum(block.epochs for block in study.blocks) * b2.train_samples
-    per_step = net.hidden[0] + 2 * labels + sum(net.hidden) + labels
-    return 3 * 8 * (windows * net.n_steps * per_step + windows * net.hidden[-1] * labels)
+    per_step = 2 * n_in + net.hidden[0] + 2 * labels + sum(net.hidden) + labels
+    return 3 * 8 * (windows * net.n_steps * per_step + windows * (net.hidden[-1] * labels + n_in))
 
 
 def available_memory() -> int:
@@ -592,10 +608,14 @@ def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done,
             for unit in units
         ]
 
-    def finish(result: dict | list[dict]) -> None:
-        """``on_done`` for each manifest of a unit (`run_one`: one, `run_batch`: a list)."""
-        for manifest in result if isinstance(result, list) else [result]:
-            on_done(manifest)
+    def finish(unit: list[RunSpec], result: dict | list) -> None:
+        """``on_done`` for each manifest of a unit (`run_one`: one, `run_batch`: a list, where a
+        run that failed on its own has its exception in its place: a failure of that run)."""
+        for spec, manifest in zip(unit, result if isinstance(result, list) else [result], strict=True):
+            if isinstance(manifest, Exception):
+                failures.append((spec.run_id, manifest))
+            else:
+                on_done(manifest)
 
     def fail(unit: list[RunSpec], err: BaseException) -> None:
         failures.extend((spec.run_id, err) for spec in unit)
@@ -612,7 +632,7 @@ def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done,
                 futures[client.submit(function, *a, pure=False, key=key)] = unit
             for future in dask_completed(futures):
                 try:
-                    finish(future.result())
+                    finish(futures[future], future.result())
                 except Exception as err:  # noqa: BLE001 - reported per run
                     fail(futures[future], err)
         finally:
@@ -624,7 +644,7 @@ def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done,
         units = batches(pending, 1)
         for unit, (function, a) in zip(units, arguments(units, 1)):
             try:
-                finish(function(*a))
+                finish(unit, function(*a))
             except Exception as err:  # noqa: BLE001 - reported per run
                 fail(unit, err)
     else:
@@ -653,7 +673,7 @@ def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done,
                 for future in finished:
                     unit = running.pop(future)
                     try:
-                        finish(future.result())
+                        finish(unit, future.result())
                     except Exception as err:  # noqa: BLE001 - reported per run
                         fail(unit, err)
         except BaseException:  # Ctrl-C: stop the running runs now

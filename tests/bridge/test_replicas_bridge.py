@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dassdp.bridge import ConversionError, to_brian2
+from dassdp.bridge import ConversionError, to_brian2, to_torch
 from dassdp.bridge.replicas import Replicas
 from dassdp.models.encoders import encode
 from dassdp.models.snn import LIF, SpikingMLP
@@ -55,6 +55,8 @@ def test_replicas_in_brian2_equal_each_member_converted_alone(target):
             np.testing.assert_array_equal(rasters[layer][..., r * n : (r + 1) * n], raster)
         n_out = alone.outputs().shape[-1]
         np.testing.assert_array_equal(together.outputs()[..., r * n_out : (r + 1) * n_out], alone.outputs())
+    with pytest.raises(ConversionError, match="holds replicas"):  # to_torch writes one network
+        to_torch(together, Replicas(members))
     # and Brian2 equals PyTorch's forward of the replicas
     with torch.no_grad():
         logits = Replicas(members)(torch.cat(xs, dim=-1)).numpy()

@@ -116,6 +116,12 @@ class Fakes(list):
         return fake_tables(spec)
 
 
+@pytest.fixture(autouse=True)
+def plenty_of_memory(monkeypatch):
+    """Batch sizes that do not depend on this machine's free memory (one test sets it)."""
+    monkeypatch.setattr(runner, "available_memory", lambda: 2**50)
+
+
 @pytest.fixture
 def fakes(monkeypatch) -> Fakes:
     """`Fakes` in place of the phase's ``execute_brian2_batch`` and ``execute_brian2``."""
@@ -290,21 +296,24 @@ def test_replicas_change_nothing_in_the_results(fakes, tmp_path):
             pd.testing.assert_frame_equal(tables[0], table, check_exact=True, obj=name)
 
 
-def test_a_failed_batch_leaves_its_runs_pending_and_resume_redoes_them(fakes, tmp_path):
+def test_a_failed_batch_runs_each_run_alone_so_only_the_faulty_one_fails(fakes, tmp_path):
+    """Seed 1 cannot run (its simulation raises, in a batch or alone): its batch fails, each of
+    the batch's runs then runs alone, and only seed 1 fails and stays pending; resume redoes it
+    alone."""
     study, text = load_study(write(tmp_path / "s.toml", variants=("stdp",), brian2="replicas = 2"))
     runs = prepare_dir(study, text, tmp_path / "out", resume=False)
     fakes.fail = lambda specs: any(s.seed == 1 for s in specs)
     failures = run_study(runs, workers=1)
     ids = [spec.run_id for _, _, spec in runs.runs]
-    assert [run_id for run_id, _ in failures] == ids[:2]  # the batch of seeds 0 and 1, per run
-    assert failures[0][1] is failures[1][1] and "batch failed: 2 runs" in str(failures[0][1])
+    assert [run_id for run_id, _ in failures] == [ids[1]] and "run failed" in str(failures[0][1])
+    assert fakes == [("batch", ids[:2], 1), ("one", [ids[0]], 1), ("one", [ids[1]], 1), ("batch", ids[2:], 1)]
     states = {spec.run_id: store.run_state(runs.run_dir(spec)) for _, _, spec in runs.runs}
-    assert [states[i] for i in ids] == ["pending", "pending", "done", "done"]
-    assert not runs.run_dir(runs.runs[0][2]).exists()  # nothing written for the failed batch
+    assert [states[i] for i in ids] == ["done", "pending", "done", "done"]
+    assert not runs.run_dir(runs.runs[1][2]).exists()  # nothing written for the failed run
     fakes.fail = lambda specs: False
     fakes.clear()
     assert run_study(load_dir(tmp_path / "out")[0]) == []
-    assert fakes == [("batch", ids[:2], 1)]
+    assert fakes == [("one", [ids[1]], 1)]
     assert sorted(_manifests(tmp_path / "out")) == sorted(ids)
 
 
@@ -378,18 +387,18 @@ def test_a_batch_of_one_is_run_one(monkeypatch, tmp_path):
 
 def test_local_workers_run_batches_and_report_failures_per_run(fakes, tmp_path):
     """With 2 worker processes, "auto" cuts each variant's 4 runs into 2 batches of 2, each told
-    that 2 batches execute at once; a failing batch fails each of its runs."""
+    that 2 batches execute at once; every stdp run fails (in its batch and alone), each reported
+    as its own failure from the worker that ran it."""
     study, text = load_study(write(tmp_path / "s.toml"))
     runs = prepare_dir(study, text, tmp_path / "out", resume=False)
     fakes.fail = lambda specs: specs[0].variant == "stdp"  # inherited by the forked workers
     failures = run_study(runs, workers=2, start_method="fork")
     stdp = [spec.run_id for _, _, spec in runs.runs if spec.variant == "stdp"]
     assert sorted(run_id for run_id, _ in failures) == sorted(stdp)
-    assert {str(err) for _, err in failures} == {"batch failed: 2 runs, concurrent=2"}
+    assert {str(err) for _, err in failures} == {"run failed, concurrent=2"}
     manifests = _manifests(tmp_path / "out")
     assert sorted(manifests) == sorted(spec.run_id for _, _, spec in runs.runs if spec.variant == "none")
     assert sorted(len(m["batch"]) for m in manifests.values()) == [2] * 4
-    assert len({m["worker"]["pid"] for m in manifests.values()}) >= 1
 
 
 def test_cluster_threads_counts_every_worker_thread():

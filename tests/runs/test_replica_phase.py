@@ -22,10 +22,12 @@ CIRCUIT = 'normalization = "divisive"\ninhibition = 0.25\nteacher = 1.0'
 SCALES = (1.0, 30.0, 1.0, 30.0)  # one per replica: calibration points share a batch
 
 
-def _specs(variant: str, target: str = "numpy"):
+def _specs(variant: str, target: str = "numpy", **brian2):
     data = tomllib.loads(STUDY.format(variants=[variant], brian2=CIRCUIT).replace("'", '"'))
     data["seeds"] = [0, 1, 2, 3]
     data["brian2"]["target"] = target
+    for key, value in brian2.items():  # a dict updates a table (e.g. dassdp)
+        data["brian2"][key] = {**data["brian2"][key], **value} if isinstance(value, dict) else value
     return [_changed(spec, rate_scale=scale) for (_, _, spec), scale in zip(expand_runs(parse_study(data)), SCALES)]
 
 
@@ -56,6 +58,20 @@ def test_replicas_give_each_runs_tables_on_numpy(variant):
             t["weights"].query("layer == 'readout' and stat == 'change_from_initial'").value.sum() for t in together
         ]
         assert min(changes) > 0 and len(set(changes)) == len(changes)
+
+
+@pytest.mark.parametrize(
+    ("variant", "brian2"),
+    [
+        ("dastdp", {"signal": "reward", "w_bound": 5.0}),  # dopamine only; one bound for all
+        ("dassdp", {"head": "full", "normalization": "subtractive", "dassdp": {"loss": "spike_count"}}),
+    ],
+)
+def test_replicas_give_each_runs_tables_in_other_circuits(variant, brian2):
+    from dassdp.runs.brian2_phase import execute_brian2, execute_brian2_batch
+
+    specs = _specs(variant, **brian2)
+    _assert_same_tables([execute_brian2(spec) for spec in specs], execute_brian2_batch(specs), specs)
 
 
 def test_a_batch_refuses_runs_that_differ_in_more_than_seed_and_rate():

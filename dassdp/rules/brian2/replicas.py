@@ -27,7 +27,8 @@ with a list or tuple each of the constants above becomes a per-synapse variable 
 synapses (``ssdp_a_plus``, ``stdp_w_max``, ...; also of DA-SSDP's split-weight delivery), holding
 replica r's value on replica r's synapses, and a normalisation clips each synapse to its own
 bounds. DA-SSDP keeps whole weights if any replica has a finite bound; a replica without bounds
-then clips to ``-inf`` and ``inf``, which changes nothing.
+then clips to ``-inf`` and ``inf``: the same update, but in the whole-weight form, which equals
+the split form it would use alone up to rounding, not bit for bit.
 """
 
 from __future__ import annotations

@@ -63,12 +63,13 @@ above connects the block of replica r to volume neuron r only (``S_r``, ``L_r`` 
 ``(sum_(i in r) f_i)(sum_(j in r) f_j)``), every volume neuron keeps its own warm-up statistics
 and gate ``(k_r, mu_r, s_r)``, and its spike delivers ``DA`` and ``ssdp_apply`` (or the share
 ``q_j``) to the post neurons of replica r only. The post-side variables are per neuron already,
-so each replica computes exactly what a run of it alone computes. ``params`` may be one params
-object per replica, differing in ``a_plus``, ``a_base``, ``clip``, ``w_min`` and ``w_max``
-(`dassdp.rules.brian2.replicas.replica_params`): these constants then are per-synapse variables
-of the plastic synapses and of the split weights' delivery (one post neuron per synapse there),
-each synapse holding its replica's values, and the weights are whole if any replica has a finite
-bound.
+so each replica computes exactly what a run of it alone computes (with params per replica that
+mix bounded and unbounded ones, the unbounded replicas use whole weights: equal up to rounding).
+``params`` may be one params object per replica, differing in ``a_plus``, ``a_base``, ``clip``,
+``w_min`` and ``w_max`` (`dassdp.rules.brian2.replicas.replica_params`): these constants then
+are per-synapse variables of the plastic synapses and of the split weights' delivery (one post
+neuron per synapse there), each synapse holding its replica's values, and the weights are whole
+if any replica has a finite bound.
 """
 
 from __future__ import annotations
