@@ -432,7 +432,7 @@ def quiet_brian2() -> None:
     from brian2 import BrianLogger
 
     BrianLogger.console_handler.setLevel(logging.WARNING)
-    BrianLogger.suppress_name("brian2.devices.cpp_standalone.device.openmp")
+    BrianLogger.suppress_hierarchy("brian2.devices.cpp_standalone.device.openmp")  # suppress_name: last part only
 
 
 @contextlib.contextmanager

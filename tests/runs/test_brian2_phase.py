@@ -275,3 +275,23 @@ def test_shipped_studies_are_valid_and_switch_to_cuda_by_one_field():
             cuda = tomllib.loads(text.replace('target = "numpy"', 'target = "cuda_standalone"'))
             assert cuda["brian2"]["target"] == "cuda_standalone"
     assert parse_study(tomllib.loads(study_text("cython"))).brian2.target == "cython"
+
+
+def test_quiet_brian2_drops_the_openmp_warning_only():
+    """Brian2's console handler, after `quiet_brian2`, filters the OpenMP warning's record (as
+    ``logger.warn(..., "openmp")`` in Brian2's cpp_standalone device names it) and lets its
+    neighbours through."""
+    import logging
+
+    from brian2 import BrianLogger
+
+    from dassdp.runs.brian2_phase import quiet_brian2
+
+    quiet_brian2()
+
+    def shown(name: str) -> bool:
+        record = logging.LogRecord(name, logging.WARNING, __file__, 0, "message", None, None)
+        return bool(BrianLogger.console_handler.filter(record))
+
+    assert not shown("brian2.devices.cpp_standalone.device.openmp")
+    assert shown("brian2.devices.cpp_standalone.device.other") and shown("brian2.codegen.openmp_other")
