@@ -509,16 +509,16 @@ def _split_evenly(group: list, size: int) -> list[list]:
     return parts
 
 
-def batches(specs: list[RunSpec], workers: int = 1) -> list[list[RunSpec]]:
+def batches(specs: list[RunSpec], workers: int = 1, memory: int | None = None) -> list[list[RunSpec]]:
     """The units of execution of ``specs`` (pending runs), in their order: each PyTorch-phase run
     alone; Brian2-phase runs grouped by `dassdp.runs.study.batch_key` (same variant; seeds and
     rate scales differ) in the order of each group's first run, each group cut into batches of
     at most ``brian2.replicas`` runs whose sizes differ by at most one (`_split_evenly`). With
     ``"auto"`` the most is ``ceil(group size / workers)`` (``workers``: the runs executing at
     once, so each group spreads over all of them) on the runtime targets and the whole group on
-    the `COMPILED` ones, capped by `AUTO_REPLICAS` for the target and by the memory: the batches
-    running at once (one per worker) must fit into `available_memory` at `replica_bytes` per
-    replica."""
+    the `COMPILED` ones, capped by `AUTO_REPLICAS` for the target and by the memory: a batch
+    must fit into ``memory`` bytes (default: this host's `available_memory` shared by the
+    ``workers``) at `replica_bytes` per replica."""
     groups: dict[str, list[RunSpec]] = {}
     order: list[tuple[bool, list[RunSpec]]] = []  # (groupable, runs) in the order of first runs
     for spec in specs:
@@ -540,8 +540,9 @@ def batches(specs: list[RunSpec], workers: int = 1) -> list[list[RunSpec]]:
         if replicas == "auto":
             target = b2.get("target", "numpy")
             spread = 1 if target in COMPILED else max(1, workers)
+            budget = available_memory() // max(1, workers) if memory is None else memory
             try:
-                fits = available_memory() // (max(1, workers) * replica_bytes(group[0].resolved()))
+                fits = budget // replica_bytes(group[0].resolved())
             except Exception:  # noqa: BLE001 - the data cannot be read here: its runs will say why
                 fits = AUTO_REPLICAS[target]
             replicas = max(1, min(-(-len(group) // spread), AUTO_REPLICAS[target], fits))
@@ -625,7 +626,7 @@ def _execute(runs: StudyRuns, specs, workers, scheduler, local_cluster, on_done,
         try:
             from distributed import as_completed as dask_completed
 
-            units = batches(pending, _cluster_threads(client))
+            units = batches(pending, _cluster_threads(client), _memory_per_task(client))
             futures = {}
             for unit, (function, a) in zip(units, arguments(units, _runs_per_host(client))):
                 key = f"dassdp-{unit[0].run_id}" if len(unit) == 1 else f"dassdp-batch{len(unit)}-{unit[0].run_id}"
@@ -688,6 +689,14 @@ def _cluster_threads(client) -> int:
     """The most runs a Dask cluster executes at once: the worker threads of all its hosts."""
     workers = client.scheduler_info().get("workers", {}).values()
     return max(1, sum(int(worker.get("nthreads", 1)) for worker in workers))
+
+
+def _memory_per_task(client) -> int | None:
+    """The memory a Dask task may use: the smallest ``memory_limit`` per worker thread over the
+    cluster's workers (None if a worker has no limit: this host's memory is the guess then)."""
+    workers = list(client.scheduler_info().get("workers", {}).values())
+    limits = [int(w.get("memory_limit") or 0) // max(1, int(w.get("nthreads", 1))) for w in workers]
+    return min(limits) if limits and min(limits) > 0 else None
 
 
 def _runs_per_host(client) -> int:

@@ -397,9 +397,10 @@ class Brian2Spec(_Model):
     ``cpp_standalone`` and ``cuda_standalone``, which compile a project per simulation, a group
     runs as one batch of at most 64 and 1024 runs (`dassdp.runs.runner.AUTO_REPLICAS`), with the
     free cores as OpenMP threads (``threads``); on every target, the batches running at once must
-    fit into the host's available memory (`dassdp.runs.runner.replica_bytes` per replica, a
-    generous estimate). ``1`` simulates every run on its own. Each run's
-    manifest records the runs it executed with (``batch``, ``replicas``). A replica draws its
+    fit into the host's available memory, on Dask each into the smallest worker memory limit per
+    thread (`dassdp.runs.runner.replica_bytes` per replica, a generous estimate). ``1``
+    simulates every run on its own. Each run's manifest records the runs it executed with
+    (``batch``, ``replicas``). A replica draws its
     random numbers from its own run's seed and reads nothing of the other replicas, so a run's
     tables are the same in a batch as alone: like ``threads`` the value is left out of the run
     ids and the study hash (a study may be resumed with another value) and cannot be swept. The

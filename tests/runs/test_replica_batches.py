@@ -409,6 +409,24 @@ def test_cluster_threads_counts_every_worker_thread():
     assert runner._cluster_threads(Client()) == 5 and runner._runs_per_host(Client()) == 3
 
 
+def test_dask_batches_fit_the_workers_memory_not_the_clients():
+    """On Dask the memory of a batch is the smallest worker memory limit per thread."""
+
+    class Client:
+        def __init__(self, limits):
+            self.limits = limits
+
+        def scheduler_info(self):
+            workers = {f"w{k}": {"nthreads": 2, "memory_limit": limit} for k, limit in enumerate(self.limits)}
+            return {"workers": workers}
+
+    assert runner._memory_per_task(Client([8 * 2**30, 4 * 2**30])) == 2 * 2**30
+    assert runner._memory_per_task(Client([8 * 2**30, 0])) is None  # a worker without a limit
+    specs = _many(16, target="cpp_standalone")
+    per_replica = runner.replica_bytes(specs[0].resolved())
+    assert [len(u) for u in batches(specs, workers=8, memory=3 * per_replica)] == [3] * 4 + [2] * 2
+
+
 # ------------------------------------------------------------------------------------------
 # the study field
 # ------------------------------------------------------------------------------------------
